@@ -1,0 +1,30 @@
+// What a command is: declared once (name, arguments, reply behaviour, one-line description) with
+// one handler signature. guest-info and the reference in docs/commands.md come from these.
+
+import type { WorkerConfig } from '../../supervisor/ipc';
+import type { SupervisorLink } from '../supervisor-link';
+import type { Schema } from './schema';
+
+export interface CommandContext {
+  config: WorkerConfig;
+  supervisor: SupervisorLink;
+  /** Every command of this worker, for guest-info. */
+  commands: readonly Command<never>[];
+  isEnabled(name: string): boolean;
+}
+
+export interface Command<A> {
+  name: string;
+  description: string;
+  args: Schema<A>;
+  /** False for commands that do not reply when they succeed (guest-shutdown in qemu-ga). */
+  successResponse?: boolean;
+  /** The reply is preceded by the 0xFF byte (guest-sync-delimited). */
+  delimited?: boolean;
+  run(args: A, ctx: CommandContext): unknown | Promise<unknown>;
+}
+
+/** Declares a command; keeps the handler's argument type tied to its schema. */
+export function command<A>(c: Command<A>): Command<never> {
+  return c as unknown as Command<never>;
+}

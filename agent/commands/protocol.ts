@@ -1,0 +1,45 @@
+// The protocol's own commands: sync, ping, info, and the supervisor's view.
+
+import { command } from './command';
+import { int64, noArgs, object } from './schema';
+
+export const protocolCommands = [
+  command({
+    name: 'guest-sync',
+    description: 'Echo the id: the host drops everything until this reply to resynchronise the stream.',
+    args: object({ id: int64() }),
+    run: (a) => a.id,
+  }),
+  command({
+    name: 'guest-sync-delimited',
+    description: 'Like guest-sync, with the byte 0xFF sent before the reply.',
+    args: object({ id: int64() }),
+    delimited: true,
+    run: (a) => a.id,
+  }),
+  command({
+    name: 'guest-ping',
+    description: 'Answer {} when the agent is serving.',
+    args: noArgs,
+    run: () => ({}),
+  }),
+  command({
+    name: 'guest-info',
+    description: 'The agent version and every command with whether it is enabled.',
+    args: noArgs,
+    run: (_a, ctx) => ({
+      version: ctx.config.version,
+      supported_commands: ctx.commands.map((c) => ({
+        enabled: ctx.isEnabled(c.name),
+        name: c.name,
+        'success-response': c.successResponse !== false,
+      })),
+    }),
+  }),
+  command({
+    name: 'phoenix-agent-status',
+    description: "The supervisor's view: worker state, restarts and last exit reasons, memory of both processes, channel and heartbeat.",
+    args: noArgs,
+    run: (_a, ctx) => ctx.supervisor.status(),
+  }),
+];

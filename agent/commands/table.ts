@@ -1,0 +1,13 @@
+// The command table: every command this agent has, in one list. Reading it tells what the agent
+// can do; guest-info and docs/commands.md are generated from it.
+
+import type { Command } from './command';
+import { protocolCommands } from './protocol';
+import { testCommands } from './test-hooks';
+
+export function commandTable(opts: { testCommands: boolean }): readonly Command<never>[] {
+  return [
+    ...protocolCommands,
+    ...(opts.testCommands ? testCommands : []),
+  ];
+}

@@ -1,0 +1,72 @@
+// Composition root of the worker bundle (dist/agent.js): config from the supervisor, the command
+// table, the dispatcher, and the channel it serves.
+
+import * as net from 'net';
+import type { WorkerConfig } from '../supervisor/ipc';
+import { WORKER_EXIT } from '../supervisor/ipc';
+import { createConnectionServer } from './channel/unix';
+import { openSerialPort } from './channel/serial-port';
+import { commandTable } from './commands/table';
+import { createDispatcher } from './dispatcher';
+import { Link, Session } from './session';
+import { connectSupervisor } from './supervisor-link';
+
+const SERIAL_FD = 4;
+/** qemu-ga's nesting limit. */
+const MAX_DEPTH = 1024;
+
+function readConfig(): WorkerConfig {
+  try {
+    return JSON.parse(process.env.PHOENIX_GA_WORKER ?? '') as WorkerConfig;
+  } catch {
+    process.stderr.write('error: PHOENIX_GA_WORKER is missing or not JSON; the worker is started by the supervisor\n');
+    process.exit(WORKER_EXIT.badConfig);
+  }
+}
+
+function log(level: string, msg: string): void {
+  process.stderr.write(`${level}: ${msg}\n`);
+}
+
+function main(): void {
+  const config = readConfig();
+  process.title = 'phoenix-ga-worker';
+  process.umask(0o077);
+  const supervisor = connectSupervisor(() => { /* children die with our process group */ });
+  const commands = commandTable({ testCommands: config.testCommands });
+  const dispatcher = createDispatcher(commands, { config, supervisor },
+    { allow: config.allowRpcs, block: config.blockRpcs },
+    (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
+  const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };
+  let inFlight = 0;
+  const onBusy = (b: boolean): void => {
+    inFlight += b ? 1 : -1;
+    supervisor.setBusy(inFlight > 0 ? 'command' : null);
+  };
+  const attach = (link: Link): Session => new Session(link, dispatcher, limits, onBusy);
+
+  if (config.channel.kind === 'unix') {
+    const server = createConnectionServer();
+    supervisor.onConnection((handle) => server.serve(handle as net.Socket, attach));
+  } else if (config.channel.kind === 'serial') {
+    let session: Session | null = null;
+    const port = openSerialPort(SERIAL_FD, {
+      data: (chunk) => session!.feed(chunk),
+      host: (connected) => {
+        if (!connected) session!.resetFraming();
+        supervisor.hostConnected(connected);
+      },
+    });
+    session = attach(port.link);
+    port.start();
+  }
+  process.on('SIGTERM', () => process.exit(0));
+  process.on('uncaughtException', (e) => {
+    // Crash-only: log the class and message, never request data, and let the supervisor restart us.
+    log('error', `uncaught ${e.name}: ${e.message}`);
+    process.exit(70);
+  });
+  supervisor.ready();
+}
+
+main();

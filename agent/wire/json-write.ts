@@ -1,0 +1,35 @@
+// Reply serializer: one compact line, pure ASCII (everything outside printable ASCII is \uXXXX, as
+// qemu-ga writes it), bigint ids digit for digit, never a raw newline.
+
+const NON_ASCII = /[\u007f-\uffff]/g;
+
+function escapeNonAscii(json: string): string {
+  NON_ASCII.lastIndex = 0;
+  if (!NON_ASCII.test(json)) return json;
+  return json.replace(NON_ASCII, (c) => '\\u' + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0'));
+}
+
+function hasBigInt(v: unknown): boolean {
+  if (typeof v === 'bigint') return true;
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some(hasBigInt);
+  for (const k in v as Record<string, unknown>) if (hasBigInt((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
+function write(v: unknown): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return '[' + v.map(write).join(',') + ']';
+  const parts: string[] = [];
+  for (const k in v as Record<string, unknown>) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== undefined) parts.push(JSON.stringify(k) + ':' + write(x));
+  }
+  return '{' + parts.join(',') + '}';
+}
+
+/** Serializes a reply object to one line of ASCII JSON, LF not included. */
+export function writeJson(value: unknown): string {
+  return escapeNonAscii(hasBigInt(value) ? write(value) : JSON.stringify(value));
+}

@@ -1,0 +1,116 @@
+// The command channel, opened once by the supervisor for the life of the service.
+//
+// A virtio-serial port allows a single opener (EBUSY for a second), and the guest kernel drops
+// unread data when it is closed: the supervisor opens it once and every worker generation inherits
+// the same descriptor (fd 4), so the host never sees the port close across worker restarts.
+// A unix socket is listened on here; accepted connections are handed, unread, to the current
+// worker over IPC, and wait here (bounded) while no worker is ready.
+
+import * as fs from 'fs';
+import * as net from 'net';
+import type { Logger } from './log';
+
+export type ChannelState = 'listening' | 'open' | 'absent' | 'busy' | 'error' | 'closed';
+
+export interface Channel {
+  readonly kind: 'unix' | 'serial';
+  readonly path: string;
+  state(): ChannelState;
+  /** The serial port's descriptor, to be inherited by the worker; null for unix or while not open. */
+  serialFd(): number | null;
+  close(): void;
+}
+
+export interface ChannelEvents {
+  /** A unix connection accepted and not yet read from. */
+  connection(socket: net.Socket): void;
+  /** The serial port became open after having been absent or busy. */
+  opened(): void;
+}
+
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+export function openSerialChannel(path: string, events: ChannelEvents, log: Logger): Channel {
+  let fd: number | null = null;
+  let state: ChannelState = 'absent';
+  let timer: NodeJS.Timeout | null = null;
+  let retryMs = RETRY_MIN_MS;
+  let attempts = 0;
+  const tryOpen = (): void => {
+    timer = null;
+    attempts++;
+    try {
+      const c = fs.constants;
+      fd = fs.openSync(path, c.O_RDWR | c.O_NOCTTY | c.O_NONBLOCK);
+      state = 'open';
+      log.log('info', 'channel', `opened ${path}`);
+      if (attempts > 1) events.opened();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const next: ChannelState = code === 'ENOENT' ? 'absent' : code === 'EBUSY' || code === 'EMFILE' ? 'busy' : 'error';
+      if (next !== state || attempts === 1) {
+        const hint = next === 'busy' ? ' (another process holds the port; is qemu-guest-agent running?)' : '';
+        log.log('warn', 'channel', `cannot open ${path}: ${code ?? (e as Error).message}${hint}; retrying`);
+      }
+      state = next;
+      timer = setTimeout(tryOpen, retryMs);
+      retryMs = Math.min(RETRY_MAX_MS, retryMs * 2);
+    }
+  };
+  tryOpen();
+  return {
+    kind: 'serial',
+    path,
+    state: () => state,
+    serialFd: () => fd,
+    close() {
+      if (timer) clearTimeout(timer);
+      if (fd !== null) fs.closeSync(fd);
+      fd = null;
+      state = 'closed';
+    },
+  };
+}
+
+/** Removes a socket file nobody listens on; refuses to touch one that is served or is not a socket. */
+async function clearStaleSocket(path: string): Promise<void> {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = net.connect(path);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`${path} is already served by another process`);
+  fs.unlinkSync(path);
+}
+
+export async function openUnixChannel(path: string, events: ChannelEvents, log: Logger): Promise<Channel> {
+  await clearStaleSocket(path);
+  const server = net.createServer({ pauseOnConnect: true }, (s) => events.connection(s));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => { server.off('error', reject); resolve(); });
+  });
+  fs.chmodSync(path, 0o600);
+  server.on('error', (e) => log.log('error', 'channel', `unix socket ${path}: ${e.message}`));
+  let state: ChannelState = 'listening';
+  log.log('info', 'channel', `listening on ${path}`);
+  return {
+    kind: 'unix',
+    path,
+    state: () => state,
+    serialFd: () => null,
+    close() {
+      server.close();
+      try { fs.unlinkSync(path); } catch { /* gone */ }
+      state = 'closed';
+    },
+  };
+}

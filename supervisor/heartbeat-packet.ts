@@ -1,0 +1,103 @@
+// The heartbeat datagram: a small binary header the receiver can check before any parsing, a JSON
+// payload, and an HMAC-SHA256 over everything before it. Shared by the sender (supervisor) and the
+// receiver (panel/); docs/heartbeat.md describes it byte by byte.
+//
+//   0  2  magic "PG"          |  ..  8  epoch (random per supervisor start)
+//   2  1  format version (1)  |  ..  8  sequence number, u64 big-endian, from 1
+//   3  1  vm id length L      |  ..  2  payload length P, u16 big-endian
+//   4  L  vm id (ASCII)       |  ..  P  payload, JSON (UTF-8)
+//   .. 1  key id length K     |  .. 32  HMAC-SHA256(key, all bytes before it)
+//   .. K  key id (ASCII)      |
+
+import * as crypto from 'crypto';
+
+export const HEARTBEAT_VERSION = 1;
+export const MAX_DATAGRAM = 1024;
+export const MAC_BYTES = 32;
+const MAGIC0 = 0x50, MAGIC1 = 0x47;
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+export const KEY_ID_PATTERN = /^[A-Za-z0-9._:-]{0,32}$/;
+
+export type WorkerState = 'starting' | 'ready' | 'busy' | 'backoff' | 'hung' | 'stopped';
+
+/** What a heartbeat says; docs/heartbeat.md lists every field. */
+export interface HeartbeatPayload {
+  boot: string;
+  interval_ms: number;
+  sup: { pid: number; up_ms: number; ver: string; rss_kb: number; anon_kb: number };
+  worker: {
+    state: WorkerState;
+    pid: number | null;
+    gen: number;
+    /** Age of the last progress tick answered by the worker, null when none yet. */
+    progress_age_ms: number | null;
+    rss_kb: number | null;
+    anon_kb: number | null;
+    /** Delay left before the next spawn while in backoff. */
+    backoff_ms?: number;
+  };
+  restarts: { total: number; failures_10m: number };
+  last_exit: null | { reason: string; code: number | null; signal: string | null; ago_ms: number };
+  channel: { kind: string; state: string };
+}
+
+export interface HeartbeatHeader {
+  vmId: string;
+  keyId: string;
+  /** 16 hex digits. */
+  epoch: string;
+  seq: bigint;
+}
+
+export interface Heartbeat extends HeartbeatHeader {
+  payload: HeartbeatPayload;
+}
+
+export function encodeHeartbeat(h: Heartbeat, key: Buffer): Buffer {
+  const vm = Buffer.from(h.vmId, 'ascii');
+  const kid = Buffer.from(h.keyId, 'ascii');
+  const body = Buffer.from(JSON.stringify(h.payload), 'utf8');
+  const len = 4 + vm.length + 1 + kid.length + 8 + 8 + 2 + body.length + MAC_BYTES;
+  const out = Buffer.alloc(len);
+  let o = 0;
+  out[o++] = MAGIC0; out[o++] = MAGIC1; out[o++] = HEARTBEAT_VERSION; out[o++] = vm.length;
+  o += vm.copy(out, o);
+  out[o++] = kid.length;
+  o += kid.copy(out, o);
+  o += Buffer.from(h.epoch, 'hex').copy(out, o);
+  out.writeBigUInt64BE(h.seq, o); o += 8;
+  out.writeUInt16BE(body.length, o); o += 2;
+  o += body.copy(out, o);
+  crypto.createHmac('sha256', key).update(out.subarray(0, o)).digest().copy(out, o);
+  return out;
+}
+
+export type HeaderResult =
+  | { ok: true; header: HeartbeatHeader; payloadStart: number; payloadEnd: number }
+  | { ok: false; why: 'size' | 'format' };
+
+/** Reads the header without trusting anything: a failure says which cheap check failed. */
+export function readHeader(d: Buffer): HeaderResult {
+  if (d.length > MAX_DATAGRAM || d.length < 4 + 1 + 1 + 16 + 2 + MAC_BYTES + 2) return { ok: false, why: 'size' };
+  if (d[0] !== MAGIC0 || d[1] !== MAGIC1 || d[2] !== HEARTBEAT_VERSION) return { ok: false, why: 'format' };
+  let o = 3;
+  const vmLen = d[o++];
+  if (vmLen < 1 || vmLen > 64 || o + vmLen >= d.length) return { ok: false, why: 'format' };
+  const vmId = d.toString('latin1', o, o + vmLen); o += vmLen;
+  const kidLen = d[o++];
+  if (kidLen > 32 || o + kidLen + 18 + MAC_BYTES > d.length) return { ok: false, why: 'format' };
+  const keyId = d.toString('latin1', o, o + kidLen); o += kidLen;
+  const epoch = d.toString('hex', o, o + 8); o += 8;
+  const seq = d.readBigUInt64BE(o); o += 8;
+  const plen = d.readUInt16BE(o); o += 2;
+  if (o + plen + MAC_BYTES !== d.length) return { ok: false, why: 'format' };
+  if (!ID_PATTERN.test(vmId) || !KEY_ID_PATTERN.test(keyId)) return { ok: false, why: 'format' };
+  return { ok: true, header: { vmId, keyId, epoch, seq }, payloadStart: o, payloadEnd: o + plen };
+}
+
+/** Constant-time check of the MAC at the end of the datagram. */
+export function macIsValid(d: Buffer, key: Buffer): boolean {
+  const end = d.length - MAC_BYTES;
+  const want = crypto.createHmac('sha256', key).update(d.subarray(0, end)).digest();
+  return crypto.timingSafeEqual(want, d.subarray(end));
+}

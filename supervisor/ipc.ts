@@ -1,0 +1,33 @@
+// Messages between the supervisor and its worker over Node's IPC channel (fd 3). The worker
+// imports these types only; the supervisor never imports anything from agent/.
+
+/** What the supervisor hands the worker at spawn (environment variable PHOENIX_GA_WORKER, JSON). */
+export interface WorkerConfig {
+  generation: number;
+  /** Kind of channel: unix connections arrive as IPC handles, a serial port is fd 4. */
+  channel: { kind: 'unix' | 'serial' | 'none'; path: string };
+  maxRequestBytes: number;
+  allowRpcs: string[] | null;
+  blockRpcs: string[];
+  testCommands: boolean;
+  version: string;
+}
+
+export type ToWorker =
+  | { t: 'ping'; seq: number }
+  | { t: 'conn' }
+  | { t: 'status'; rid: number; view: unknown };
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'pong'; seq: number; busy: string | null }
+  | { t: 'status?'; rid: number }
+  | { t: 'host'; connected: boolean };
+
+/** Exit codes of the worker that mean something to the supervisor. */
+export const WORKER_EXIT = {
+  /** The supervisor went away (IPC closed). */
+  orphaned: 0,
+  /** The configuration handed over was unusable. */
+  badConfig: 78,
+} as const;

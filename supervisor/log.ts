@@ -1,0 +1,53 @@
+// The service log. The seed's systemd unit discards stdout, so the supervisor writes a size-capped
+// file (one rotated copy, FILE.1) or, in the foreground, the console. It is the only writer: the
+// worker's stderr lines arrive here through a pipe. Callers never pass secrets; see docs/security.md.
+
+import * as fs from 'fs';
+
+export type Level = 'info' | 'warn' | 'error';
+
+export interface Logger {
+  log(level: Level, source: string, message: string): void;
+}
+
+export interface LogTarget {
+  /** A file path, or "-" for the console (stderr). */
+  file: string;
+  maxBytes: number;
+}
+
+export function createLogger(target: LogTarget): Logger {
+  if (target.file === '-') {
+    return { log: (level, source, message) => process.stderr.write(format(level, source, message)) };
+  }
+  let size = -1;
+  let fd = -1;
+  const open = (): void => {
+    fd = fs.openSync(target.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+    size = fs.fstatSync(fd).size;
+  };
+  return {
+    log(level, source, message) {
+      const line = format(level, source, message);
+      try {
+        if (fd < 0) open();
+        if (size + line.length > target.maxBytes && size > 0) {
+          fs.closeSync(fd);
+          fs.renameSync(target.file, `${target.file}.1`);
+          open();
+        }
+        size += fs.writeSync(fd, line);
+      } catch {
+        // A full or read-only /var/log must not stop the agent; the next line tries again.
+        if (fd >= 0) try { fs.closeSync(fd); } catch { /* already closed */ }
+        fd = -1;
+      }
+    },
+  };
+}
+
+function format(level: Level, source: string, message: string): string {
+  // One line per entry, whatever the message holds.
+  const flat = message.replace(/[\r\n]+/g, ' ');
+  return `${new Date().toISOString()} ${source} ${level}: ${flat}\n`;
+}

@@ -1,0 +1,113 @@
+// Composition root of the supervisor bundle (dist/supervisor.js, process title "phoenix-ga").
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { ensurePrivateDir } from './atomic-file';
+import { Channel, openSerialChannel, openUnixChannel } from './channel';
+import { EXIT, ParsedArgs, parseArgs, UsageError } from './cli';
+import { createHeartbeatSender } from './heartbeat';
+import { acquireLock } from './lock';
+import { createLogger } from './log';
+import { Service } from './service';
+import { loadSettings, Settings, SettingsError } from './settings';
+import { createStateStore, monotonicMs, stateFile } from './state-store';
+import { readJsonFile } from './atomic-file';
+import type { PersistedState } from './state-store';
+
+declare const __VERSION__: string;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
+/** The supervisor may be killed by the OOM killer only as a last resort. */
+const SUPERVISOR_OOM_SCORE_ADJ = -900;
+
+function die(code: number, message: string): never {
+  process.stderr.write(`phoenix-ga: ${message}\n`);
+  process.exit(code);
+}
+
+async function run(settings: Settings): Promise<void> {
+  process.title = 'phoenix-ga';
+  process.umask(0o077);
+  try { fs.writeFileSync('/proc/self/oom_score_adj', String(SUPERVISOR_OOM_SCORE_ADJ)); } catch { /* needs root */ }
+  try {
+    ensurePrivateDir(settings.runDir);
+  } catch (e) {
+    die(EXIT.temporary, `run-dir ${settings.runDir}: ${(e as Error).message}`);
+  }
+  if (!(await acquireLock(settings.runDir))) {
+    const other = readJsonFile<PersistedState>(stateFile(settings.runDir));
+    die(EXIT.alreadyRunning, `another phoenix-ga supervisor${other ? ` (pid ${other.supervisor.pid})` : ''} is already running for run-dir ${settings.runDir}`);
+  }
+  const log = createLogger({ file: settings.logFile, maxBytes: settings.logMaxBytes });
+  log.log('info', 'supervisor', `phoenix-ga ${VERSION} starting, pid ${process.pid}, node ${process.version}${settings.configFile ? `, config ${settings.configFile}` : ', built-in defaults'}`);
+  const store = createStateStore(settings.runDir, (e) => log.log('error', 'supervisor', `cannot write state: ${e.message}`));
+  const previous = store.load();
+  const heartbeat = createHeartbeatSender({ target: settings.heartbeat, keyFile: settings.heartbeatKeyFile, vmId: settings.vmId, log });
+
+  let service: Service | null = null;
+  const events = {
+    connection: (s: import('net').Socket) => service ? service.onConnection(s) : s.destroy(),
+    opened: () => service?.onChannelOpened(),
+  };
+  let channel: Channel;
+  try {
+    channel = settings.channel.kind === 'unix'
+      ? await openUnixChannel(settings.channel.path, events, log)
+      : openSerialChannel(settings.channel.path, events, log);
+  } catch (e) {
+    log.log('error', 'supervisor', `channel ${settings.channel.kind}:${settings.channel.path}: ${(e as Error).message}`);
+    die(EXIT.temporary, `channel ${settings.channel.kind}:${settings.channel.path}: ${(e as Error).message}`);
+  }
+  service = new Service({
+    settings, log, channel, heartbeat, store, version: VERSION,
+    agentPath: path.join(__dirname, 'agent.js'),
+    now: monotonicMs,
+  });
+  service.start(previous);
+
+  const shutdown = (signal: string): void => {
+    log.log('info', 'supervisor', `${signal}: stopping`);
+    service!.stop().then(() => {
+      channel.close();
+      heartbeat.close();
+      log.log('info', 'supervisor', 'stopped');
+      process.exit(EXIT.ok);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => log.log('info', 'supervisor', 'SIGHUP ignored (restart the service to reload the config)'));
+  process.on('uncaughtException', (e) => {
+    // Crash-only: a supervisor bug ends the process; init restarts it and the worker follows.
+    log.log('error', 'supervisor', `internal error: ${e.stack ?? e.message}`);
+    process.exit(70);
+  });
+}
+
+/** Commands other than `run` live in dist/ctl.js, loaded only when asked for. */
+function runCtlBundle(args: ParsedArgs, settings: Settings | null): void {
+  const ctl = require(path.join(__dirname, 'ctl.js')) as { runCtl(a: ParsedArgs, s: Settings | null): number };
+  process.exitCode = ctl.runCtl(args, settings);
+}
+
+function main(): void {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) die(EXIT.usage, e.message);
+    throw e;
+  }
+  if (args.command === 'version') { process.stdout.write(`phoenix-ga ${VERSION}\n`); return; }
+  if (args.command === 'help') { runCtlBundle(args, null); return; }
+  let settings: Settings;
+  try {
+    settings = loadSettings(args.flags);
+  } catch (e) {
+    if (e instanceof SettingsError) die(EXIT.usage, e.message);
+    throw e;
+  }
+  if (args.command !== 'run') { runCtlBundle(args, settings); return; }
+  run(settings).catch((e) => die(70, `internal error: ${(e as Error).stack ?? e}`));
+}
+
+main();

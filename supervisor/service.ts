@@ -1,0 +1,304 @@
+// The running service: keeps one worker generation alive over the channel it holds, watches its
+// progress, classifies its deaths, restarts it, and sends the heartbeat at a fixed rate whatever
+// the worker does. It never exits because of worker trouble.
+
+import type * as net from 'net';
+import type { Channel, ChannelState } from './channel';
+import type { HeartbeatSender } from './heartbeat';
+import type { HeartbeatPayload, WorkerState } from './heartbeat-packet';
+import type { FromWorker } from './ipc';
+import type { Logger } from './log';
+import { bootId, processMemory, processStartTime } from './proc';
+import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
+import type { Settings } from './settings';
+import { DeathRecord, PersistedState, StateStore } from './state-store';
+import { Worker, WorkerExit } from './worker';
+
+export interface ServiceDeps {
+  settings: Settings;
+  log: Logger;
+  channel: Channel;
+  heartbeat: HeartbeatSender;
+  store: StateStore;
+  version: string;
+  agentPath: string;
+  now: () => number;
+}
+
+const MAX_PENDING_CONNECTIONS = 16;
+const FAILURE_WINDOW_MS = 10 * 60_000;
+const MAX_DEATHS_KEPT = 20;
+
+export class Service {
+  private worker: Worker | null = null;
+  private state: WorkerState = 'starting';
+  private generation = 0;
+  private restart: RestartState = { failures: 0, lastSpawnAt: null };
+  private restartsTotal = 0;
+  private deaths: DeathRecord[] = [];
+  private pending: net.Socket[] = [];
+  private backoffTimer: NodeJS.Timeout | null = null;
+  private backoffUntil: number | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private pingSeq = 0;
+  private hostConnected: boolean | null = null;
+  private stopping: Promise<void> | null = null;
+  private resolveStopped: (() => void) | null = null;
+  private readonly startedAt: number;
+  private readonly boot = bootId();
+
+  constructor(private readonly d: ServiceDeps) {
+    this.startedAt = d.now();
+  }
+
+  /** Continues the bookkeeping of an earlier supervisor of this boot, then starts the first worker. */
+  start(previous: PersistedState | null): void {
+    let delay = 0;
+    if (previous && previous.boot === this.boot) {
+      this.generation = previous.worker.generation;
+      this.restartsTotal = previous.restarts_total;
+      this.deaths = previous.deaths.slice(-MAX_DEATHS_KEPT);
+      this.restart = { failures: previous.restart.failures, lastSpawnAt: previous.restart.last_spawn_mono };
+      this.killLeftoverWorker(previous);
+      const last = this.deaths[this.deaths.length - 1];
+      if (last && this.restart.failures > 1) {
+        const decision = decideRestart({ ...this.restart, failures: this.restart.failures - 1 }, {
+          reason: last.reason, at: last.at_mono, spawnedAt: last.at_mono - last.lifetime_ms,
+        }, DEFAULT_RESTART_POLICY);
+        delay = Math.max(0, last.at_mono + decision.delayMs - this.d.now());
+      }
+    }
+    this.tickTimer = setInterval(() => this.tick(), this.d.settings.heartbeatIntervalMs);
+    this.scheduleSpawn(delay);
+  }
+
+  /** A unix connection accepted by the channel. */
+  onConnection(socket: net.Socket): void {
+    if (this.stopping) { socket.destroy(); return; }
+    if (this.worker && this.state !== 'starting' && this.state !== 'hung' && this.worker.send({ t: 'conn' }, socket)) return;
+    if (this.pending.length >= MAX_PENDING_CONNECTIONS) { socket.destroy(); return; }
+    this.pending.push(socket);
+    socket.once('close', () => { this.pending = this.pending.filter((s) => s !== socket); });
+  }
+
+  /** The serial port opened late: a new generation is needed to inherit it. */
+  onChannelOpened(): void {
+    if (this.worker?.alive) {
+      this.d.log.log('info', 'supervisor', 'channel opened; handing it to a new worker generation');
+      this.worker.stop(this.d.settings.stopGraceMs);
+    }
+  }
+
+  /** SIGTERM: stop the worker (grace period, then SIGKILL) and resolve when it is gone. */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.stopping = new Promise((resolve) => { this.resolveStopped = resolve; });
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    for (const s of this.pending) s.destroy();
+    this.pending = [];
+    const w = this.worker;
+    this.setState('stopped');
+    if (w?.alive) w.stop(this.d.settings.stopGraceMs);
+    else this.finishStop();
+    return this.stopping;
+  }
+
+  /** The supervisor's view, for `phoenix-ga status` and `phoenix-agent-status`. */
+  view(): Record<string, unknown> {
+    const now = this.d.now();
+    const w = this.worker;
+    const sup = processMemory(process.pid);
+    const wm = w?.alive ? processMemory(w.pid) : null;
+    return {
+      supervisor: { pid: process.pid, version: this.d.version, uptime_ms: now - this.startedAt, epoch: this.d.heartbeat.epoch, rss_kb: sup?.rssKb ?? null, anon_kb: sup?.anonKb ?? null },
+      worker: {
+        state: this.state,
+        pid: w?.alive ? w.pid : null,
+        generation: this.generation,
+        uptime_ms: w?.alive ? now - w.spawnedAt : null,
+        progress_age_ms: w?.alive ? now - w.lastProgressAt : null,
+        busy: w?.busy ?? null,
+        backoff_ms: this.backoffUntil !== null ? Math.max(0, this.backoffUntil - now) : null,
+        rss_kb: wm?.rssKb ?? null,
+        anon_kb: wm?.anonKb ?? null,
+      },
+      restarts: { total: this.restartsTotal, failures_10m: this.recentFailures(now), consecutive_failures: this.restart.failures },
+      deaths: this.deaths.map((x) => ({ ...x, ago_ms: now - x.at_mono })),
+      channel: { kind: this.d.channel.kind, path: this.d.channel.path, state: this.channelState() },
+      heartbeat: {
+        enabled: this.d.heartbeat.enabled,
+        target: this.d.settings.heartbeat ? `${this.d.settings.heartbeat.host}:${this.d.settings.heartbeat.port}` : null,
+        interval_ms: this.d.settings.heartbeatIntervalMs,
+        vm_id: this.d.settings.vmId,
+      },
+    };
+  }
+
+  private channelState(): string {
+    const s: ChannelState = this.d.channel.state();
+    if (s === 'open' && this.hostConnected !== null) return this.hostConnected ? 'host-connected' : 'host-disconnected';
+    return s;
+  }
+
+  private recentFailures(now: number): number {
+    return this.deaths.filter((x) => isFailure(x.reason) && now - x.at_mono < FAILURE_WINDOW_MS).length;
+  }
+
+  private scheduleSpawn(delayMs: number): void {
+    if (this.stopping) return;
+    if (delayMs <= 0) { this.spawn(); return; }
+    this.setState('backoff');
+    this.backoffUntil = this.d.now() + delayMs;
+    this.backoffTimer = setTimeout(() => { this.backoffTimer = null; this.spawn(); }, delayMs);
+  }
+
+  private spawn(): void {
+    this.backoffUntil = null;
+    this.generation += 1;
+    const { settings } = this.d;
+    const serialFd = this.d.channel.serialFd();
+    const w = new Worker({
+      nodePath: process.execPath,
+      agentPath: this.d.agentPath,
+      heapMb: settings.workerHeapMb,
+      serialFd,
+      now: this.d.now,
+      config: {
+        generation: this.generation,
+        channel: { kind: this.d.channel.kind === 'serial' && serialFd === null ? 'none' : this.d.channel.kind, path: this.d.channel.path },
+        maxRequestBytes: settings.maxRequestBytes,
+        allowRpcs: settings.allowRpcs,
+        blockRpcs: settings.blockRpcs,
+        testCommands: settings.testCommands,
+        version: this.d.version,
+      },
+    }, {
+      message: (m) => this.onWorkerMessage(w, m),
+      stderrLine: (line) => this.d.log.log('info', `worker[${w.pid}]`, line),
+      exit: (e) => this.onWorkerExit(w, e),
+    });
+    this.worker = w;
+    this.restart = { ...this.restart, lastSpawnAt: w.spawnedAt };
+    this.setState('starting');
+  }
+
+  private onWorkerMessage(w: Worker, m: FromWorker): void {
+    if (w !== this.worker) return;
+    switch (m.t) {
+      case 'ready':
+        this.setState('ready');
+        for (const s of this.pending.splice(0)) if (!w.send({ t: 'conn' }, s)) s.destroy();
+        break;
+      case 'pong':
+        if (this.state === 'ready' || this.state === 'busy') this.state = m.busy ? 'busy' : 'ready';
+        break;
+      case 'status?':
+        w.send({ t: 'status', rid: m.rid, view: this.view() });
+        break;
+      case 'host':
+        this.hostConnected = m.connected;
+        break;
+    }
+  }
+
+  private onWorkerExit(w: Worker, e: WorkerExit): void {
+    if (w !== this.worker) return;
+    const now = this.d.now();
+    this.worker = null;
+    this.hostConnected = null;
+    if (this.stopping) { this.finishStop(); return; }
+    const lifetime = now - w.spawnedAt;
+    this.restartsTotal += 1;
+    this.deaths = [...this.deaths, { reason: e.reason, code: e.code, signal: e.signal, at_mono: now, at: new Date().toISOString(), lifetime_ms: lifetime, generation: w.generation }].slice(-MAX_DEATHS_KEPT);
+    const decision = decideRestart(this.restart, { reason: e.reason, at: now, spawnedAt: w.spawnedAt }, DEFAULT_RESTART_POLICY);
+    this.restart = decision.state;
+    const how = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
+    this.d.log.log(e.reason === 'clean' ? 'info' : 'warn', 'supervisor',
+      `worker ${w.pid} (generation ${w.generation}) died: ${e.reason} (${how}) after ${lifetime} ms; restarting in ${decision.delayMs} ms`);
+    this.scheduleSpawn(decision.delayMs);
+    this.save();
+  }
+
+  private tick(): void {
+    const now = this.d.now();
+    const w = this.worker;
+    if (w?.alive && this.state !== 'hung') {
+      const since = w.readyAt === null ? w.spawnedAt : w.lastProgressAt;
+      if (now - since > this.d.settings.hangTimeoutMs) {
+        this.d.log.log('warn', 'supervisor', `worker ${w.pid} made no progress for ${now - since} ms; killing it as hung`);
+        this.setState('hung');
+        w.killAsHung();
+      } else {
+        w.send({ t: 'ping', seq: ++this.pingSeq });
+        w.refreshOomBaseline();
+      }
+    }
+    this.d.heartbeat.send(this.heartbeatPayload(now));
+  }
+
+  private heartbeatPayload(now: number): HeartbeatPayload {
+    const w = this.worker;
+    const sup = processMemory(process.pid);
+    const wm = w?.alive ? processMemory(w.pid) : null;
+    const last = this.deaths[this.deaths.length - 1];
+    return {
+      boot: this.boot,
+      interval_ms: this.d.settings.heartbeatIntervalMs,
+      sup: { pid: process.pid, up_ms: now - this.startedAt, ver: this.d.version, rss_kb: sup?.rssKb ?? 0, anon_kb: sup?.anonKb ?? 0 },
+      worker: {
+        state: this.state,
+        pid: w?.alive ? w.pid : null,
+        gen: this.generation,
+        progress_age_ms: w?.alive && w.readyAt !== null ? now - w.lastProgressAt : null,
+        rss_kb: wm?.rssKb ?? null,
+        anon_kb: wm?.anonKb ?? null,
+        ...(this.backoffUntil !== null ? { backoff_ms: Math.max(0, this.backoffUntil - now) } : {}),
+      },
+      restarts: { total: this.restartsTotal, failures_10m: this.recentFailures(now) },
+      last_exit: last ? { reason: last.reason, code: last.code, signal: last.signal, ago_ms: now - last.at_mono } : null,
+      channel: { kind: this.d.channel.kind, state: this.channelState() },
+    };
+  }
+
+  private setState(s: WorkerState): void {
+    this.state = s;
+    this.save();
+  }
+
+  private save(): void {
+    const w = this.worker;
+    this.d.store.save({
+      format: 1,
+      boot: this.boot,
+      supervisor: { pid: process.pid, version: this.d.version, epoch: this.d.heartbeat.epoch, started_mono: this.startedAt },
+      worker: {
+        state: this.state,
+        pid: w?.alive ? w.pid : null,
+        start_time: w?.alive ? processStartTime(w.pid) : null,
+        generation: this.generation,
+      },
+      restart: { failures: this.restart.failures, last_spawn_mono: this.restart.lastSpawnAt },
+      restarts_total: this.restartsTotal,
+      deaths: this.deaths,
+      channel: { kind: this.d.channel.kind, path: this.d.channel.path, state: this.channelState() },
+      heartbeat: { enabled: this.d.heartbeat.enabled, interval_ms: this.d.settings.heartbeatIntervalMs },
+      updated_mono: this.d.now(),
+      updated_at: new Date().toISOString(),
+    });
+  }
+
+  /** A worker of a supervisor that died by SIGKILL may still run (stopped, or not yet noticed). */
+  private killLeftoverWorker(previous: PersistedState): void {
+    const { pid, start_time } = previous.worker;
+    if (!pid || pid === process.pid || start_time === null) return;
+    if (processStartTime(pid) !== start_time) return;
+    this.d.log.log('warn', 'supervisor', `killing worker ${pid} left by the previous supervisor ${previous.supervisor.pid}`);
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+
+  private finishStop(): void {
+    this.save();
+    this.resolveStopped?.();
+  }
+}

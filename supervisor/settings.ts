@@ -1,0 +1,186 @@
+// Settings: defaults, then the config file, then command-line flags. Every value is checked at
+// start and an error names the key (and the file line) and what was expected.
+
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { ID_PATTERN } from './heartbeat-packet';
+
+export interface Settings {
+  configFile: string | null;
+  channel: { kind: 'unix' | 'serial'; path: string };
+  runDir: string;
+  logFile: string;
+  logMaxBytes: number;
+  heartbeat: { host: string; port: number } | null;
+  heartbeatKeyFile: string;
+  heartbeatIntervalMs: number;
+  vmId: string;
+  workerHeapMb: number;
+  hangTimeoutMs: number;
+  stopGraceMs: number;
+  maxRequestBytes: number;
+  allowRpcs: string[] | null;
+  blockRpcs: string[];
+  testCommands: boolean;
+}
+
+export class SettingsError extends Error {}
+
+export const DEFAULT_CONFIG_FILE = '/etc/phoenix-ga/phoenix-ga.conf';
+
+type Raw = Map<string, { value: string; where: string }>;
+
+interface KeySpec {
+  apply(s: Settings, value: string, where: string): void;
+}
+
+const fail = (where: string, key: string, msg: string): never => {
+  throw new SettingsError(`${where}: ${key}: ${msg}`);
+};
+
+function number(where: string, key: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) fail(where, key, `expected a number from ${min} to ${max}, got '${v}'`);
+  return n;
+}
+
+function integer(where: string, key: string, v: string, min: number, max: number): number {
+  const n = number(where, key, v, min, max);
+  if (!Number.isInteger(n)) fail(where, key, `expected a whole number, got '${v}'`);
+  return n;
+}
+
+function rpcList(where: string, key: string, v: string): string[] {
+  const names = v.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const n of names) if (!/^[a-z][a-z0-9-]{0,63}$/.test(n)) fail(where, key, `'${n}' is not a command name`);
+  return names;
+}
+
+export function parseChannel(where: string, v: string): Settings['channel'] {
+  const m = /^(unix|serial):(.+)$/.exec(v);
+  if (m) m[2] = absolute(where, 'channel', m[2]);
+  if (!m) fail(where, 'channel', `expected unix:/absolute/path or serial:/dev/..., got '${v}'`);
+  return { kind: m![1] as 'unix' | 'serial', path: m![2] };
+}
+
+export function parseHostPort(where: string, key: string, v: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(v);
+  const host = m ? (m[1] ?? m[2]) : '';
+  const port = m ? Number(m[3]) : 0;
+  // An address, not a name: a heartbeat must never wait for DNS.
+  if (!m || net.isIP(host) === 0 || port < 1 || port > 65535) fail(where, key, `expected IPv4:PORT or [IPv6]:PORT, got '${v}'`);
+  return { host, port };
+}
+
+const KEYS: Record<string, KeySpec> = {
+  channel: { apply: (s, v, w) => { s.channel = parseChannel(w, v); } },
+  'run-dir': { apply: (s, v, w) => { s.runDir = absolute(w, 'run-dir', v); } },
+  'log-file': { apply: (s, v, w) => { s.logFile = v === '-' ? '-' : absolute(w, 'log-file', v); } },
+  'log-max-bytes': { apply: (s, v, w) => { s.logMaxBytes = integer(w, 'log-max-bytes', v, 4096, 1 << 30); } },
+  heartbeat: { apply: (s, v, w) => { s.heartbeat = v === '' || v === 'off' ? null : parseHostPort(w, 'heartbeat', v); } },
+  'heartbeat-key-file': { apply: (s, v, w) => { s.heartbeatKeyFile = absolute(w, 'heartbeat-key-file', v); } },
+  'heartbeat-interval': { apply: (s, v, w) => { s.heartbeatIntervalMs = Math.round(number(w, 'heartbeat-interval', v, 0.05, 3600) * 1000); } },
+  'vm-id': { apply: (s, v, w) => { if (!ID_PATTERN.test(v)) fail(w, 'vm-id', `expected 1-64 characters of A-Z a-z 0-9 . _ : -, got '${v}'`); s.vmId = v; } },
+  'worker-heap-mb': { apply: (s, v, w) => { s.workerHeapMb = integer(w, 'worker-heap-mb', v, 8, 4096); } },
+  'hang-timeout': { apply: (s, v, w) => { s.hangTimeoutMs = Math.round(number(w, 'hang-timeout', v, 0.1, 3600) * 1000); } },
+  'stop-grace': { apply: (s, v, w) => { s.stopGraceMs = Math.round(number(w, 'stop-grace', v, 0, 300) * 1000); } },
+  'max-request-bytes': { apply: (s, v, w) => { s.maxRequestBytes = integer(w, 'max-request-bytes', v, 4096, 64 << 20); } },
+  'allow-rpcs': { apply: (s, v, w) => { s.allowRpcs = rpcList(w, 'allow-rpcs', v); } },
+  'block-rpcs': { apply: (s, v, w) => { s.blockRpcs = rpcList(w, 'block-rpcs', v); } },
+};
+
+/** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
+function absolute(where: string, key: string, v: string): string {
+  if (where.startsWith('--') && v !== '' && !v.includes('\0')) return path.resolve(v);
+  if (!v.startsWith('/') || v.includes('\0')) fail(where, key, `expected an absolute path, got '${v}'`);
+  return v;
+}
+
+function defaultVmId(): string {
+  for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
+    try {
+      const id = fs.readFileSync(f, 'utf8').trim();
+      if (ID_PATTERN.test(id)) return id;
+    } catch { /* next */ }
+  }
+  const host = os.hostname().slice(0, 64);
+  return ID_PATTERN.test(host) ? host : 'unknown';
+}
+
+export function defaultSettings(): Settings {
+  const root = process.getuid?.() === 0;
+  return {
+    configFile: null,
+    channel: { kind: 'serial', path: '/dev/virtio-ports/org.qemu.guest_agent.0' },
+    runDir: root ? '/run/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${process.getuid?.() ?? 0}`,
+    logFile: root ? '/var/log/phoenix-ga.log' : '-',
+    logMaxBytes: 1 << 20,
+    heartbeat: null,
+    heartbeatKeyFile: '/etc/phoenix-ga/heartbeat.key',
+    heartbeatIntervalMs: 10_000,
+    vmId: defaultVmId(),
+    workerHeapMb: 64,
+    hangTimeoutMs: 20_000,
+    stopGraceMs: 5_000,
+    maxRequestBytes: 1 << 20,
+    allowRpcs: null,
+    blockRpcs: [],
+    testCommands: false,
+  };
+}
+
+/** Parses `key = value` lines; `#` starts a comment line. */
+export function parseConfigText(text: string, file: string): Raw {
+  const raw: Raw = new Map();
+  text.split('\n').forEach((line, i) => {
+    const t = line.trim();
+    if (t === '' || t.startsWith('#')) return;
+    const where = `${file}:${i + 1}`;
+    const eq = t.indexOf('=');
+    if (eq < 1) throw new SettingsError(`${where}: expected 'key = value', got '${t.slice(0, 80)}'`);
+    const key = t.slice(0, eq).trim();
+    if (!(key in KEYS)) throw new SettingsError(`${where}: unknown key '${key}' (known: ${Object.keys(KEYS).join(', ')})`);
+    if (raw.has(key)) throw new SettingsError(`${where}: ${key}: set twice (first at ${raw.get(key)!.where})`);
+    raw.set(key, { value: t.slice(eq + 1).trim(), where });
+  });
+  return raw;
+}
+
+/** Flag name (without --) to config key, for the flags that override config keys. */
+const FLAG_KEYS: Record<string, string> = {
+  channel: 'channel', 'run-dir': 'run-dir', 'log-file': 'log-file', heartbeat: 'heartbeat',
+  'heartbeat-key': 'heartbeat-key-file', 'vm-id': 'vm-id', 'heartbeat-interval': 'heartbeat-interval',
+  'worker-heap-mb': 'worker-heap-mb', 'hang-timeout': 'hang-timeout', 'stop-grace': 'stop-grace',
+  'allow-rpcs': 'allow-rpcs', 'block-rpcs': 'block-rpcs',
+};
+
+export function flagNames(): string[] {
+  return Object.keys(FLAG_KEYS);
+}
+
+/** Builds the settings from the flags already split into name → value. */
+export function loadSettings(flags: Map<string, string>, readFile = (f: string) => fs.readFileSync(f, 'utf8')): Settings {
+  const s = defaultSettings();
+  const explicit = flags.get('config');
+  const file = explicit ?? DEFAULT_CONFIG_FILE;
+  let text: string | null = null;
+  try {
+    text = readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (explicit !== undefined || code !== 'ENOENT') throw new SettingsError(`config file ${file}: ${(e as Error).message}`);
+  }
+  if (text !== null) {
+    s.configFile = file;
+    for (const [key, { value, where }] of parseConfigText(text, file)) KEYS[key].apply(s, value, where);
+  }
+  for (const [flag, value] of flags) {
+    const key = FLAG_KEYS[flag];
+    if (key) KEYS[key].apply(s, value, `--${flag}`);
+  }
+  if (flags.has('test-commands')) s.testCommands = true;
+  if (s.allowRpcs && s.blockRpcs.length) throw new SettingsError(`${s.configFile ?? 'flags'}: allow-rpcs and block-rpcs: set only one of the two`);
+  return s;
+}

@@ -1,0 +1,173 @@
+// One worker generation: spawn, IPC, stderr capture, and the facts needed to classify its death.
+//
+// The worker leads its own process group, so killing the group also kills anything it spawned
+// (chpasswd, ip) even when the worker itself died by SIGKILL and could not clean up.
+
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import type * as net from 'net';
+import { classifyDeath, DeathReason } from './death';
+import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
+import { oomCounterFiles, OomCounters, readOomCounters } from './proc';
+
+export interface WorkerSpawnOptions {
+  nodePath: string;
+  agentPath: string;
+  heapMb: number;
+  config: WorkerConfig;
+  serialFd: number | null;
+  now: () => number;
+}
+
+export interface WorkerExit {
+  reason: DeathReason;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface WorkerHandlers {
+  message(m: FromWorker): void;
+  stderrLine(line: string): void;
+  exit(e: WorkerExit): void;
+}
+
+const STDERR_TAIL = 8192;
+/** The worker is more expendable than the customer's processes and than its supervisor. */
+const WORKER_OOM_SCORE_ADJ = 500;
+
+export function workerExecArgs(heapMb: number): string[] {
+  // Heap caps bound growth under load; a single V8 platform thread means fewer idle wakeups.
+  return [`--max-old-space-size=${heapMb}`, '--max-semi-space-size=1', '--v8-pool-size=1'];
+}
+
+export class Worker {
+  readonly pid: number;
+  readonly generation: number;
+  readonly spawnedAt: number;
+  readyAt: number | null = null;
+  lastProgressAt: number;
+  busy: string | null = null;
+  private readonly child: ChildProcess;
+  private stderrTail = '';
+  private lineBuf = '';
+  private hungKill = false;
+  private stopRequested = false;
+  private oomFiles: string[] = [];
+  private oomBase: OomCounters = { system: 0, cgroup: 0 };
+  private exited = false;
+
+  constructor(opts: WorkerSpawnOptions, private readonly on: WorkerHandlers) {
+    this.generation = opts.config.generation;
+    this.spawnedAt = opts.now();
+    this.lastProgressAt = this.spawnedAt;
+    const stdio: Array<'ignore' | 'pipe' | 'ipc' | number> = ['ignore', 'ignore', 'pipe', 'ipc'];
+    if (opts.serialFd !== null) stdio.push(opts.serialFd);
+    this.child = spawn(opts.nodePath, [...workerExecArgs(opts.heapMb), opts.agentPath], {
+      stdio,
+      detached: true,
+      serialization: 'json',
+      // A minimal explicit environment: no NODE_OPTIONS, no NODE_EXTRA_CA_CERTS, no LD_*.
+      env: {
+        PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+        LANG: 'C',
+        LC_ALL: 'C',
+        PHOENIX_GA_WORKER: JSON.stringify(opts.config),
+      },
+    });
+    this.pid = this.child.pid ?? -1;
+    if (this.pid > 0) {
+      try { fs.writeFileSync(`/proc/${this.pid}/oom_score_adj`, String(WORKER_OOM_SCORE_ADJ)); } catch { /* not permitted */ }
+      this.refreshOomBaseline();
+    }
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (d: string) => this.onStderr(d));
+    this.child.on('message', (m: FromWorker) => {
+      this.lastProgressAt = opts.now();
+      if (m.t === 'ready' && this.readyAt === null) this.readyAt = this.lastProgressAt;
+      if (m.t === 'pong') this.busy = m.busy;
+      this.on.message(m);
+    });
+    this.child.on('error', (e) => this.onStderr(`spawn failed: ${e.message}\n`));
+    this.child.on('exit', (code, signal) => this.onExit(code, signal));
+  }
+
+  /** Re-reads the OOM counters now; a later rise means a kernel OOM kill in between. */
+  refreshOomBaseline(): void {
+    if (this.exited) return;
+    const files = oomCounterFiles(this.pid);
+    if (files.length) this.oomFiles = files;
+    this.oomBase = readOomCounters(this.oomFiles);
+  }
+
+  send(m: ToWorker, handle?: net.Socket): boolean {
+    if (this.exited || !this.child.connected) return false;
+    try {
+      this.child.send(m, handle as never, () => { /* a failed send shows up as the worker's exit */ });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  killGroup(signal: NodeJS.Signals): void {
+    try { process.kill(-this.pid, signal); } catch { /* gone */ }
+  }
+
+  /** SIGKILL for a worker that stopped making progress (SIGKILL also works on a stopped process). */
+  killAsHung(): void {
+    this.hungKill = true;
+    this.killGroup('SIGKILL');
+  }
+
+  /** SIGTERM now, SIGKILL after the grace period. */
+  stop(graceMs: number): void {
+    if (this.exited) return;
+    this.stopRequested = true;
+    this.killGroup('SIGTERM');
+    const t = setTimeout(() => this.killGroup('SIGKILL'), graceMs);
+    this.child.once('exit', () => clearTimeout(t));
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  private onStderr(d: string): void {
+    this.stderrTail = (this.stderrTail + d).slice(-STDERR_TAIL);
+    this.lineBuf += d;
+    let nl: number;
+    while ((nl = this.lineBuf.indexOf('\n')) >= 0) {
+      const line = this.lineBuf.slice(0, nl);
+      this.lineBuf = this.lineBuf.slice(nl + 1);
+      if (line.trim()) this.on.stderrLine(line);
+    }
+    if (this.lineBuf.length > 4096) { this.on.stderrLine(this.lineBuf); this.lineBuf = ''; }
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exited) return;
+    this.exited = true;
+    const counters = readOomCounters(this.oomFiles);
+    // Also reap anything the worker left behind in its process group.
+    this.killGroup('SIGKILL');
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      const reason = classifyDeath({
+        code,
+        signal,
+        killedAsHung: this.hungKill,
+        stopRequested: this.stopRequested,
+        stderrTail: this.stderrTail,
+        oomKillCounted: counters.cgroup > this.oomBase.cgroup || counters.system > this.oomBase.system,
+      });
+      this.on.exit({ reason, code, signal });
+    };
+    // stderr may still hold V8's heap-limit message; wait for it to drain (bounded).
+    if (this.child.stderr && !this.child.stderr.readableEnded) {
+      const t = setTimeout(finish, 200);
+      this.child.stderr.once('end', () => { clearTimeout(t); finish(); });
+    } else finish();
+  }
+}

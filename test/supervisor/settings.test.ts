@@ -1,0 +1,43 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadSettings } from '../../supervisor/settings';
+
+const load = (text: string | null, flags: Record<string, string> = {}) =>
+  loadSettings(new Map(Object.entries({ config: '/etc/pga.conf', ...flags })), () => {
+    if (text === null) throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+    return text;
+  });
+
+const error = (text: string, flags: Record<string, string> = {}): string => {
+  try { load(text, flags); } catch (e) { return (e as Error).message; }
+  return 'no error';
+};
+
+test('a valid file is read, flags override it', () => {
+  const s = load('# comment\nchannel = unix:/run/x.sock\nheartbeat = 10.0.0.1:9999\nheartbeat-interval = 2.5\nblock-rpcs = guest-exec, guest-exec-status\n', { 'vm-id': 'v-1' });
+  assert.equal(s.channel, { kind: 'unix', path: '/run/x.sock' });
+  assert.equal(s.heartbeat, { host: '10.0.0.1', port: 9999 });
+  assert.is(s.heartbeatIntervalMs, 2500);
+  assert.equal(s.blockRpcs, ['guest-exec', 'guest-exec-status']);
+  assert.is(s.vmId, 'v-1');
+});
+
+test('errors name the file, the line, the key and what was expected', () => {
+  assert.is(error('heartbeat-interval = fast\n'), "/etc/pga.conf:1: heartbeat-interval: expected a number from 0.05 to 3600, got 'fast'");
+  assert.match(error('\n\nbogus = 1\n'), /^\/etc\/pga.conf:3: unknown key 'bogus'/);
+  assert.match(error('channel = tcp:1.2.3.4\n'), /^\/etc\/pga.conf:1: channel: expected unix:/);
+  assert.match(error('heartbeat = collector.example:99\n'), /heartbeat: expected IPv4:PORT or \[IPv6\]:PORT/);
+  assert.match(error('worker-heap-mb = 2\n'), /worker-heap-mb: expected a number from 8 to 4096/);
+  assert.match(error('run-dir = relative/dir\n'), /run-dir: expected an absolute path/);
+  assert.match(error('vm-id = a b\n'), /vm-id: expected 1-64 characters/);
+  assert.match(error('just words\n'), /:1: expected 'key = value'/);
+  assert.match(error('vm-id = a\nvm-id = b\n'), /:2: vm-id: set twice \(first at \/etc\/pga.conf:1\)/);
+  assert.match(error('allow-rpcs = guest-ping\nblock-rpcs = guest-exec\n'), /set only one of the two/);
+  assert.match(error('', { 'heartbeat-interval': '0' }), /^--heartbeat-interval: heartbeat-interval: expected a number/);
+});
+
+test('an explicitly named config file must exist', () => {
+  assert.throws(() => load(null), /config file \/etc\/pga.conf: ENOENT/);
+});
+
+test.run();
