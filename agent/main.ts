@@ -46,8 +46,8 @@ function main(): void {
   const attach = (link: Link): Session => new Session(link, dispatcher, limits, onBusy);
 
   if (config.channel.kind === 'unix') {
-    const server = createConnectionServer();
-    supervisor.onConnection((handle) => server.serve(handle as net.Socket, attach));
+    const serve = createConnectionServer(attach);
+    supervisor.onConnection((handle) => serve(handle as net.Socket));
   } else if (config.channel.kind === 'serial') {
     let session: Session | null = null;
     const port = openSerialPort(SERIAL_FD, {

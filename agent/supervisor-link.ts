@@ -26,7 +26,11 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
   process.on('message', (m: ToWorker, handle?: unknown) => {
     if (m.t === 'ping') send({ t: 'pong', seq: m.seq, busy });
     else if (m.t === 'status') { waiting.get(m.rid)?.(m.view); waiting.delete(m.rid); }
-    else if (m.t === 'conn' && handle && connectionCb) connectionCb(handle);
+    else if (m.t === 'conn' && handle && connectionCb) {
+      connectionCb(handle);
+      // Our copy is open: the supervisor may now close its own.
+      send({ t: 'conn-ok', cid: m.cid });
+    }
   });
   // The supervisor died (even by SIGKILL): the IPC pipe closes and the worker must not outlive it.
   process.on('disconnect', () => { onGone(); process.exit(WORKER_EXIT.orphaned); });

@@ -15,14 +15,15 @@ export interface WorkerConfig {
 
 export type ToWorker =
   | { t: 'ping'; seq: number }
-  | { t: 'conn' }
+  | { t: 'conn'; cid: number }
   | { t: 'status'; rid: number; view: unknown };
 
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'pong'; seq: number; busy: string | null }
   | { t: 'status?'; rid: number }
-  | { t: 'host'; connected: boolean };
+  | { t: 'host'; connected: boolean }
+  | { t: 'conn-ok'; cid: number };
 
 /** Exit codes of the worker that mean something to the supervisor. */
 export const WORKER_EXIT = {

@@ -70,12 +70,14 @@ export class Service {
     }
     this.tickTimer = setInterval(() => this.tick(), this.d.settings.heartbeatIntervalMs);
     this.scheduleSpawn(delay);
+    // The first beat goes out at once: the panel learns of a (re)started supervisor without delay.
+    this.d.heartbeat.send(this.heartbeatPayload(this.d.now()));
   }
 
   /** A unix connection accepted by the channel. */
   onConnection(socket: net.Socket): void {
     if (this.stopping) { socket.destroy(); return; }
-    if (this.worker && this.state !== 'starting' && this.state !== 'hung' && this.worker.send({ t: 'conn' }, socket)) return;
+    if (this.worker && this.state !== 'starting' && this.state !== 'hung' && this.worker.sendConnection(socket)) return;
     if (this.pending.length >= MAX_PENDING_CONNECTIONS) { socket.destroy(); return; }
     this.pending.push(socket);
     socket.once('close', () => { this.pending = this.pending.filter((s) => s !== socket); });
@@ -188,7 +190,7 @@ export class Service {
     switch (m.t) {
       case 'ready':
         this.setState('ready');
-        for (const s of this.pending.splice(0)) if (!w.send({ t: 'conn' }, s)) s.destroy();
+        for (const s of this.pending.splice(0)) if (!w.sendConnection(s)) s.destroy();
         break;
       case 'pong':
         if (this.state === 'ready' || this.state === 'busy') this.state = m.busy ? 'busy' : 'ready';

@@ -55,6 +55,9 @@ export class Worker {
   private oomFiles: string[] = [];
   private oomBase: OomCounters = { system: 0, cgroup: 0 };
   private exited = false;
+  /** Connections handed over and not yet acknowledged by the worker, by connection id. */
+  private readonly handedOver = new Map<number, net.Socket>();
+  private nextCid = 0;
 
   constructor(opts: WorkerSpawnOptions, private readonly on: WorkerHandlers) {
     this.generation = opts.config.generation;
@@ -85,6 +88,7 @@ export class Worker {
       this.lastProgressAt = opts.now();
       if (m.t === 'ready' && this.readyAt === null) this.readyAt = this.lastProgressAt;
       if (m.t === 'pong') this.busy = m.busy;
+      if (m.t === 'conn-ok') { this.handedOver.get(m.cid)?.destroy(); this.handedOver.delete(m.cid); }
       this.on.message(m);
     });
     this.child.on('error', (e) => this.onStderr(`spawn failed: ${e.message}\n`));
@@ -99,12 +103,30 @@ export class Worker {
     this.oomBase = readOomCounters(this.oomFiles);
   }
 
-  send(m: ToWorker, handle?: net.Socket): boolean {
+  send(m: ToWorker): boolean {
     if (this.exited || !this.child.connected) return false;
     try {
-      this.child.send(m, handle as never, () => { /* a failed send shows up as the worker's exit */ });
+      this.child.send(m, () => { /* a failed send shows up as the worker's exit */ });
       return true;
     } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Hands a unix connection over. Our copy stays open until the worker says it has its own:
+   * should the worker die first, closing ours is what tells the client (Node would otherwise keep
+   * an unacknowledged handle open, and the client would hang).
+   */
+  sendConnection(socket: net.Socket): boolean {
+    if (this.exited || !this.child.connected) return false;
+    const cid = ++this.nextCid;
+    this.handedOver.set(cid, socket);
+    try {
+      this.child.send({ t: 'conn', cid }, socket, { keepOpen: true }, () => { /* see above */ });
+      return true;
+    } catch {
+      this.handedOver.delete(cid);
       return false;
     }
   }
@@ -150,6 +172,8 @@ export class Worker {
     const counters = readOomCounters(this.oomFiles);
     // Also reap anything the worker left behind in its process group.
     this.killGroup('SIGKILL');
+    for (const s of this.handedOver.values()) s.destroy();
+    this.handedOver.clear();
     let finished = false;
     const finish = (): void => {
       if (finished) return;

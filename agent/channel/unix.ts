@@ -3,34 +3,30 @@
 
 import type * as net from 'net';
 import type { Link } from '../session';
+import { rawStream, StreamHandle } from './raw-stream';
 
 export const MAX_CONNECTIONS = 16;
 
-export function socketLink(s: net.Socket): Link {
-  return {
-    write: (data) => s.write(data),
-    onDrain: (cb) => { s.on('drain', cb); },
-    pause: () => { s.pause(); },
-    resume: () => { s.resume(); },
-  };
+export interface Served {
+  feed(chunk: Buffer): void;
+  close(): void;
 }
 
-export interface ConnectionServer {
-  serve(socket: net.Socket, attach: (link: Link) => { feed(b: Buffer): void; close(): void }): void;
-}
-
-export function createConnectionServer(): ConnectionServer {
+export function createConnectionServer(attach: (link: Link) => Served): (socket: net.Socket) => void {
   let open = 0;
-  return {
-    serve(socket, attach) {
-      if (open >= MAX_CONNECTIONS) { socket.destroy(); return; }
-      open++;
-      const session = attach(socketLink(socket));
-      socket.on('data', (d: Buffer) => session.feed(d));
-      socket.on('error', () => { /* the peer reset: 'close' follows */ });
-      socket.on('close', () => { open--; session.close(); });
-      socket.on('end', () => socket.end());
-      socket.resume();
-    },
+  return (socket) => {
+    // Take the libuv handle over from net.Socket (see raw-stream.ts for why).
+    const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
+    (socket as unknown as { _handle: null })._handle = null;
+    if (!handle) return;
+    if (open >= MAX_CONNECTIONS) { handle.close(); return; }
+    open++;
+    let session: Served | null = null;
+    const stream = rawStream(handle, {
+      data: (chunk) => session!.feed(chunk),
+      end: () => { open--; session!.close(); stream.close(); },
+    });
+    session = attach(stream.link);
+    stream.start();
   };
 }

@@ -3,7 +3,7 @@
 // both work. It tracks only what framing needs (strings, escapes, depth); the parser checks syntax.
 
 export interface FrameSink {
-  /** A complete top-level JSON text (object, array or scalar), not yet parsed. */
+  /** A complete top-level JSON text (object, array or scalar), not yet parsed; the sink owns it. */
   message(text: Buffer): void;
   /** A lexical error; the lexer has reset. Replies to it carry no id. */
   error(desc: string): void;
@@ -112,19 +112,21 @@ export class FrameLexer {
         this.sink.error(`JSON token size limit exceeded: a request may hold at most ${this.limits.maxBytes} bytes`);
       }
     }
-    if (start >= 0 && this.state !== State.Between) this.keep(chunk, start, n);
+    // The caller may reuse CHUNK once push returns: what is kept of it is copied.
+    if (start >= 0 && this.state !== State.Between) this.keep(chunk, start, n, true);
   }
 
-  private keep(chunk: Buffer, from: number, to: number): void {
+  private keep(chunk: Buffer, from: number, to: number, copy = false): void {
     if (this.discarding || to <= from) return;
-    this.parts.push(chunk.subarray(from, to));
+    this.parts.push(copy ? Buffer.from(chunk.subarray(from, to)) : chunk.subarray(from, to));
     this.size += to - from;
   }
 
   private emit(chunk: Buffer, from: number, to: number): void {
     const discarded = this.discarding;
     if (!discarded) this.keep(chunk, from, to);
-    const text = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size);
+    // Always a copy: messages may wait in a queue while the caller reuses its read buffer.
+    const text = this.parts.length === 1 ? Buffer.from(this.parts[0]) : Buffer.concat(this.parts, this.size);
     this.parts = [];
     this.size = 0;
     this.state = State.Between;

@@ -80,7 +80,8 @@ export function startAgent(o: AgentOptions = {}): Agent {
     workerPid: () => state()?.worker.pid ?? null,
     waitFor: (what, f, t) => waitFor(what, f, t),
     async waitReady(timeoutMs = 5000) {
-      return waitFor('worker ready', () => { const s = state(); return s && s.worker.state === 'ready' && s.worker.pid; }, timeoutMs);
+      // The state file must be this supervisor's, not one left by an earlier one in the same dir.
+      return waitFor('worker ready', () => { const s = state(); return s && s.supervisor.pid === proc.pid && s.worker.state === 'ready' && s.worker.pid; }, timeoutMs);
     },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');

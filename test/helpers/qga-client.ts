@@ -3,15 +3,23 @@
 
 import * as net from 'net';
 
+/** The agent closed the connection before replying. */
+export class ConnectionClosed extends Error {
+  constructor() { super('connection closed by the agent'); }
+}
+
 export class QgaClient {
   private buf = Buffer.alloc(0);
-  private waiters: Array<(line: string) => void> = [];
+  private waiters: Array<{ ok: (line: string) => void; fail: (e: Error) => void }> = [];
   readonly lines: string[] = [];
   closed = false;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (d) => this.onData(d));
-    socket.on('close', () => { this.closed = true; });
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w.fail(new ConnectionClosed());
+    });
     socket.on('error', () => { /* close follows */ });
   }
 
@@ -31,7 +39,7 @@ export class QgaClient {
       const line = this.buf.subarray(0, nl).toString('latin1');
       this.buf = this.buf.subarray(nl + 1);
       const w = this.waiters.shift();
-      if (w) w(line); else this.lines.push(line);
+      if (w) w.ok(line); else this.lines.push(line);
     }
   }
 
@@ -43,8 +51,12 @@ export class QgaClient {
   nextLine(timeoutMs = 3000): Promise<string> {
     const queued = this.lines.shift();
     if (queued !== undefined) return Promise.resolve(queued);
+    if (this.closed) return Promise.reject(new ConnectionClosed());
     return new Promise((resolve, reject) => {
-      const w = (l: string): void => { clearTimeout(t); resolve(l); };
+      const w = {
+        ok: (l: string): void => { clearTimeout(t); resolve(l); },
+        fail: (e: Error): void => { clearTimeout(t); reject(e); },
+      };
       const t = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(new Error(`no reply within ${timeoutMs} ms`));
