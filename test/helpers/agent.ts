@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import type { PersistedState } from '../../supervisor/state-store';
 
-export const ROOT = path.resolve(__dirname, '../..');
+// Tests run bundled from .test-out/, at any depth: the project root is above it.
+export const ROOT = __dirname.split(`${path.sep}.test-out`)[0];
 export const SUPERVISOR = path.join(ROOT, 'dist/supervisor.js');
 
 export interface AgentOptions {
@@ -81,7 +82,8 @@ export function startAgent(o: AgentOptions = {}): Agent {
     waitFor: (what, f, t) => waitFor(what, f, t),
     async waitReady(timeoutMs = 5000) {
       // The state file must be this supervisor's, not one left by an earlier one in the same dir.
-      return waitFor('worker ready', () => { const s = state(); return s && s.supervisor.pid === proc.pid && s.worker.state === 'ready' && s.worker.pid; }, timeoutMs);
+      return waitFor('worker ready', () => { const s = state(); return s && s.supervisor.pid === proc.pid && s.worker.state === 'ready' && s.worker.pid; }, timeoutMs)
+        .catch((e: Error) => { throw new Error(`${e.message}; supervisor output:\n${out.slice(-2000)}`); });
     },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');

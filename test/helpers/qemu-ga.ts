@@ -1,0 +1,26 @@
+// Runs Debian's real qemu-ga (package qemu-guest-agent) on a unix socket in a temporary
+// directory, so tests can send it the same bytes as phoenix-ga and compare the replies.
+
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { tempDir, waitFor } from './agent';
+
+export const QEMU_GA = ['/usr/sbin/qemu-ga', '/usr/bin/qemu-ga'].find((p) => fs.existsSync(p)) ?? null;
+
+export interface QemuGa {
+  proc: ChildProcess;
+  sock: string;
+  version: string;
+  stop(): void;
+}
+
+export async function startQemuGa(extra: string[] = []): Promise<QemuGa> {
+  if (!QEMU_GA) throw new Error('qemu-ga not found: apt-get install qemu-guest-agent (.ci/run does)');
+  const dir = tempDir('qga-');
+  const sock = path.join(dir, 'qga.sock');
+  const proc = spawn(QEMU_GA, ['-m', 'unix-listen', '-p', sock, '-t', dir, '-f', path.join(dir, 'qga.pid'), '-l', path.join(dir, 'qga.log'), ...extra], { stdio: 'ignore' });
+  await waitFor('qemu-ga socket', () => fs.existsSync(sock), 5000);
+  const version = /(\d+\.\d+\.\d+)/.exec(spawnSync(QEMU_GA, ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
+  return { proc, sock, version, stop: () => proc.kill('SIGTERM') };
+}
