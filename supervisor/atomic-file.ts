@@ -1,16 +1,17 @@
-// State is written as NAME.new, fsynced, then renamed over NAME, so a reader (or a supervisor
+// State is written as NAME.new, fsynced, then renamed over NAME, so a reader (or a process
 // restarted after kill -9) sees the old file or the new one, never half of one.
 
 import * as fs from 'fs';
 
-export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+export function writeFileAtomic(file: string, data: string, opts: { mode?: number; fsync?: boolean } = {}): void {
+  const mode = opts.mode ?? 0o600;
   const tmp = `${file}.new`;
   // O_EXCL would refuse a stale .new left by a crash; remove it first (it is ours: the dir is 0700).
   try { fs.unlinkSync(tmp); } catch { /* absent */ }
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
   try {
     fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
+    if (opts.fsync !== false) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

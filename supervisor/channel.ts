@@ -73,43 +73,47 @@ export function openSerialChannel(path: string, events: ChannelEvents, log: Logg
   };
 }
 
-/** Removes a socket file nobody listens on; refuses to touch one that is served or is not a socket. */
-async function clearStaleSocket(path: string): Promise<void> {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
-  const alive = await new Promise<boolean>((resolve) => {
+/** True when something accepts connections on PATH. */
+function isServed(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const c = net.connect(path);
     c.once('connect', () => { c.destroy(); resolve(true); });
     c.once('error', () => resolve(false));
   });
-  if (alive) throw new Error(`${path} is already served by another process`);
-  fs.unlinkSync(path);
 }
 
-export async function openUnixChannel(path: string, events: ChannelEvents, log: Logger): Promise<Channel> {
-  await clearStaleSocket(path);
+/**
+ * Listens on PATH. Returns at once (the worker can be spawned meanwhile); `ready` settles when
+ * the socket listens. A socket file left by a dead process is replaced; a live one is an error.
+ */
+export function openUnixChannel(path: string, events: ChannelEvents, log: Logger): Channel & { ready: Promise<void> } {
   const server = net.createServer({ pauseOnConnect: true }, (s) => events.connection(s));
-  await new Promise<void>((resolve, reject) => {
+  let state: ChannelState = 'absent';
+  const listen = (): Promise<void> => new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => { server.off('error', reject); resolve(); });
   });
-  fs.chmodSync(path, 0o600);
-  server.on('error', (e) => log.log('error', 'channel', `unix socket ${path}: ${e.message}`));
-  let state: ChannelState = 'listening';
-  log.log('info', 'channel', `listening on ${path}`);
+  const ready = listen().catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EADDRINUSE') throw e;
+    if (!fs.lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`);
+    if (await isServed(path)) throw new Error(`${path} is already served by another process`);
+    fs.unlinkSync(path);
+    await listen();
+  }).then(() => {
+    fs.chmodSync(path, 0o600);
+    server.on('error', (e) => log.log('error', 'channel', `unix socket ${path}: ${e.message}`));
+    state = 'listening';
+    log.log('info', 'channel', `listening on ${path}`);
+  });
   return {
     kind: 'unix',
     path,
+    ready,
     state: () => state,
     serialFd: () => null,
     close() {
       server.close();
-      try { fs.unlinkSync(path); } catch { /* gone */ }
+      if (state === 'listening') try { fs.unlinkSync(path); } catch { /* gone */ }
       state = 'closed';
     },
   };

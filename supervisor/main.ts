@@ -48,21 +48,22 @@ async function run(settings: Settings): Promise<void> {
     connection: (s: import('net').Socket) => service ? service.onConnection(s) : s.destroy(),
     opened: () => service?.onChannelOpened(),
   };
-  let channel: Channel;
-  try {
-    channel = settings.channel.kind === 'unix'
-      ? await openUnixChannel(settings.channel.path, events, log)
-      : openSerialChannel(settings.channel.path, events, log);
-  } catch (e) {
-    log.log('error', 'supervisor', `channel ${settings.channel.kind}:${settings.channel.path}: ${(e as Error).message}`);
-    die(EXIT.temporary, `channel ${settings.channel.kind}:${settings.channel.path}: ${(e as Error).message}`);
-  }
+  const channel: Channel = settings.channel.kind === 'unix'
+    ? openUnixChannel(settings.channel.path, events, log)
+    : openSerialChannel(settings.channel.path, events, log);
   service = new Service({
     settings, log, channel, heartbeat, store, version: VERSION,
     agentPath: path.join(__dirname, 'agent.js'),
     now: monotonicMs,
   });
+  // The worker's start (a second Node start-up) is the longest part of ours: begin it first.
   service.start(previous);
+  if ('ready' in channel) {
+    await (channel as { ready: Promise<void> }).ready.catch((e: Error) => {
+      log.log('error', 'supervisor', `channel unix:${settings.channel.path}: ${e.message}`);
+      die(EXIT.temporary, `channel unix:${settings.channel.path}: ${e.message}`);
+    });
+  }
 
   const shutdown = (signal: string): void => {
     log.log('info', 'supervisor', `${signal}: stopping`);

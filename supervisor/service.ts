@@ -69,17 +69,22 @@ export class Service {
       }
     }
     this.tickTimer = setInterval(() => this.tick(), this.d.settings.heartbeatIntervalMs);
-    this.scheduleSpawn(delay);
     // The first beat goes out at once: the panel learns of a (re)started supervisor without delay.
     this.d.heartbeat.send(this.heartbeatPayload(this.d.now()));
+    this.scheduleSpawn(delay);
   }
 
   /** A unix connection accepted by the channel. */
   onConnection(socket: net.Socket): void {
     if (this.stopping) { socket.destroy(); return; }
     if (this.worker && this.state !== 'starting' && this.state !== 'hung' && this.worker.sendConnection(socket)) return;
+    this.queueConnection(socket, false);
+  }
+
+  /** Connections wait here (unread) while no worker is ready, up to a bound. */
+  private queueConnection(socket: net.Socket, first: boolean): void {
     if (this.pending.length >= MAX_PENDING_CONNECTIONS) { socket.destroy(); return; }
-    this.pending.push(socket);
+    if (first) this.pending.unshift(socket); else this.pending.push(socket);
     socket.once('close', () => { this.pending = this.pending.filter((s) => s !== socket); });
   }
 
@@ -189,8 +194,9 @@ export class Service {
     if (w !== this.worker) return;
     switch (m.t) {
       case 'ready':
-        this.setState('ready');
+        // Waiting clients first, bookkeeping after.
         for (const s of this.pending.splice(0)) if (!w.sendConnection(s)) s.destroy();
+        this.setState('ready');
         break;
       case 'pong':
         if (this.state === 'ready' || this.state === 'busy') this.state = m.busy ? 'busy' : 'ready';
@@ -209,7 +215,8 @@ export class Service {
     const now = this.d.now();
     this.worker = null;
     this.hostConnected = null;
-    if (this.stopping) { this.finishStop(); return; }
+    if (this.stopping) { for (const s of e.unread) s.destroy(); this.finishStop(); return; }
+    for (const s of e.unread.reverse()) this.queueConnection(s, true);
     const lifetime = now - w.spawnedAt;
     this.restartsTotal += 1;
     this.deaths = [...this.deaths, { reason: e.reason, code: e.code, signal: e.signal, at_mono: now, at: new Date().toISOString(), lifetime_ms: lifetime, generation: w.generation }].slice(-MAX_DEATHS_KEPT);

@@ -50,7 +50,9 @@ export function createStateStore(runDir: string, onError: (e: Error) => void): S
     },
     save(s) {
       try {
-        writeFileAtomic(file, JSON.stringify(s, null, 1) + '\n');
+        // No fsync: the run dir is /run (tmpfs, gone at reboot anyway); rename keeps it atomic
+        // for readers, and the write stays off the restart path's critical time.
+        writeFileAtomic(file, JSON.stringify(s, null, 1) + '\n', { fsync: false });
       } catch (e) {
         onError(e as Error);
       }

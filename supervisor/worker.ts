@@ -23,6 +23,8 @@ export interface WorkerExit {
   reason: DeathReason;
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Unix connections handed over that the worker never took: they go to the next generation. */
+  unread: net.Socket[];
 }
 
 export interface WorkerHandlers {
@@ -91,7 +93,11 @@ export class Worker {
       if (m.t === 'conn-ok') { this.handedOver.get(m.cid)?.destroy(); this.handedOver.delete(m.cid); }
       this.on.message(m);
     });
-    this.child.on('error', (e) => this.onStderr(`spawn failed: ${e.message}\n`));
+    this.child.on('error', (e) => {
+      this.onStderr(`spawn failed: ${e.message}\n`);
+      // A spawn that failed emits no 'exit': report it as a crash so the restart loop goes on.
+      if (!(this.child.pid! > 0)) this.onExit(127, null);
+    });
     this.child.on('exit', (code, signal) => this.onExit(code, signal));
   }
 
@@ -114,9 +120,9 @@ export class Worker {
   }
 
   /**
-   * Hands a unix connection over. Our copy stays open until the worker says it has its own:
-   * should the worker die first, closing ours is what tells the client (Node would otherwise keep
-   * an unacknowledged handle open, and the client would hang).
+   * Hands a unix connection over. Our copy stays open until the worker says it has its own, so a
+   * connection caught in a dying worker's IPC pipe is not lost (Node would keep an unacknowledged
+   * handle open, and the client would hang).
    */
   sendConnection(socket: net.Socket): boolean {
     if (this.exited || !this.child.connected) return false;
@@ -132,7 +138,8 @@ export class Worker {
   }
 
   killGroup(signal: NodeJS.Signals): void {
-    try { process.kill(-this.pid, signal); } catch { /* gone */ }
+    // Never without a real pid: kill(-(-1)) would signal init.
+    if (this.pid > 1) try { process.kill(-this.pid, signal); } catch { /* gone */ }
   }
 
   /** SIGKILL for a worker that stopped making progress (SIGKILL also works on a stopped process). */
@@ -172,12 +179,11 @@ export class Worker {
     const counters = readOomCounters(this.oomFiles);
     // Also reap anything the worker left behind in its process group.
     this.killGroup('SIGKILL');
-    for (const s of this.handedOver.values()) s.destroy();
-    this.handedOver.clear();
     let finished = false;
     const finish = (): void => {
       if (finished) return;
       finished = true;
+      clearTimeout(timer);
       const reason = classifyDeath({
         code,
         signal,
@@ -186,12 +192,23 @@ export class Worker {
         stderrTail: this.stderrTail,
         oomKillCounted: counters.cgroup > this.oomBase.cgroup || counters.system > this.oomBase.system,
       });
-      this.on.exit({ reason, code, signal });
+      // The worker acknowledges a connection before it reads from it, so one it never
+      // acknowledged is unread and can go to the next generation instead of being dropped.
+      const unread = [...this.handedOver.values()];
+      this.handedOver.clear();
+      this.on.exit({ reason, code, signal, unread });
     };
-    // stderr may still hold V8's heap-limit message; wait for it to drain (bounded).
-    if (this.child.stderr && !this.child.stderr.readableEnded) {
-      const t = setTimeout(finish, 200);
-      this.child.stderr.once('end', () => { clearTimeout(t); finish(); });
-    } else finish();
+    // Wait (bounded) for stderr to drain (V8's heap-limit message) and for the IPC channel to
+    // deliver what the worker sent before it died (connection acknowledgements).
+    const pending = [this.child.stderr && !this.child.stderr.readableEnded ? 'stderr' : '', this.child.connected ? 'ipc' : ''].filter(Boolean);
+    const done = (what: string): void => {
+      const i = pending.indexOf(what);
+      if (i >= 0) pending.splice(i, 1);
+      if (pending.length === 0) finish();
+    };
+    const timer = setTimeout(finish, 200);
+    if (pending.length === 0) finish();
+    this.child.stderr?.once('end', () => done('stderr'));
+    this.child.once('disconnect', () => done('ipc'));
   }
 }
