@@ -32,7 +32,8 @@ function main(): void {
   const config = readConfig();
   process.title = 'phoenix-ga-worker';
   process.umask(0o077);
-  const supervisor = connectSupervisor(() => { /* children die with our process group */ });
+  // Orphaned (the supervisor died, even by SIGKILL): take our process group, children included.
+  const supervisor = connectSupervisor(() => { try { process.kill(-process.pid, 'SIGKILL'); } catch { /* not a group leader */ } });
   const commands = commandTable({ testCommands: config.testCommands });
   const dispatcher = createDispatcher(commands, { config, supervisor },
     { allow: config.allowRpcs, block: config.blockRpcs },
@@ -61,6 +62,8 @@ function main(): void {
     port.start();
   }
   process.on('SIGTERM', () => process.exit(0));
+  // No inspector on SIGUSR1 (see supervisor/main.ts), and no death by a stray SIGHUP or SIGUSR2.
+  for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGHUP'] as const) process.on(sig, () => log('info', `${sig} ignored`));
   process.on('uncaughtException', (e) => {
     // Crash-only: log the class and message, never request data, and let the supervisor restart us.
     log('error', `uncaught ${e.name}: ${e.message}`);

@@ -77,6 +77,9 @@ async function run(settings: Settings): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => log.log('info', 'supervisor', 'SIGHUP ignored (restart the service to reload the config)'));
+  // Node's default for SIGUSR1 opens an inspector on 127.0.0.1:9229, which any local user
+  // could then use to run code as root; a listener turns that off.
+  for (const sig of ['SIGUSR1', 'SIGUSR2'] as const) process.on(sig, () => log.log('info', 'supervisor', `${sig} ignored`));
   process.on('uncaughtException', (e) => {
     // Crash-only: a supervisor bug ends the process; init restarts it and the worker follows.
     log.log('error', 'supervisor', `internal error: ${e.stack ?? e.message}`);

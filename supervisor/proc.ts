@@ -45,12 +45,6 @@ function counter(text: string | null, name: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** OOM-kill counters that can tell a kernel OOM kill from someone's kill -9. */
-export interface OomCounters {
-  system: number;
-  cgroup: number;
-}
-
 /**
  * The files that count OOM kills in the memory cgroup PID is in: cgroup v2 memory.events or v1
  * memory.oom_control. Kept by the caller, since they can no longer be found once PID is gone.
@@ -66,12 +60,15 @@ export function oomCounterFiles(pid: number): string[] {
   return files.filter((f) => fs.existsSync(f));
 }
 
+/** The oom_kill count in one of those files (0 when unreadable). */
+export function cgroupOomKills(file: string): number {
+  return counter(readText(file), 'oom_kill');
+}
+
 /**
- * The system-wide count (/proc/vmstat) also moves for other processes' OOM kills, so it is only
- * a hint, used over a short window, when the cgroup count did not move.
+ * OOM kills on the whole system (/proc/vmstat). It also moves for other processes' OOM kills, so
+ * it is only a hint, over a short window, when no cgroup count is available.
  */
-export function readOomCounters(files: string[]): OomCounters {
-  let cgroup = 0;
-  for (const f of files) cgroup += counter(readText(f), 'oom_kill');
-  return { system: counter(readText('/proc/vmstat'), 'oom_kill'), cgroup };
+export function systemOomKills(): number {
+  return counter(readText('/proc/vmstat'), 'oom_kill');
 }

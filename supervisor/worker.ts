@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import type * as net from 'net';
 import { classifyDeath, DeathReason } from './death';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
-import { oomCounterFiles, OomCounters, readOomCounters } from './proc';
+import { cgroupOomKills, oomCounterFiles, systemOomKills } from './proc';
 
 export interface WorkerSpawnOptions {
   nodePath: string;
@@ -54,8 +54,11 @@ export class Worker {
   private lineBuf = '';
   private hungKill = false;
   private stopRequested = false;
-  private oomFiles: string[] = [];
-  private oomBase: OomCounters = { system: 0, cgroup: 0 };
+  /** OOM-kill count of each memory cgroup file the worker was seen in, when first seen. */
+  private readonly cgroupBase = new Map<string, number>();
+  /** System-wide OOM-kill count at the last two ticks: the older one is the baseline, so a tick
+   * that lands between an OOM kill and our seeing the exit cannot hide it. */
+  private systemBase: [number, number] = [0, 0];
   private exited = false;
   /** Connections handed over and not yet acknowledged by the worker, by connection id. */
   private readonly handedOver = new Map<number, net.Socket>();
@@ -101,12 +104,17 @@ export class Worker {
     this.child.on('exit', (code, signal) => this.onExit(code, signal));
   }
 
-  /** Re-reads the OOM counters now; a later rise means a kernel OOM kill in between. */
+  /** Notes the worker's memory cgroup (it may have been moved) and the system OOM count. */
   refreshOomBaseline(): void {
     if (this.exited) return;
-    const files = oomCounterFiles(this.pid);
-    if (files.length) this.oomFiles = files;
-    this.oomBase = readOomCounters(this.oomFiles);
+    for (const f of oomCounterFiles(this.pid)) if (!this.cgroupBase.has(f)) this.cgroupBase.set(f, cgroupOomKills(f));
+    const sys = systemOomKills();
+    this.systemBase = this.systemBase[1] === 0 && this.systemBase[0] === 0 ? [sys, sys] : [this.systemBase[1], sys];
+  }
+
+  private oomKillCounted(): boolean {
+    for (const [f, base] of this.cgroupBase) if (cgroupOomKills(f) > base) return true;
+    return systemOomKills() > this.systemBase[0];
   }
 
   send(m: ToWorker): boolean {
@@ -176,7 +184,7 @@ export class Worker {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;
     this.exited = true;
-    const counters = readOomCounters(this.oomFiles);
+    const oomKilled = this.oomKillCounted();
     // Also reap anything the worker left behind in its process group.
     this.killGroup('SIGKILL');
     let finished = false;
@@ -190,7 +198,7 @@ export class Worker {
         killedAsHung: this.hungKill,
         stopRequested: this.stopRequested,
         stderrTail: this.stderrTail,
-        oomKillCounted: counters.cgroup > this.oomBase.cgroup || counters.system > this.oomBase.system,
+        oomKillCounted: oomKilled,
       });
       // The worker acknowledges a connection before it reads from it, so one it never
       // acknowledged is unread and can go to the next generation instead of being dropped.

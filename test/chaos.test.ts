@@ -175,11 +175,105 @@ test('a real kernel OOM kill in a memory cgroup is classified kernel-oom; the su
   }
 });
 
-test('kill -9 of the supervisor leaves no worker behind', async () => {
-  const agent = startAgent({ interval: 0.5 });
+test('kill -9 of the supervisor leaves no worker and no grandchild behind', async () => {
+  const agent = startAgent({ interval: 0.5, testCommands: true });
   const pid = await agent.waitReady();
+  const c = await QgaClient.connect(agent.sock);
+  const child = (await c.request('phoenix-test-spawn', { s: 300 })).return.pid;
+  assert.equal(processesAlive([child]), [child]);
   agent.proc.kill('SIGKILL');
-  await waitFor('worker gone', () => processesAlive([pid]).length === 0, 2000);
+  await waitFor('worker and its child gone', () => processesAlive([pid, child]).length === 0, 2000);
+  c.close();
+});
+
+test('the supervisor killed by any fatal signal leaves no worker and no grandchild', async () => {
+  for (const sig of ['SIGQUIT', 'SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGALRM', 'SIGPIPE'] as const) {
+    const agent = startAgent({ interval: 0.5, testCommands: true });
+    const pid = await agent.waitReady();
+    const c = await QgaClient.connect(agent.sock);
+    const child = (await c.request('phoenix-test-spawn', { s: 300 })).return.pid;
+    process.kill(agent.proc.pid!, sig);
+    const died = await new Promise<boolean>((r) => { const t = setTimeout(() => r(false), 2000); agent.proc.once('exit', () => { clearTimeout(t); r(true); }); });
+    if (!died) { agent.proc.kill('SIGKILL'); } // SIGPIPE and friends may be ignored: then it is alive, which is fine
+    await waitFor(`worker and child gone after ${sig}`, () => processesAlive([pid, child]).length === 0 || (!died && processesAlive([pid]).length === 1), 2000);
+    if (!died) await waitFor('cleanup', () => processesAlive([pid, child]).length === 0, 2000);
+    c.close();
+  }
+});
+
+test('SIGUSR1, SIGUSR2 and SIGHUP change nothing: no inspector port opens, nothing dies', async () => {
+  const agent = startAgent({ interval: 0.5 });
+  try {
+    const pid = await agent.waitReady();
+    for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGHUP'] as const) {
+      process.kill(agent.proc.pid!, sig);
+      process.kill(pid, sig);
+    }
+    await sleep(500);
+    assert.is(agent.workerPid(), pid);
+    assert.is(agent.proc.exitCode, null);
+    const listening = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').filter((l) => / 0100007F:240D .* 0A /.test(l));
+    assert.equal(listening, [], 'nothing listens on 127.0.0.1:9229');
+  } finally {
+    await agent.stop();
+  }
+});
+
+test('kill -9 of the worker also ends what it spawned', async () => {
+  const agent = startAgent({ interval: 0.5, testCommands: true });
+  try {
+    const pid = await agent.waitReady();
+    const c = await QgaClient.connect(agent.sock);
+    const child = (await c.request('phoenix-test-spawn', { s: 300 })).return.pid;
+    process.kill(pid, 'SIGKILL');
+    await waitFor('grandchild gone', () => processesAlive([child]).length === 0, 2000);
+    c.close();
+  } finally {
+    await agent.stop();
+  }
+});
+
+test('the kernel is told to prefer the worker over the supervisor (oom_score_adj)', async () => {
+  if (process.getuid!() !== 0) throw new Error('needs root (CI is root)');
+  const agent = startAgent({ interval: 0.5 });
+  try {
+    const pid = await agent.waitReady();
+    assert.is(fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim(), '500');
+    // Lowering needs CAP_SYS_RESOURCE, which some sandboxes (this CI's) drop even for root.
+    const caps = BigInt('0x' + /CapEff:\s+([0-9a-f]+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);
+    const canLower = ((caps >> 24n) & 1n) === 1n;
+    assert.is(fs.readFileSync(`/proc/${agent.proc.pid}/oom_score_adj`, 'utf8').trim(), canLower ? '-900' : '0');
+  } finally {
+    await agent.stop();
+  }
+});
+
+test('a supervisor restarted during a crash loop continues the backoff instead of restarting a storm', async () => {
+  const first = startAgent({ interval: 0.2, testCommands: true });
+  let pid = await first.waitReady();
+  for (let i = 0; i < 4; i++) {
+    const prev = pid;
+    if (i > 0) pid = await waitFor('next worker', () => { const s = first.state(); return s?.worker.state === 'ready' && s.worker.pid !== prev && s.worker.pid; }, 10_000);
+    const c = await QgaClient.connect(first.sock);
+    c.write('{"execute":"phoenix-test-exit","arguments":{"code":1}}');
+    await waitFor('exit', () => c.closed, 3000);
+  }
+  await waitFor('backoff', () => first.state()?.worker.state === 'backoff', 3000);
+  const failures = first.state()!.restart.failures;
+  assert.ok(failures >= 4, `failures ${failures}`);
+  first.proc.kill('SIGKILL');
+  await new Promise((r) => first.proc.once('exit', r));
+  const t0 = Date.now();
+  const second = startAgent({ dir: first.dir, interval: 0.2 });
+  try {
+    await waitFor('second supervisor in backoff', () => { const s = second.state(); return s !== null && s.supervisor.pid === second.proc.pid && s.worker.state === 'backoff'; }, 3000);
+    assert.is(second.state()!.restart.failures, failures, 'failure count carried over');
+    await second.waitReady(10_000);
+    // failures=4 means a 1 s backoff from the last death; a fresh supervisor would start at once.
+    assert.ok(Date.now() - t0 >= 300, `worker started ${Date.now() - t0} ms after the new supervisor`);
+  } finally {
+    await second.stop();
+  }
 });
 
 test('a stopped worker of a SIGKILLed supervisor is killed by the next supervisor, which continues the bookkeeping', async () => {

@@ -3,6 +3,7 @@
 // a blocked event loop, real heap growth to V8's limit, real off-heap memory for the kernel's OOM
 // killer, a real crash.
 
+import type * as childProcess from 'child_process';
 import { command } from './command';
 import { int, object, oneOf } from './schema';
 
@@ -29,6 +30,18 @@ export const testCommands = [
         else held.push(Array.from({ length: 1 << 15 }, (_, j) => ({ j, s: `x${j}` })));
       }
       return { held_mb: held.length };
+    },
+  }),
+  command({
+    name: 'phoenix-test-spawn',
+    description: 'Test only: start /bin/sleep for seconds s as a child of the worker; returns its pid.',
+    args: object({ s: int({ min: 1, max: 3600 }) }),
+    run: (a) => {
+      // Loaded on use: child_process costs the worker's start-up ~5 ms.
+      const { spawn } = require('child_process') as typeof childProcess;
+      const c = spawn('/bin/sleep', [String(a.s)], { stdio: 'ignore' });
+      c.on('error', () => { /* reported by the missing pid */ });
+      return { pid: c.pid ?? null };
     },
   }),
   command({
