@@ -9,11 +9,22 @@
 //   .. 1  key id length K     |  .. 32  HMAC-SHA256(key, all bytes before it)
 //   .. K  key id (ASCII)      |
 
-import * as crypto from 'crypto';
+import type * as cryptoModule from 'crypto';
+
+// Loaded on first use: compiling Node's crypto module would delay the worker's spawn.
+let cryptoCache: typeof cryptoModule | null = null;
+function crypto(): typeof cryptoModule {
+  return (cryptoCache ??= require('crypto') as typeof cryptoModule);
+}
 
 export const HEARTBEAT_VERSION = 1;
 export const MAX_DATAGRAM = 1024;
 export const MAC_BYTES = 32;
+
+/** A fresh random epoch, 16 hex digits. */
+export function randomEpoch(): string {
+  return crypto().randomBytes(8).toString('hex');
+}
 const MAGIC0 = 0x50, MAGIC1 = 0x47;
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 export const KEY_ID_PATTERN = /^[A-Za-z0-9._:-]{0,32}$/;
@@ -68,7 +79,7 @@ export function encodeHeartbeat(h: Heartbeat, key: Buffer): Buffer {
   out.writeBigUInt64BE(h.seq, o); o += 8;
   out.writeUInt16BE(body.length, o); o += 2;
   o += body.copy(out, o);
-  crypto.createHmac('sha256', key).update(out.subarray(0, o)).digest().copy(out, o);
+  crypto().createHmac('sha256', key).update(out.subarray(0, o)).digest().copy(out, o);
   return out;
 }
 
@@ -98,6 +109,6 @@ export function readHeader(d: Buffer): HeaderResult {
 /** Constant-time check of the MAC at the end of the datagram. */
 export function macIsValid(d: Buffer, key: Buffer): boolean {
   const end = d.length - MAC_BYTES;
-  const want = crypto.createHmac('sha256', key).update(d.subarray(0, end)).digest();
-  return crypto.timingSafeEqual(want, d.subarray(end));
+  const want = crypto().createHmac('sha256', key).update(d.subarray(0, end)).digest();
+  return crypto().timingSafeEqual(want, d.subarray(end));
 }

@@ -2,10 +2,9 @@
 // collector the supervisor runs on and says why once. Sending never throws: a lost beat is
 // only a lost beat.
 
-import * as dgram from 'dgram';
+import type * as dgramModule from 'dgram';
 import * as fs from 'fs';
-import * as crypto from 'crypto';
-import { encodeHeartbeat, HeartbeatPayload, KEY_ID_PATTERN } from './heartbeat-packet';
+import { encodeHeartbeat, HeartbeatPayload, KEY_ID_PATTERN, randomEpoch } from './heartbeat-packet';
 import type { Logger } from './log';
 
 export interface HeartbeatKey {
@@ -40,7 +39,8 @@ export function createHeartbeatSender(opts: {
   vmId: string;
   log: Logger;
 }): HeartbeatSender {
-  const epoch = crypto.randomBytes(8).toString('hex');
+  let epoch: string | null = null;
+  const getEpoch = (): string => (epoch ??= randomEpoch());
   let key: HeartbeatKey | null = null;
   let why = '';
   if (!opts.target) why = 'no collector is configured (heartbeat = HOST:PORT)';
@@ -53,25 +53,29 @@ export function createHeartbeatSender(opts: {
   }
   if (!key || !opts.target) {
     opts.log.log('warn', 'heartbeat', `heartbeats are off: ${why}`);
-    return { epoch, enabled: false, send() {}, close() {} };
+    return { get epoch() { return getEpoch(); }, enabled: false, send() {}, close() {} };
   }
   const target = opts.target;
-  const socket = dgram.createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
-  socket.on('error', () => { /* ICMP errors and the like: the next beat tries again */ });
-  socket.unref();
+  let socket: dgramModule.Socket | null = null;
   let seq = 0n;
   let warned = false;
   const k = key;
   return {
-    epoch,
+    get epoch() { return getEpoch(); },
     enabled: true,
     send(payload) {
+      if (!socket) {
+        // Created on the first beat, after the worker's spawn (see heartbeat-packet.ts).
+        socket = (require('dgram') as typeof dgramModule).createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
+        socket.on('error', () => { /* ICMP errors and the like: the next beat tries again */ });
+        socket.unref();
+      }
       seq += 1n;
-      const d = encodeHeartbeat({ vmId: opts.vmId, keyId: k.id, epoch, seq, payload }, k.key);
+      const d = encodeHeartbeat({ vmId: opts.vmId, keyId: k.id, epoch: getEpoch(), seq, payload }, k.key);
       socket.send(d, target.port, target.host, (err) => {
         if (err && !warned) { warned = true; opts.log.log('warn', 'heartbeat', `send failed: ${err.message}`); }
       });
     },
-    close() { socket.close(); },
+    close() { socket?.close(); },
   };
 }

@@ -69,9 +69,10 @@ export class Service {
       }
     }
     this.tickTimer = setInterval(() => this.tick(), this.d.settings.heartbeatIntervalMs);
-    // The first beat goes out at once: the panel learns of a (re)started supervisor without delay.
-    this.d.heartbeat.send(this.heartbeatPayload(this.d.now()));
+    // The worker's start-up (a second Node start) is the longest wait: begin it first. The first
+    // beat follows at once, so the panel learns of a (re)started supervisor without delay.
     this.scheduleSpawn(delay);
+    this.d.heartbeat.send(this.heartbeatPayload(this.d.now()));
   }
 
   /** A unix connection accepted by the channel. */

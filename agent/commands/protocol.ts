@@ -1,5 +1,6 @@
 // The protocol's own commands: sync, ping, info, and the supervisor's view.
 
+import type * as v8 from 'v8';
 import { command } from './command';
 import { int64, noArgs, object } from './schema';
 
@@ -40,6 +41,12 @@ export const protocolCommands = [
     name: 'phoenix-agent-status',
     description: "The supervisor's view: worker state, restarts and last exit reasons, memory of both processes, channel and heartbeat.",
     args: noArgs,
-    run: (_a, ctx) => ctx.supervisor.status(),
+    run: async (_a, ctx) => {
+      const view = (await ctx.supervisor.status()) as { worker?: Record<string, unknown> };
+      // What only the worker knows: its V8 heap and its cap (worker-heap-mb).
+      const h = (require('v8') as typeof v8).getHeapStatistics();
+      if (view.worker) Object.assign(view.worker, { heap_used_kb: Math.round(h.used_heap_size / 1024), heap_limit_kb: Math.round(h.heap_size_limit / 1024) });
+      return view;
+    },
   }),
 ];

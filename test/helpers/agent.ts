@@ -21,6 +21,8 @@ export interface AgentOptions {
   channel?: string;
   /** Reuse this directory (a restarted supervisor continues its state). */
   dir?: string;
+  /** Extra environment for the supervisor. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Agent {
@@ -66,7 +68,7 @@ export function startAgent(o: AgentOptions = {}): Agent {
   if (o.heartbeatPort) args.push('--heartbeat', `127.0.0.1:${o.heartbeatPort}`, '--heartbeat-key', o.keyFile!);
   if (o.testCommands) args.push('--test-commands');
   args.push(...(o.args ?? []));
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...o.env } });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
   proc.stderr!.on('data', (d) => { out += d; });
