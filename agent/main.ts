@@ -9,6 +9,8 @@ import { openSerialPort } from './channel/serial-port';
 import { commandTable } from './commands/table';
 import { createDispatcher } from './dispatcher';
 import { Link, Session } from './session';
+import { createHost } from './os/host';
+import { startStats } from './stats/service';
 import { connectSupervisor } from './supervisor-link';
 
 const SERIAL_FD = 4;
@@ -35,7 +37,13 @@ function main(): void {
   // Orphaned (the supervisor died, even by SIGKILL): take our process group, children included.
   const supervisor = connectSupervisor(() => { try { process.kill(-process.pid, 'SIGKILL'); } catch { /* not a group leader */ } });
   const commands = commandTable({ testCommands: config.testCommands });
-  const dispatcher = createDispatcher(commands, { config, supervisor },
+  const host = createHost('/');
+  const stats = startStats({
+    host, runDir: config.runDir, intervalMs: config.statsIntervalMs, capacity: config.statsHistory,
+    now: () => Number(process.hrtime.bigint() / 1_000_000n),
+    onError: (e) => log('warn', `statistics: ${e.message}`),
+  });
+  const dispatcher = createDispatcher(commands, { config, supervisor, host, stats },
     { allow: config.allowRpcs, block: config.blockRpcs },
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };

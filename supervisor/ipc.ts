@@ -11,6 +11,10 @@ export interface WorkerConfig {
   blockRpcs: string[];
   testCommands: boolean;
   version: string;
+  /** The supervisor's run directory (statistics history, journal). */
+  runDir: string;
+  statsIntervalMs: number;
+  statsHistory: number;
 }
 
 export type ToWorker =

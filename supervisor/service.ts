@@ -180,6 +180,9 @@ export class Service {
         blockRpcs: settings.blockRpcs,
         testCommands: settings.testCommands,
         version: this.d.version,
+        runDir: settings.runDir,
+        statsIntervalMs: settings.statsIntervalMs,
+        statsHistory: settings.statsHistory,
       },
     }, {
       message: (m) => this.onWorkerMessage(w, m),

@@ -24,6 +24,8 @@ export interface Settings {
   allowRpcs: string[] | null;
   blockRpcs: string[];
   testCommands: boolean;
+  statsIntervalMs: number;
+  statsHistory: number;
 }
 
 export class SettingsError extends Error {}
@@ -89,6 +91,8 @@ const KEYS: Record<string, KeySpec> = {
   'max-request-bytes': { apply: (s, v, w) => { s.maxRequestBytes = integer(w, 'max-request-bytes', v, 4096, 64 << 20); } },
   'allow-rpcs': { apply: (s, v, w) => { s.allowRpcs = rpcList(w, 'allow-rpcs', v); } },
   'block-rpcs': { apply: (s, v, w) => { s.blockRpcs = rpcList(w, 'block-rpcs', v); } },
+  'stats-interval': { apply: (s, v, w) => { s.statsIntervalMs = integer(w, 'stats-interval', v, 5, 3600) * 1000; } },
+  'stats-history': { apply: (s, v, w) => { s.statsHistory = integer(w, 'stats-history', v, 10, 10_000); } },
 };
 
 /** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
@@ -128,6 +132,8 @@ export function defaultSettings(): Settings {
     allowRpcs: null,
     blockRpcs: [],
     testCommands: false,
+    statsIntervalMs: 60_000,
+    statsHistory: 1440,
   };
 }
 

@@ -2,12 +2,16 @@
 // one handler signature. guest-info and the reference in docs/commands.md come from these.
 
 import type { WorkerConfig } from '../../supervisor/ipc';
+import type { Host } from '../os/host';
+import type { StatsService } from '../stats/service';
 import type { SupervisorLink } from '../supervisor-link';
 import type { Schema } from './schema';
 
 export interface CommandContext {
   config: WorkerConfig;
   supervisor: SupervisorLink;
+  host: Host;
+  stats: StatsService;
   /** Every command of this worker, for guest-info. */
   commands: readonly Command<never>[];
   isEnabled(name: string): boolean;

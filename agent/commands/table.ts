@@ -2,12 +2,16 @@
 // can do; guest-info and docs/commands.md are generated from it.
 
 import type { Command } from './command';
+import { factCommands } from './facts';
 import { protocolCommands } from './protocol';
+import { statsCommands } from './stats';
 import { testCommands } from './test-hooks';
 
 export function commandTable(opts: { testCommands: boolean }): readonly Command<never>[] {
   return [
     ...protocolCommands,
+    ...factCommands,
+    ...statsCommands,
     ...(opts.testCommands ? testCommands : []),
   ];
 }

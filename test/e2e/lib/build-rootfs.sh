@@ -89,6 +89,8 @@ elif [ "$KIND" = vm ]; then
   printf '%s\n' virtio_pci virtio_blk ext4 virtio_console virtio_net 9pnet_virtio 9p >"$OUT/etc/initramfs-tools/modules"
   t log chroot "$OUT" apt-get install -y --no-install-recommends linux-image-amd64
   log chroot "$OUT" apt-get clean
+  for d in proc sys dev; do umount "$OUT/$d"; done
+  trap - EXIT
   rm -rf "$OUT"/var/lib/apt/lists/* "$OUT"/boot/*.dpkg-bak "$OUT/usr/sbin/policy-rc.d"
   cp "$OUT.resolv" "$OUT/etc/resolv.conf"; rm -f "$OUT.resolv"
   ls "$OUT"/boot/vmlinuz-* "$OUT"/boot/initrd.img-* >/dev/null || die "no kernel or initrd in $OUT/boot"
@@ -100,6 +102,8 @@ elif [ "$KIND" = vm ]; then
   mkdir -p "$OUT/usr/local/sbin"
   cat >"$OUT/usr/local/sbin/e2e-shell" <<'EOF'
 #!/bin/bash
+# The host (vm.ts) waits for this line on the serial console to know that a reboot happened.
+echo "e2e-shell: boot $(cat /proc/sys/kernel/random/boot_id)" >/dev/console 2>/dev/null || true
 P=/dev/virtio-ports/e2e.shell
 while [ ! -e $P ]; do sleep 0.1; done
 exec 3<>$P

@@ -57,7 +57,7 @@ export function run(file: string, args: string[], opts: { timeoutMs?: number; st
     const timer = opts.timeoutMs
       ? setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } }, opts.timeoutMs)
       : undefined;
-    child.on('error', (e) => reject(new Error(`e2e: cannot run ${file}: ${e.message}`, { cause: e })));
+    child.on('error', (e) => reject(Object.assign(new Error(`e2e: cannot run ${file}: ${e.message}`), { cause: e })));
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (signal && opts.timeoutMs) reject(new Error(`e2e: ${file} ${args.join(' ')} timed out after ${opts.timeoutMs} ms; stderr: ${stderr.slice(-2000)}`));

@@ -1,0 +1,113 @@
+// guest-network-get-interfaces and guest-network-get-route: interfaces from /sys/class/net (in
+// ifindex order), addresses from getifaddrs, counters from /proc/net/dev, routes from
+// /proc/net/route and /proc/net/ipv6_route, in qemu-ga's shapes.
+
+import type { Host } from '../os/host';
+
+const IFF_UP = 0x1;
+
+export interface NetDev { rxBytes: number; rxPackets: number; rxErrs: number; rxDrop: number; txBytes: number; txPackets: number; txErrs: number; txDrop: number }
+
+/** /proc/net/dev: "  eth0: rxbytes rxpackets errs drop fifo frame compressed multicast txbytes txpackets errs drop ...". */
+export function parseNetDev(text: string): Map<string, NetDev> {
+  const out = new Map<string, NetDev>();
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    if (f.length < 12) continue;
+    out.set(line.slice(0, colon).trim(), { rxBytes: f[0], rxPackets: f[1], rxErrs: f[2], rxDrop: f[3], txBytes: f[8], txPackets: f[9], txErrs: f[10], txDrop: f[11] });
+  }
+  return out;
+}
+
+export function interfaceNames(host: Host): string[] {
+  return host.list('/sys/class/net')
+    .map((name) => ({ name, index: Number(host.read(`/sys/class/net/${name}/ifindex`) ?? NaN) }))
+    .sort((a, b) => (a.index - b.index) || a.name.localeCompare(b.name)).map((x) => x.name);
+}
+
+function prefixOf(cidr: string | null | undefined): number | undefined {
+  const p = cidr ? Number(cidr.split('/')[1]) : NaN;
+  return Number.isInteger(p) ? p : undefined;
+}
+
+export function interfaces(host: Host): Array<Record<string, unknown>> {
+  const addrs = host.addresses();
+  const stats = parseNetDev(host.read('/proc/net/dev') ?? '');
+  return interfaceNames(host).map((name) => {
+    const row: Record<string, unknown> = { name };
+    const mac = host.read(`/sys/class/net/${name}/address`)?.trim();
+    if (mac) row['hardware-address'] = mac;
+    const ips = (addrs[name] ?? []).map((a) => ({
+      'ip-address-type': a.family === 'IPv4' || (a.family as unknown) === 4 ? 'ipv4' : 'ipv6',
+      'ip-address': a.address,
+      prefix: prefixOf(a.cidr),
+    }));
+    if (ips.length) row['ip-addresses'] = ips;
+    const flags = parseInt(host.read(`/sys/class/net/${name}/flags`) ?? '0', 16);
+    const s = stats.get(name);
+    if (s && flags & IFF_UP) {
+      row.statistics = {
+        'rx-bytes': s.rxBytes, 'rx-packets': s.rxPackets, 'rx-errs': s.rxErrs, 'rx-dropped': s.rxDrop,
+        'tx-bytes': s.txBytes, 'tx-packets': s.txPackets, 'tx-errs': s.txErrs, 'tx-dropped': s.txDrop,
+      };
+    }
+    return row;
+  });
+}
+
+/** /proc/net/route holds addresses as host-order (little-endian) hex. */
+function ipv4FromHex(h: string): string {
+  const n = parseInt(h, 16) >>> 0;
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.');
+}
+
+/** 32 hex digits to the shortest text form (inet_ntop). */
+export function ipv6FromHex(h: string): string {
+  const groups = (h.match(/.{4}/g) ?? []).map((g) => parseInt(g, 16));
+  let best = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  // An IPv4-mapped or -compatible address keeps its dotted tail, as inet_ntop writes it.
+  if (best === 0 && (bestLen === 6 || (bestLen === 5 && groups[5] === 0xffff))) {
+    const v4 = `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+    if (bestLen === 5) return `::ffff:${v4}`;
+    if (groups[6] !== 0) return `::${v4}`;
+  }
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+export function parseRoutes(v4: string, v6: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of v4.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 11) continue;
+    out.push({
+      iface: f[0], destination: ipv4FromHex(f[1]), gateway: ipv4FromHex(f[2]), mask: ipv4FromHex(f[7]),
+      metric: Number(f[6]), flags: parseInt(f[3], 16), refcnt: Number(f[4]), use: Number(f[5]),
+      mtu: Number(f[8]), window: Number(f[9]), irtt: Number(f[10]), version: 4,
+    });
+  }
+  for (const line of v6.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    out.push({
+      iface: f[9], destination: ipv6FromHex(f[0]), metric: parseInt(f[5], 16), source: ipv6FromHex(f[2]),
+      desprefixlen: String(parseInt(f[1], 16)), srcprefixlen: String(parseInt(f[3], 16)), nexthop: ipv6FromHex(f[4]),
+      flags: parseInt(f[8], 16), refcnt: parseInt(f[6], 16), use: parseInt(f[7], 16), version: 6,
+    });
+  }
+  return out;
+}
+
+export function routes(host: Host): Array<Record<string, unknown>> {
+  return parseRoutes(host.read('/proc/net/route') ?? '', host.read('/proc/net/ipv6_route') ?? '');
+}

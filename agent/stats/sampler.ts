@@ -1,0 +1,63 @@
+// Samples the counters at an interval the panel can set (default 60 s; the first sample comes
+// 5 s after start so a fresh agent has something to show) into the history.
+
+import type { Host } from '../os/host';
+import { Counters, readCounters } from './counters';
+import type { History } from './history';
+import { computeSample, Sample } from './sample';
+
+export interface Sampler {
+  intervalMs(): number;
+  setIntervalMs(ms: number): void;
+  /** A sample of now against the last reading, not stored (for a history that is still empty). */
+  current(): Promise<Sample | null>;
+  /** CPU time and processes spawned by the last sample, for the benchmark. */
+  lastCost(): { cpuUs: number; spawned: number } | null;
+  stop(): void;
+}
+
+const FIRST_SAMPLE_MS = 5000;
+
+export function startSampler(opts: { host: Host; history: History; intervalMs: number; now: () => number; onError(e: Error): void }): Sampler {
+  let interval = opts.intervalMs;
+  let prev: Counters | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let cost: { cpuUs: number; spawned: number } | null = null;
+  let seq = opts.history.last() ?? 0;
+  const schedule = (ms: number): void => {
+    timer = setTimeout(tick, ms);
+    timer.unref();
+  };
+  const tick = async (): Promise<void> => {
+    try {
+      const cpu0 = process.cpuUsage();
+      const spawned0 = opts.host.spawned();
+      const cur = await readCounters(opts.host, opts.now);
+      if (prev) opts.history.push(computeSample(prev, cur, ++seq, Date.now()));
+      prev = cur;
+      const c = process.cpuUsage(cpu0);
+      cost = { cpuUs: c.user + c.system, spawned: opts.host.spawned() - spawned0 };
+    } catch (e) {
+      opts.onError(e as Error);
+    }
+    schedule(interval);
+  };
+  // A first reading at once is the baseline the first sample's rates are measured against.
+  readCounters(opts.host, opts.now).then((c) => { prev = c; }, (e) => opts.onError(e as Error));
+  schedule(Math.min(FIRST_SAMPLE_MS, interval));
+  return {
+    intervalMs: () => interval,
+    setIntervalMs(ms) {
+      interval = ms;
+      if (timer) clearTimeout(timer);
+      schedule(ms);
+    },
+    async current() {
+      if (!prev) return null;
+      const cur = await readCounters(opts.host, opts.now);
+      return computeSample(prev, cur, 0, Date.now());
+    },
+    lastCost: () => cost,
+    stop() { if (timer) clearTimeout(timer); },
+  };
+}
