@@ -91,7 +91,7 @@ const KEYS: Record<string, KeySpec> = {
   'max-request-bytes': { apply: (s, v, w) => { s.maxRequestBytes = integer(w, 'max-request-bytes', v, 4096, 64 << 20); } },
   'allow-rpcs': { apply: (s, v, w) => { s.allowRpcs = rpcList(w, 'allow-rpcs', v); } },
   'block-rpcs': { apply: (s, v, w) => { s.blockRpcs = rpcList(w, 'block-rpcs', v); } },
-  'stats-interval': { apply: (s, v, w) => { s.statsIntervalMs = integer(w, 'stats-interval', v, 5, 3600) * 1000; } },
+  'stats-interval': { apply: (s, v, w) => { s.statsIntervalMs = integer(w, 'stats-interval', v, 1, 3600) * 1000; } },
   'stats-history': { apply: (s, v, w) => { s.statsHistory = integer(w, 'stats-history', v, 10, 10_000); } },
 };
 

@@ -33,6 +33,8 @@ export const statsCommands = [
         history: { size: h.size(), capacity: h.capacity(), first_seq: first, last_seq: h.last() },
         lost,
         samples,
+        // What the last sample cost the worker: CPU time, and processes spawned (0 where statfs exists).
+        cost: ctx.stats.sampler.lastCost(),
       };
       // A history that is still empty (the first seconds after boot): a sample of now instead.
       if (!samples.length && h.size() === 0) {
@@ -46,7 +48,7 @@ export const statsCommands = [
     name: 'phoenix-set-stats',
     description: 'Set the sampling interval (seconds) and the history size (samples); kept across worker restarts.',
     args: object({
-      interval: optional(int({ min: 5, max: 3600, doc: 'seconds between samples (5..3600)' })),
+      interval: optional(int({ min: 1, max: 3600, doc: 'seconds between samples (1..3600)' })),
       history: optional(int({ min: 10, max: 10_000, doc: 'samples kept (10..10000)' })),
     }),
     run: (a, ctx) => ctx.stats.configure({ intervalMs: a.interval !== undefined ? a.interval * 1000 : undefined, capacity: a.history }),

@@ -33,7 +33,7 @@ export interface Agent {
   output(): string;
   state(): PersistedState | null;
   workerPid(): number | null;
-  waitFor<T>(what: string, f: () => T | null | undefined | false, timeoutMs?: number): Promise<T>;
+  waitFor<T>(what: string, f: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs?: number): Promise<T>;
   waitReady(timeoutMs?: number): Promise<number>;
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -49,10 +49,10 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function waitFor<T>(what: string, f: () => T | null | undefined | false, timeoutMs = 5000, stepMs = 10): Promise<T> {
+export async function waitFor<T>(what: string, f: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 5000, stepMs = 10): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, stepMs));

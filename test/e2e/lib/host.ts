@@ -54,13 +54,15 @@ export function run(file: string, args: string[], opts: { timeoutMs?: number; st
     let stderr = '';
     child.stdout!.on('data', (d) => { stdout += d; });
     child.stderr?.on('data', (d) => { stderr += d; });
+    let timedOut = false;
     const timer = opts.timeoutMs
-      ? setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } }, opts.timeoutMs)
+      ? setTimeout(() => { timedOut = true; try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } }, opts.timeoutMs)
       : undefined;
     child.on('error', (e) => reject(Object.assign(new Error(`e2e: cannot run ${file}: ${e.message}`), { cause: e })));
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      if (signal && opts.timeoutMs) reject(new Error(`e2e: ${file} ${args.join(' ')} timed out after ${opts.timeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
+      if (timedOut) reject(new Error(`e2e: ${file} ${args.join(' ')} timed out after ${opts.timeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
+      else if (signal) reject(new Error(`e2e: ${file} ${args.join(' ')} was killed by ${signal} (not by this test); stderr: ${stderr.slice(-2000)}`));
       else resolve({ code: code ?? 128, stdout, stderr });
     });
   });
