@@ -133,7 +133,7 @@ export function defaultSettings(): Settings {
     blockRpcs: [],
     testCommands: false,
     statsIntervalMs: 60_000,
-    statsHistory: 1440,
+    statsHistory: 720,
   };
 }
 

@@ -1,7 +1,13 @@
 // Reply serializer: one compact line, pure ASCII (everything outside printable ASCII is \uXXXX, as
-// qemu-ga writes it), bigint ids digit for digit, never a raw newline.
+// qemu-ga writes it), bigint ids digit for digit, never a raw newline. RawJson must already be
+// compact JSON without newlines (JSON.stringify output is).
 
 const NON_ASCII = /[\u007f-\uffff]/g;
+
+/** JSON text that is already serialized (statistics samples are kept this way): written as is. */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
 
 function escapeNonAscii(json: string): string {
   NON_ASCII.lastIndex = 0;
@@ -9,16 +15,17 @@ function escapeNonAscii(json: string): string {
   return json.replace(NON_ASCII, (c) => '\\u' + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0'));
 }
 
-function hasBigInt(v: unknown): boolean {
-  if (typeof v === 'bigint') return true;
+function needsOwnWriter(v: unknown): boolean {
+  if (typeof v === 'bigint' || v instanceof RawJson) return true;
   if (v === null || typeof v !== 'object') return false;
-  if (Array.isArray(v)) return v.some(hasBigInt);
-  for (const k in v as Record<string, unknown>) if (hasBigInt((v as Record<string, unknown>)[k])) return true;
+  if (Array.isArray(v)) return v.some(needsOwnWriter);
+  for (const k in v as Record<string, unknown>) if (needsOwnWriter((v as Record<string, unknown>)[k])) return true;
   return false;
 }
 
 function write(v: unknown): string {
   if (typeof v === 'bigint') return v.toString();
+  if (v instanceof RawJson) return v.text;
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
   if (Array.isArray(v)) return '[' + v.map(write).join(',') + ']';
   const parts: string[] = [];
@@ -31,5 +38,5 @@ function write(v: unknown): string {
 
 /** Serializes a reply object to one line of ASCII JSON, LF not included. */
 export function writeJson(value: unknown): string {
-  return escapeNonAscii(hasBigInt(value) ? write(value) : JSON.stringify(value));
+  return escapeNonAscii(needsOwnWriter(value) ? write(value) : JSON.stringify(value));
 }

@@ -42,6 +42,10 @@ for (const kind of ['systemd', 'sysvinit'] as const) {
       // A private network: only loopback.
       assert.is((await c.exec("ip -o link | awk -F': ' '{print $2}'")).stdout, 'lo\n');
       try { await c.exec('sleep 5', { timeoutMs: 300 }); assert.unreachable('exec must time out'); } catch (e) { assert.match((e as Error).message, /timed out after 300 ms/); }
+      // A background process holding stdout does not hold up exec.
+      const t0 = Date.now();
+      assert.is((await c.exec('sleep 30 & echo started')).stdout, 'started\n');
+      assert.ok(Date.now() - t0 < 3000, `exec with a background process took ${Date.now() - t0} ms`);
 
       // What the container writes lands in the upper layer, never in the cached tree.
       assert.is((await c.exec('echo inside > /etc/e2e-inside')).code, 0);

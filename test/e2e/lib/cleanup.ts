@@ -30,8 +30,9 @@ export function onExit(fn: () => void): () => void {
   return () => { pending.delete(fn); };
 }
 
-// Field 22 of /proc/PID/stat: with the pid it names one process, so a reused pid is never killed.
-function startTime(pid: number): string | null {
+// Field 22 of /proc/PID/stat: with the pid it names one process, so a reused pid is never killed
+// (pid_max is 32768 here and a test run wraps it).
+export function startTime(pid: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
@@ -45,15 +46,20 @@ export function recordProcess(dir: string, pid: number): void {
   fs.appendFileSync(path.join(dir, 'procs'), `${pid} ${startTime(pid)}\n`);
 }
 
+/** SIGKILL to pid if it is still the process that had this start time. */
+export function killIfSame(pid: number, start: string | null): void {
+  if (pid > 1 && start && startTime(pid) === start) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* exited meanwhile */ }
+  }
+}
+
 /** SIGKILLs the recorded processes of dir that are still the same processes. */
 export function killRecorded(dir: string): void {
   let lines: string[];
   try { lines = fs.readFileSync(path.join(dir, 'procs'), 'utf8').trim().split('\n'); } catch { return; }
   for (const line of lines.reverse()) {
     const [pid, start] = line.split(' ');
-    if (pid && start && startTime(Number(pid)) === start) {
-      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* exited meanwhile */ }
-    }
+    killIfSame(Number(pid), start ?? null);
   }
 }
 

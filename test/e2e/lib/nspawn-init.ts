@@ -36,7 +36,11 @@ export async function findPid1(nspawnPid: number, exited: () => boolean, timeout
   throw new Error(exited() ? 'systemd-nspawn exited before the container\'s init started' : `no container init under systemd-nspawn pid ${nspawnPid} after ${timeoutMs} ms`);
 }
 
-/** Runs `sh -c cmd` in every namespace of pid1; on timeout the command is killed and the call rejects. */
+/**
+ * Runs `sh -c cmd` in every namespace of pid1; on timeout the command is killed and the call
+ * rejects. It returns once sh has exited: a background process that keeps stdout open (`daemon &`)
+ * gets 200 ms to flush, then the pipes are closed, so redirect what a daemon prints.
+ */
 export function nsenterExec(pid1: number, cmd: string, timeoutMs = 30_000): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     // detached: nsenter forks into the pid namespace, so only killing the group reaches the shell.
@@ -45,13 +49,25 @@ export function nsenterExec(pid1: number, cmd: string, timeoutMs = 30_000): Prom
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    let exitCode: number | null = null;
+    const timer = setTimeout(() => {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      reject(new Error(`e2e: container command timed out after ${timeoutMs} ms: ${cmd}\nstdout: ${stdout.slice(-1000)}\nstderr: ${stderr.slice(-1000)}`));
+    }, timeoutMs);
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve({ code: exitCode ?? 128, stdout, stderr });
+    };
     child.on('error', (e) => { clearTimeout(timer); reject(Object.assign(new Error(`e2e: cannot run nsenter: ${e.message}`), { cause: e })); });
-    child.on('close', (code) => {
+    child.on('exit', (code) => {
+      exitCode = code ?? 128;
       clearTimeout(timer);
-      if (timedOut) reject(new Error(`e2e: container command timed out after ${timeoutMs} ms: ${cmd}\nstdout: ${stdout.slice(-1000)}\nstderr: ${stderr.slice(-1000)}`));
-      else resolve({ code: code ?? 128, stdout, stderr });
+      const grace = setTimeout(done, 200);
+      child.once('close', () => { clearTimeout(grace); done(); });
     });
   });
 }

@@ -6,7 +6,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { claimRunDir, onExit, recordProcess } from './cleanup';
+import { claimRunDir, killIfSame, onExit, recordProcess, startTime } from './cleanup';
 import { mustRun, note, removeTree, requireHost, since } from './host';
 import { ExecResult, findPid1, InitKind, nsenterExec, waitInitReady } from './nspawn-init';
 
@@ -110,8 +110,13 @@ export async function boot(root: Root, opts: BootOptions = {}): Promise<Containe
   });
   recordProcess(root.dir, proc.pid!);
   let pid1 = 0;
-  // The container's init outlives a SIGKILLed nspawn (it is reparented), so both are killed.
-  const kill = () => { for (const p of [pid1, proc.pid!]) if (p) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } };
+  let pid1Start: string | null = null;
+  // The container's init outlives a SIGKILLed nspawn (it is reparented), so both are killed;
+  // init only while it is the same process, nspawn only until it has been reaped.
+  const kill = () => {
+    killIfSame(pid1, pid1Start);
+    if (!exited) try { process.kill(proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+  };
   const forget = onExit(kill);
   const readConsole = () => { try { return fs.readFileSync(consoleLog).subarray(offset).toString('utf8'); } catch { return ''; } };
 
@@ -119,6 +124,7 @@ export async function boot(root: Root, opts: BootOptions = {}): Promise<Containe
   let state: string;
   try {
     ({ pid1, init } = await findPid1(proc.pid!, () => exited));
+    pid1Start = startTime(pid1);
     recordProcess(root.dir, pid1);
     state = await waitInitReady(pid1, init, () => exited, opts.timeoutMs);
   } catch (e) {

@@ -92,7 +92,8 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
     proc.once('exit', () => { exited = true; resolve(); });
     proc.once('error', () => { exited = true; resolve(); });
   });
-  const kill = () => { try { process.kill(proc.pid!, 'SIGKILL'); } catch { /* gone */ } };
+  // Only until QEMU has been reaped: afterwards its pid may belong to anyone.
+  const kill = () => { if (!exited) try { process.kill(proc.pid!, 'SIGKILL'); } catch { /* gone */ } };
   const forget = onExit(kill);
   const shell = serialShell(path.join(dir, 'shell.sock'));
   const bootTimeout = opts.bootTimeoutMs ?? 180_000;
@@ -144,7 +145,7 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
     },
     stop() {
       stopping ??= (async () => {
-        try { process.kill(proc.pid!, 'SIGTERM'); } catch { /* gone */ }
+        if (!exited) try { process.kill(proc.pid!, 'SIGTERM'); } catch { /* gone */ }
         if (!(await Promise.race([exit.then(() => true), sleep(5000).then(() => false)]))) kill();
         await exit;
         readConsole();
