@@ -1,0 +1,120 @@
+// The one door to the operating system for changes: running a tool (absolute path, argv without
+// secrets, secrets on stdin only, minimal environment, a timeout) and writing files under the
+// root directory atomically. Tests point the root at a temporary tree and run the agent inside a
+// network or UTS namespace; nothing here is mocked.
+
+import type * as cp from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export interface RunResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface RunOptions {
+  /** Written to stdin, then stdin is closed (the only way a secret reaches a tool). */
+  input?: Buffer;
+  timeoutMs?: number;
+  /** Output kept per stream; the rest is dropped. */
+  maxOutput?: number;
+}
+
+export interface System {
+  readonly root: string;
+  /** PATH under the root; tools are run by absolute path from these directories only. */
+  which(tool: string): string | null;
+  run(tool: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Maps a system path (/etc/hostname) to the file under the root. */
+  at(p: string): string;
+  readText(p: string): string | null;
+  /** Writes P atomically (P.phoenix-new, fsync, rename, fsync dir), keeping an existing file's mode and owner. */
+  writeText(p: string, text: string, opts?: { mode?: number; uid?: number; gid?: number }): void;
+  remove(p: string): boolean;
+}
+
+const TOOL_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+const CHILD_ENV = { PATH: TOOL_DIRS.join(':'), LC_ALL: 'C', LANG: 'C' };
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export function createSystem(root = '/'): System {
+  const at = (p: string): string => (root === '/' ? p : path.join(root, p));
+  return {
+    root,
+    at,
+    which(tool) {
+      // Tools come from the running system (they act on it); the root only holds files.
+      for (const d of TOOL_DIRS) {
+        const p = path.join(d, tool);
+        try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+      }
+      return null;
+    },
+    run(tool, args, opts = {}) {
+      const { spawn } = require('child_process') as typeof cp;
+      return new Promise((resolve) => {
+        const max = opts.maxOutput ?? 64 * 1024;
+        let stdout = '', stderr = '', timedOut = false;
+        const child = spawn(tool, args, { stdio: ['pipe', 'pipe', 'pipe'], env: CHILD_ENV });
+        const keep = (s: string, d: Buffer) => (s.length < max ? s + d.toString('utf8').slice(0, max - s.length) : s);
+        child.stdout.on('data', (d: Buffer) => { stdout = keep(stdout, d); });
+        child.stderr.on('data', (d: Buffer) => { stderr = keep(stderr, d); });
+        // A tool that exits before reading stdin gives EPIPE; that is its exit status's business.
+        child.stdin.on('error', () => { /* reported by the exit */ });
+        const t = setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+        }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        child.on('error', (e) => { clearTimeout(t); resolve({ code: null, signal: null, stdout, stderr: e.message, timedOut }); });
+        child.on('close', (code, signal) => { clearTimeout(t); resolve({ code, signal, stdout, stderr, timedOut }); });
+        if (opts.input) child.stdin.end(opts.input); else child.stdin.end();
+      });
+    },
+    readText(p) {
+      try { return fs.readFileSync(at(p), 'utf8'); } catch { return null; }
+    },
+    writeText(p, text, opts = {}) {
+      const file = at(p);
+      const dir = path.dirname(file);
+      let mode = opts.mode ?? 0o644, uid = opts.uid, gid = opts.gid;
+      try {
+        const st = fs.lstatSync(file);
+        if (st.isSymbolicLink()) throw new Error(`${p} is a symbolic link; refusing to write through it`);
+        mode = opts.mode ?? st.mode & 0o7777;
+        uid ??= st.uid;
+        gid ??= st.gid;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      const tmp = path.join(dir, `.${path.basename(file)}.phoenix-new`);
+      try { fs.unlinkSync(tmp); } catch { /* none */ }
+      const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+      try {
+        fs.writeSync(fd, text);
+        fs.fchmodSync(fd, mode);
+        if (uid !== undefined && gid !== undefined) fs.fchownSync(fd, uid, gid);
+        fs.fsyncSync(fd);
+      } catch (e) {
+        fs.closeSync(fd);
+        try { fs.unlinkSync(tmp); } catch { /* gone */ }
+        throw e;
+      }
+      fs.closeSync(fd);
+      try {
+        fs.renameSync(tmp, file);
+      } catch (e) {
+        try { fs.unlinkSync(tmp); } catch { /* gone */ }
+        throw e;
+      }
+      const dfd = fs.openSync(dir, 'r');
+      try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+    },
+    remove(p) {
+      try { fs.unlinkSync(at(p)); return true; } catch { return false; }
+    },
+  };
+}
