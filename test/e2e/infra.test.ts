@@ -4,6 +4,7 @@
 // missing prerequisite fails with the apt-get line that fixes it, it is never skipped.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'child_process';
 import * as dgram from 'dgram';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -70,6 +71,21 @@ for (const kind of ['systemd', 'sysvinit'] as const) {
     assert.not.ok(fs.existsSync(root.dir), 'cleanup removes the run directory');
   });
 }
+
+test('nspawn: booted into a given network namespace, the container has its veth end', async () => {
+  const ns = `e2e-infra-${process.pid}`;
+  const root = await prepareRoot(await ensureTree('systemd'), 'infra-netns');
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['link', 'add', `e2eh${process.pid}`, 'type', 'veth', 'peer', 'name', 'e2ec0', 'netns', ns]);
+    const c = await boot(root, { netns: ns });
+    assert.match((await c.exec("ip -o link | awk -F': ' '{print $2}'")).stdout, /^lo\ne2ec0@/);
+    await c.stop();
+  } finally {
+    await root.cleanup();
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+});
 
 test('vm: test shell, injected file, the agent port carries bytes both ways, UDP to 10.0.2.2 reaches the host, reboot keeps the disk', async () => {
   const port = 'org.qemu.guest_agent.0';

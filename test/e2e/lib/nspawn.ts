@@ -60,7 +60,13 @@ export async function prepareRoot(tree: string, name: string): Promise<Root> {
   const [upper, work, merged] = ['upper', 'work', 'merged'].map((d) => path.join(dir, d));
   for (const d of [upper, work, merged]) fs.mkdirSync(d);
   const forget = onExit(() => removeTree(dir));
-  await mustRun('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${tree},upperdir=${upper},workdir=${work}`, merged]);
+  try {
+    await mustRun('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${tree},upperdir=${upper},workdir=${work}`, merged]);
+  } catch (e) {
+    removeTree(dir);
+    forget();
+    throw e;
+  }
   const machine = `e2e-${path.basename(dir)}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 64);
   const root: Root = {
     merged, upper, dir, machine, container: null,
