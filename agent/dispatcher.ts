@@ -2,9 +2,11 @@
 // that it is enabled, validate its arguments, run it. Nothing a request contains can throw past
 // here, and no error text repeats request values that could be secrets.
 
+import { FREEZE_SAFE } from './actions/filesystems';
 import type { Command, CommandContext } from './commands/command';
+import type { ExactlyOnce } from './journal/exactly-once';
 import { readEnvelope, requestId } from './wire/envelope';
-import { JsonSyntaxError, JsonValue, parseJson } from './wire/json-parse';
+import { JsonObject, JsonSyntaxError, JsonValue, parseJson } from './wire/json-parse';
 import { errorLine, NO_ID, QgaError, RequestId, successLine } from './wire/reply';
 
 export interface Reply {
@@ -20,8 +22,19 @@ export interface Dispatcher {
   lexicalError(desc: string): Outcome;
 }
 
+const KEY = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** Takes the `idempotency-key` argument off a mutating command's arguments. */
+function splitKey(args: JsonObject): { key: string | undefined; rest: JsonObject } {
+  if (!Object.prototype.hasOwnProperty.call(args, 'idempotency-key')) return { key: undefined, rest: args };
+  const { 'idempotency-key': key, ...rest } = args;
+  if (typeof key !== 'string') throw new QgaError('GenericError', "Invalid parameter type for 'idempotency-key', expected: string");
+  if (!KEY.test(key)) throw new QgaError('GenericError', "Parameter 'idempotency-key' must be 1 to 128 of A-Z a-z 0-9 . _ : @ -");
+  return { key, rest: rest as JsonObject };
+}
+
 export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<CommandContext, 'commands' | 'isEnabled'>,
-  policy: { allow: string[] | null; block: string[] }, onInternalError: (name: string, e: unknown) => void): Dispatcher {
+  policy: { allow: string[] | null; block: string[] }, mutations: ExactlyOnce, onInternalError: (name: string, e: unknown) => void): Dispatcher {
   const byName = new Map(commands.map((c) => [c.name, c]));
   const blocked = new Set(policy.block);
   const allowed = policy.allow ? new Set(policy.allow) : null;
@@ -53,8 +66,14 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
         const cmd = byName.get(req.execute);
         if (!cmd) throw new QgaError('CommandNotFound', `The command ${req.execute.slice(0, 128)} has not been found`);
         if (!isEnabled(cmd.name)) throw new QgaError('CommandNotFound', `Command ${cmd.name} has been disabled`);
-        const args = cmd.args.check(req.args, '') as never;
-        const result = cmd.run(args, full);
+        if (ctx.freezer.status() === 'frozen' && !FREEZE_SAFE.has(cmd.name)) {
+          throw new QgaError('CommandNotFound', `Command ${cmd.name} has been disabled: the agent is in frozen state`);
+        }
+        const { key, rest } = cmd.mutating ? splitKey(req.args) : { key: undefined, rest: req.args };
+        const args = cmd.args.check(rest, '') as Record<string, unknown>;
+        const result = cmd.mutating
+          ? mutations.run({ cmd: cmd.name, key, publicArgs: withoutSecrets(args, cmd.secret), run: async () => cmd.run(args as never, full) })
+          : cmd.run(args as never, full);
         const finish = (r: unknown): Outcome =>
           cmd.successResponse === false ? null : { line: successLine(r ?? {}, id), delimited: cmd.delimited === true };
         if (result instanceof Promise) return result.then(finish, (e) => fail(e, id, name));
@@ -64,4 +83,11 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
       }
     },
   };
+}
+
+function withoutSecrets(args: Record<string, unknown>, secret: string[] | undefined): Record<string, unknown> {
+  if (!secret) return args;
+  const out = { ...args };
+  for (const k of secret) delete out[k];
+  return out;
 }

@@ -4,12 +4,18 @@
 import * as net from 'net';
 import type { WorkerConfig } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
+import * as path from 'path';
+import { createExec } from './actions/exec';
+import { createFreezer } from './actions/filesystems';
 import { createConnectionServer } from './channel/unix';
 import { openSerialPort } from './channel/serial-port';
 import { commandTable } from './commands/table';
 import { createDispatcher } from './dispatcher';
 import { Link, Session } from './session';
+import { createExactlyOnce } from './journal/exactly-once';
+import { openJournal } from './journal/journal';
 import { createHost } from './os/host';
+import { createSystem } from './os/system';
 import { startStats } from './stats/service';
 import { connectSupervisor } from './supervisor-link';
 
@@ -24,6 +30,13 @@ function readConfig(): WorkerConfig {
     process.stderr.write('error: PHOENIX_GA_WORKER is missing or not JSON; the worker is started by the supervisor\n');
     process.exit(WORKER_EXIT.badConfig);
   }
+}
+
+/** Tests only: a real SIGKILL of this worker at one journal step of one command. */
+function crashPoint(spec: string | null): ((step: string, cmd: string) => void) | undefined {
+  if (!spec) return undefined;
+  const [at, cmd] = spec.split(':');
+  return (step, name) => { if (step === at && name === cmd) process.kill(process.pid, 'SIGKILL'); };
 }
 
 function log(level: string, msg: string): void {
@@ -43,8 +56,15 @@ function main(): void {
     now: () => Number(process.hrtime.bigint() / 1_000_000n),
     onError: (e) => log('warn', `statistics: ${e.message}`),
   });
-  const dispatcher = createDispatcher(commands, { config, supervisor, host, stats },
-    { allow: config.allowRpcs, block: config.blockRpcs },
+  const sys = createSystem(config.osRoot);
+  const freezer = createFreezer({ sys, host, timeoutMs: config.freezeTimeoutMs, onChange: (mounts, deadline) => supervisor.frozen(mounts, deadline) });
+  const journal = openJournal({
+    dir: path.join(config.stateDir, 'journal'), maxEntries: 1000, bootId: (host.read('/proc/sys/kernel/random/boot_id') ?? '').trim(),
+    completesByReboot: (name) => commands.some((c) => c.name === name && c.completesByReboot === true),
+  });
+  for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
+  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec() },
+    { allow: config.allowRpcs, block: config.blockRpcs }, createExactlyOnce(journal, crashPoint(config.testCrashAt)),
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };
   let inFlight = 0;

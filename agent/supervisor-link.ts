@@ -12,6 +12,8 @@ export interface SupervisorLink {
   /** Name of a command in flight, reported with each pong ("busy"). */
   setBusy(name: string | null): void;
   onConnection(cb: (handle: unknown) => void): void;
+  /** File systems frozen (with the thaw deadline, ms since the epoch) or thawed (empty list). */
+  frozen(mounts: string[], deadlineMs: number | null): void;
 }
 
 const STATUS_TIMEOUT_MS = 2000;
@@ -42,6 +44,7 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
       send({ t: 'host', connected });
     },
     setBusy(name) { busy = name; },
+    frozen: (mounts, deadlineMs) => send({ t: 'frozen', mounts, deadlineMs }),
     onConnection(cb) { connectionCb = cb; },
     status() {
       const id = ++rid;

@@ -16,7 +16,7 @@ export interface ParsedArgs {
   flags: Map<string, string>;
 }
 
-const VALUE_FLAGS = new Set(['config', ...flagNames()]);
+const VALUE_FLAGS = new Set(['config', 'test-crash-at', ...flagNames()]);
 const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version']);
 const COMMANDS = new Set(['run', 'status']);
 

@@ -24,7 +24,11 @@ Options (each overrides the key of the same name in the config file):
   --worker-heap-mb N         worker V8 heap cap, --max-old-space-size (default 64)
   --allow-rpcs LIST          only these commands are enabled (comma-separated)
   --block-rpcs LIST          these commands are disabled (comma-separated)
+  --os-root DIR              change files under DIR instead of / (a mounted image, a test tree)
+  --state-dir DIR            persistent state: the command journal (default /var/lib/phoenix-ga)
+  --freeze-timeout SEC       thaw frozen file systems after this long (default 600)
   --test-commands            enable phoenix-test-* fault injection commands (tests only)
+  --test-crash-at STEP:CMD   the worker kills itself at a journal step (tests only)
 
 Exit codes: 0 stopped cleanly, 2 bad usage or config, 100 another instance holds
 the run directory, 111 temporary failure (run directory, channel).

@@ -15,6 +15,12 @@ export interface WorkerConfig {
   runDir: string;
   statsIntervalMs: number;
   statsHistory: number;
+  /** Persistent state (the journal), kept across reboots. */
+  stateDir: string;
+  freezeTimeoutMs: number;
+  osRoot: string;
+  /** Tests only: "STEP:COMMAND", the worker kills itself with SIGKILL right after that journal step. */
+  testCrashAt: string | null;
 }
 
 export type ToWorker =
@@ -27,7 +33,8 @@ export type FromWorker =
   | { t: 'pong'; seq: number; busy: string | null }
   | { t: 'status?'; rid: number }
   | { t: 'host'; connected: boolean }
-  | { t: 'conn-ok'; cid: number };
+  | { t: 'conn-ok'; cid: number }
+  | { t: 'frozen'; mounts: string[]; deadlineMs: number | null };
 
 /** Exit codes of the worker that mean something to the supervisor. */
 export const WORKER_EXIT = {

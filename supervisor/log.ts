@@ -8,7 +8,11 @@ export type Level = 'info' | 'warn' | 'error';
 
 export interface Logger {
   log(level: Level, source: string, message: string): void;
+  /** While file systems are frozen, lines wait in memory (a write could block forever). */
+  pause?(paused: boolean): void;
 }
+
+const MAX_HELD = 2000;
 
 export interface LogTarget {
   /** A file path, or "-" for the console (stderr). */
@@ -22,13 +26,12 @@ export function createLogger(target: LogTarget): Logger {
   }
   let size = -1;
   let fd = -1;
+  let held: string[] | null = null;
   const open = (): void => {
     fd = fs.openSync(target.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
     size = fs.fstatSync(fd).size;
   };
-  return {
-    log(level, source, message) {
-      const line = format(level, source, message);
+  const write = (line: string): void => {
       try {
         if (fd < 0) open();
         if (size + line.length > target.maxBytes && size > 0) {
@@ -42,6 +45,18 @@ export function createLogger(target: LogTarget): Logger {
         if (fd >= 0) try { fs.closeSync(fd); } catch { /* already closed */ }
         fd = -1;
       }
+  };
+  return {
+    log(level, source, message) {
+      const line = format(level, source, message);
+      if (held) { if (held.length < MAX_HELD) held.push(line); return; }
+      write(line);
+    },
+    pause(paused) {
+      if (paused) { held ??= []; return; }
+      const lines = held ?? [];
+      held = null;
+      for (const l of lines) write(l);
     },
   };
 }

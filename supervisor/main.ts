@@ -11,6 +11,7 @@ import { createLogger } from './log';
 import { Service } from './service';
 import { loadSettings, Settings, SettingsError } from './settings';
 import { createStateStore, monotonicMs, stateFile } from './state-store';
+import { createFreezeGuard } from './thaw';
 import { readJsonFile } from './atomic-file';
 import type { PersistedState } from './state-store';
 
@@ -43,6 +44,9 @@ async function run(settings: Settings): Promise<void> {
   const previous = store.load();
   const heartbeat = createHeartbeatSender({ target: settings.heartbeat, keyFile: settings.heartbeatKeyFile, vmId: settings.vmId, log });
 
+  const freeze = createFreezeGuard(settings.runDir, log, (p) => log.pause?.(p));
+  // A previous supervisor may have died while file systems were frozen.
+  freeze.thawNow('found frozen at start');
   let service: Service | null = null;
   const events = {
     connection: (s: import('net').Socket) => service ? service.onConnection(s) : s.destroy(),
@@ -52,7 +56,7 @@ async function run(settings: Settings): Promise<void> {
     ? openUnixChannel(settings.channel.path, events, log)
     : openSerialChannel(settings.channel.path, events, log);
   service = new Service({
-    settings, log, channel, heartbeat, store, version: VERSION,
+    settings, log, channel, heartbeat, store, freeze, version: VERSION,
     agentPath: path.join(__dirname, 'agent.js'),
     now: monotonicMs,
   });

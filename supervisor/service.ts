@@ -12,6 +12,7 @@ import { bootId, processMemory, processStartTime } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
 import type { Settings } from './settings';
 import { DeathRecord, PersistedState, StateStore } from './state-store';
+import type { FreezeGuard } from './thaw';
 import { Worker, WorkerExit } from './worker';
 
 export interface ServiceDeps {
@@ -20,6 +21,7 @@ export interface ServiceDeps {
   channel: Channel;
   heartbeat: HeartbeatSender;
   store: StateStore;
+  freeze: FreezeGuard;
   version: string;
   agentPath: string;
   now: () => number;
@@ -112,34 +114,19 @@ export class Service {
     return this.stopping;
   }
 
-  /** The supervisor's view, for `phoenix-ga status` and `phoenix-agent-status`. */
+  /**
+   * The supervisor's view for `phoenix-agent-status`: what a heartbeat says (docs/heartbeat.md),
+   * plus the epoch, the last deaths and where the heartbeats go.
+   */
   view(): Record<string, unknown> {
     const now = this.d.now();
-    const w = this.worker;
-    const sup = processMemory(process.pid);
-    const wm = w?.alive ? processMemory(w.pid) : null;
+    const hb = this.d.settings.heartbeat;
     return {
-      supervisor: { pid: process.pid, version: this.d.version, uptime_ms: now - this.startedAt, epoch: this.d.heartbeat.epoch, rss_kb: sup?.rssKb ?? null, anon_kb: sup?.anonKb ?? null },
-      worker: {
-        state: this.state,
-        pid: w?.alive ? w.pid : null,
-        generation: this.generation,
-        uptime_ms: w?.alive ? now - w.spawnedAt : null,
-        progress_age_ms: w?.alive ? now - w.lastProgressAt : null,
-        busy: w?.busy ?? null,
-        backoff_ms: this.backoffUntil !== null ? Math.max(0, this.backoffUntil - now) : null,
-        rss_kb: wm?.rssKb ?? null,
-        anon_kb: wm?.anonKb ?? null,
-      },
-      restarts: { total: this.restartsTotal, failures_10m: this.recentFailures(now), consecutive_failures: this.restart.failures },
+      ...this.heartbeatPayload(now),
+      epoch: this.d.heartbeat.epoch,
+      consecutive_failures: this.restart.failures,
       deaths: this.deaths.map((x) => ({ ...x, ago_ms: now - x.at_mono })),
-      channel: { kind: this.d.channel.kind, path: this.d.channel.path, state: this.channelState() },
-      heartbeat: {
-        enabled: this.d.heartbeat.enabled,
-        target: this.d.settings.heartbeat ? `${this.d.settings.heartbeat.host}:${this.d.settings.heartbeat.port}` : null,
-        interval_ms: this.d.settings.heartbeatIntervalMs,
-        vm_id: this.d.settings.vmId,
-      },
+      heartbeat: { enabled: this.d.heartbeat.enabled, target: hb ? `${hb.host}:${hb.port}` : null, vm_id: this.d.settings.vmId },
     };
   }
 
@@ -183,6 +170,10 @@ export class Service {
         runDir: settings.runDir,
         statsIntervalMs: settings.statsIntervalMs,
         statsHistory: settings.statsHistory,
+        stateDir: settings.stateDir,
+        freezeTimeoutMs: settings.freezeTimeoutMs,
+        osRoot: settings.osRoot,
+        testCrashAt: settings.testCrashAt,
       },
     }, {
       message: (m) => this.onWorkerMessage(w, m),
@@ -211,6 +202,9 @@ export class Service {
       case 'host':
         this.hostConnected = m.connected;
         break;
+      case 'frozen':
+        this.d.freeze.frozen(m.mounts, m.deadlineMs);
+        break;
     }
   }
 
@@ -219,6 +213,8 @@ export class Service {
     const now = this.d.now();
     this.worker = null;
     this.hostConnected = null;
+    // Frozen file systems must not outlive the worker that froze them.
+    this.d.freeze.thawNow(`worker ${w.pid} died while they were frozen`);
     if (this.stopping) { for (const s of e.unread) s.destroy(); this.finishStop(); return; }
     for (const s of e.unread.reverse()) this.queueConnection(s, true);
     const lifetime = now - w.spawnedAt;

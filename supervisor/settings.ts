@@ -26,11 +26,17 @@ export interface Settings {
   testCommands: boolean;
   statsIntervalMs: number;
   statsHistory: number;
+  stateDir: string;
+  freezeTimeoutMs: number;
+  /** The system tree the worker changes files in: "/" (a mounted image, or a test tree otherwise). */
+  osRoot: string;
+  testCrashAt: string | null;
 }
 
 export class SettingsError extends Error {}
 
 export const DEFAULT_CONFIG_FILE = '/etc/phoenix-ga/phoenix-ga.conf';
+export const DEFAULT_BLOCKED = ['guest-exec', 'guest-exec-status'];
 
 type Raw = Map<string, { value: string; where: string }>;
 
@@ -93,6 +99,9 @@ const KEYS: Record<string, KeySpec> = {
   'block-rpcs': { apply: (s, v, w) => { s.blockRpcs = rpcList(w, 'block-rpcs', v); } },
   'stats-interval': { apply: (s, v, w) => { s.statsIntervalMs = integer(w, 'stats-interval', v, 1, 3600) * 1000; } },
   'stats-history': { apply: (s, v, w) => { s.statsHistory = integer(w, 'stats-history', v, 10, 10_000); } },
+  'state-dir': { apply: (s, v, w) => { s.stateDir = absolute(w, 'state-dir', v); } },
+  'freeze-timeout': { apply: (s, v, w) => { s.freezeTimeoutMs = Math.round(number(w, 'freeze-timeout', v, 1, 86_400) * 1000); } },
+  'os-root': { apply: (s, v, w) => { s.osRoot = absolute(w, 'os-root', v); } },
 };
 
 /** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
@@ -130,10 +139,15 @@ export function defaultSettings(): Settings {
     stopGraceMs: 5_000,
     maxRequestBytes: 1 << 20,
     allowRpcs: null,
-    blockRpcs: [],
+    // Remote command execution is off unless the operator turns it on (RHEL ships qemu-ga so too).
+    blockRpcs: DEFAULT_BLOCKED,
     testCommands: false,
     statsIntervalMs: 60_000,
     statsHistory: 720,
+    stateDir: root ? '/var/lib/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${process.getuid?.() ?? 0}/state`,
+    freezeTimeoutMs: 600_000,
+    osRoot: '/',
+    testCrashAt: null,
   };
 }
 
@@ -159,7 +173,7 @@ const FLAG_KEYS: Record<string, string> = {
   channel: 'channel', 'run-dir': 'run-dir', 'log-file': 'log-file', heartbeat: 'heartbeat',
   'heartbeat-key': 'heartbeat-key-file', 'vm-id': 'vm-id', 'heartbeat-interval': 'heartbeat-interval',
   'worker-heap-mb': 'worker-heap-mb', 'hang-timeout': 'hang-timeout', 'stop-grace': 'stop-grace',
-  'allow-rpcs': 'allow-rpcs', 'block-rpcs': 'block-rpcs',
+  'allow-rpcs': 'allow-rpcs', 'block-rpcs': 'block-rpcs', 'state-dir': 'state-dir', 'freeze-timeout': 'freeze-timeout', 'os-root': 'os-root',
 };
 
 export function flagNames(): string[] {
@@ -187,6 +201,12 @@ export function loadSettings(flags: Map<string, string>, readFile = (f: string) 
     if (key) KEYS[key].apply(s, value, `--${flag}`);
   }
   if (flags.has('test-commands')) s.testCommands = true;
-  if (s.allowRpcs && s.blockRpcs.length) throw new SettingsError(`${s.configFile ?? 'flags'}: allow-rpcs and block-rpcs: set only one of the two`);
+  const crash = flags.get('test-crash-at');
+  if (crash !== undefined) {
+    if (!/^(received|started|effect|done):[a-z-]+$/.test(crash)) throw new SettingsError(`--test-crash-at: expected STEP:COMMAND with STEP received|started|effect|done, got '${crash}'`);
+    s.testCrashAt = crash;
+  }
+  if (s.allowRpcs && s.blockRpcs !== DEFAULT_BLOCKED && s.blockRpcs.length) throw new SettingsError(`${s.configFile ?? 'flags'}: allow-rpcs and block-rpcs: set only one of the two`);
+  if (s.allowRpcs) s.blockRpcs = [];
   return s;
 }

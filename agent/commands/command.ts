@@ -2,7 +2,10 @@
 // one handler signature. guest-info and the reference in docs/commands.md come from these.
 
 import type { WorkerConfig } from '../../supervisor/ipc';
+import type { createExec } from '../actions/exec';
+import type { Freezer } from '../actions/filesystems';
 import type { Host } from '../os/host';
+import type { System } from '../os/system';
 import type { StatsService } from '../stats/service';
 import type { SupervisorLink } from '../supervisor-link';
 import type { Schema } from './schema';
@@ -11,7 +14,10 @@ export interface CommandContext {
   config: WorkerConfig;
   supervisor: SupervisorLink;
   host: Host;
+  sys: System;
   stats: StatsService;
+  freezer: Freezer;
+  exec: ReturnType<typeof createExec>;
   /** Every command of this worker, for guest-info. */
   commands: readonly Command<never>[];
   isEnabled(name: string): boolean;
@@ -25,6 +31,12 @@ export interface Command<A> {
   successResponse?: boolean;
   /** The reply is preceded by the 0xFF byte (guest-sync-delimited). */
   delimited?: boolean;
+  /** Changes the server: serialized, and exactly once with an `idempotency-key` argument. */
+  mutating?: boolean;
+  /** Arguments left out of the journal's digest (and of everything else). */
+  secret?: string[];
+  /** Finishes by rebooting: in flight when the boot changed means it succeeded. */
+  completesByReboot?: boolean;
   run(args: A, ctx: CommandContext): unknown | Promise<unknown>;
 }
 

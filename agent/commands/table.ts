@@ -1,6 +1,7 @@
 // The command table: every command this agent has, in one list. Reading it tells what the agent
 // can do; guest-info and docs/commands.md are generated from it.
 
+import { actionCommands } from './actions';
 import type { Command } from './command';
 import { factCommands } from './facts';
 import { protocolCommands } from './protocol';
@@ -12,6 +13,7 @@ export function commandTable(opts: { testCommands: boolean }): readonly Command<
     ...protocolCommands,
     ...factCommands,
     ...statsCommands,
+    ...actionCommands,
     ...(opts.testCommands ? testCommands : []),
   ];
 }

@@ -23,6 +23,8 @@ export interface AgentOptions {
   dir?: string;
   /** Extra environment for the supervisor. */
   env?: NodeJS.ProcessEnv;
+  /** A command to run the supervisor under, e.g. ['unshare', '--uts', '--'] or ['ip', 'netns', 'exec', 'ns1']. */
+  wrap?: string[];
 }
 
 export interface Agent {
@@ -68,7 +70,8 @@ export function startAgent(o: AgentOptions = {}): Agent {
   if (o.heartbeatPort) args.push('--heartbeat', `127.0.0.1:${o.heartbeatPort}`, '--heartbeat-key', o.keyFile!);
   if (o.testCommands) args.push('--test-commands');
   args.push(...(o.args ?? []));
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...o.env } });
+  const [cmd, ...pre] = o.wrap ? [...o.wrap, process.execPath] : [process.execPath];
+  const proc = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...o.env } });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
   proc.stderr!.on('data', (d) => { out += d; });

@@ -1,0 +1,88 @@
+// Runs mutating commands one at a time, in arrival order, across every connection, and with the
+// journal when the request carries an idempotency key: a retry gets the recorded outcome, a
+// retry that arrives while the first run is still going waits for it (never two runs at once).
+
+import type * as cryptoModule from 'crypto';
+import { QgaError } from '../wire/reply';
+import type { Journal } from './journal';
+
+export interface MutationRequest {
+  cmd: string;
+  key: string | undefined;
+  /** Arguments without the secret ones. */
+  publicArgs: Record<string, unknown>;
+  run(): Promise<unknown>;
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return typeof v === 'bigint' ? v.toString() : JSON.stringify(v) ?? 'null';
+}
+
+export function argsDigest(cmd: string, publicArgs: Record<string, unknown>): string {
+  const crypto = require('crypto') as typeof cryptoModule;
+  return crypto.createHash('sha256').update(`${cmd}\n${canonical(publicArgs)}`).digest('hex').slice(0, 32);
+}
+
+export interface ExactlyOnce {
+  run(r: MutationRequest): Promise<unknown>;
+}
+
+export function createExactlyOnce(journal: Journal | null, crashAt?: (step: string, cmd: string) => void): ExactlyOnce {
+  const point = crashAt ?? (() => undefined);
+  let chain: Promise<unknown> = Promise.resolve();
+  const inFlight = new Map<string, { digest: string; p: Promise<unknown> }>();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const p = chain.then(f, f);
+    chain = p.catch(() => undefined);
+    return p;
+  };
+  const errorOf = (e: unknown): { class: string; desc: string } =>
+    e instanceof QgaError ? { class: e.cls, desc: e.desc } : { class: 'GenericError', desc: `internal error: ${e instanceof Error ? e.name : 'unknown'}` };
+
+  const once = async (r: MutationRequest & { key: string }, digest: string): Promise<unknown> => {
+    const j = journal!;
+    const seen = j.get(r.key);
+    if (seen && (seen.digest !== digest || seen.cmd !== r.cmd)) {
+      throw new QgaError('GenericError', `idempotency key '${r.key}' was already used for ${seen.cmd} with other arguments; use a new key for a new request`);
+    }
+    if (seen?.step === 'done') return seen.result;
+    if (seen?.step === 'failed') throw new QgaError(seen.error!.class as 'GenericError', seen.error!.desc);
+    try {
+      j.record({ key: r.key, cmd: r.cmd, digest, step: 'received' });
+      point('received', r.cmd);
+      j.record({ key: r.key, cmd: r.cmd, digest, step: 'started' });
+      point('started', r.cmd);
+    } catch (e) {
+      // Fail closed: without a journal entry the side effect must not happen.
+      throw new QgaError('GenericError', `the journal cannot be written (${(e as NodeJS.ErrnoException).code ?? 'error'}): ${r.cmd} was not run`);
+    }
+    try {
+      const result = await r.run();
+      point('effect', r.cmd);
+      j.record({ key: r.key, cmd: r.cmd, digest, step: 'done', result: result ?? {} });
+      point('done', r.cmd);
+      return result;
+    } catch (e) {
+      j.record({ key: r.key, cmd: r.cmd, digest, step: 'failed', error: errorOf(e) });
+      throw e;
+    }
+  };
+
+  return {
+    run(r) {
+      if (r.key === undefined || !journal) return serial(r.run);
+      const key = r.key;
+      const digest = argsDigest(r.cmd, r.publicArgs);
+      const running = inFlight.get(key);
+      if (running) {
+        if (running.digest !== digest) return Promise.reject(new QgaError('GenericError', `idempotency key '${key}' is in use by a running request with other arguments`));
+        return running.p;
+      }
+      const p = serial(() => once({ ...r, key }, digest)).finally(() => inFlight.delete(key));
+      inFlight.set(key, { digest, p });
+      return p;
+    },
+  };
+}
