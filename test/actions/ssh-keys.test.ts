@@ -57,7 +57,7 @@ S('bad keys and unknown users are refused before anything is written', async ({ 
   const before = tree.read('/home/alice/.ssh/authorized_keys');
   for (const k of ['', 'not a key', `${K1}\nssh-rsa AAAA injected`, 'ssh-ed25519 !!!! x', 'x'.repeat(20000)]) {
     const r = await c.request('guest-ssh-add-authorized-keys', { username: 'alice', keys: [K2, k] });
-    assert.match(r.error.desc, /^invalid OpenSSH public key/, JSON.stringify(k).slice(0, 40));
+    assert.match(r.error.desc, /^invalid OpenSSH public key|^Parameter 'keys\[1\]' is too long/, JSON.stringify(k).slice(0, 40));
   }
   assert.match((await c.request('guest-ssh-get-authorized-keys', { username: 'mallory' })).error.desc, /^failed to lookup user 'mallory'/);
   assert.match((await c.request('guest-ssh-add-authorized-keys', { username: 'alice', keys: 'ssh-rsa x' })).error.desc, /^Invalid parameter type for 'keys', expected: array/);
