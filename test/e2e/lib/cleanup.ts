@@ -63,8 +63,20 @@ export function killRecorded(dir: string): void {
   }
 }
 
+// A killed owner stays a zombie until the host's init reaps it, which can take seconds here.
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try { return !/^\d+ \(.*\) Z/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
+/** Notes an empty directory outside dir that a sweep should remove with it (nspawn's propagate dir). */
+export function recordLeftover(dir: string, emptyDir: string): void {
+  fs.appendFileSync(path.join(dir, 'leftovers'), `${emptyDir}\n`);
+}
+
+function removeLeftovers(dir: string): void {
+  let lines: string[] = [];
+  try { lines = fs.readFileSync(path.join(dir, 'leftovers'), 'utf8').split('\n').filter(Boolean); } catch { /* none */ }
+  for (const d of lines) try { fs.rmdirSync(d); } catch { /* absent or not empty */ }
 }
 
 /** Removes run directories whose owning process is gone, killing what they recorded first. */
@@ -76,6 +88,7 @@ export function sweepStale(): void {
     try { owner = Number(fs.readFileSync(path.join(dir, 'owner'), 'utf8')); } catch { /* no owner yet: judged by age below */ }
     if (owner ? alive(owner) : Date.now() - fs.statSync(dir).mtimeMs < 60_000) continue;
     killRecorded(dir);
+    removeLeftovers(dir);
     try { removeTree(dir); } catch (e) { process.stderr.write(`[e2e] stale ${dir}: ${(e as Error).message}\n`); }
   }
 }

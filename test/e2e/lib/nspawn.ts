@@ -6,7 +6,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { claimRunDir, killIfSame, onExit, recordProcess, startTime } from './cleanup';
+import { claimRunDir, killIfSame, onExit, recordLeftover, recordProcess, startTime } from './cleanup';
 import { mustRun, note, removeTree, requireHost, since } from './host';
 import { ExecResult, findPid1, InitKind, nsenterExec, waitInitReady } from './nspawn-init';
 
@@ -59,7 +59,9 @@ export async function prepareRoot(tree: string, name: string): Promise<Root> {
   const dir = claimRunDir(name);
   const [upper, work, merged] = ['upper', 'work', 'merged'].map((d) => path.join(dir, d));
   for (const d of [upper, work, merged]) fs.mkdirSync(d);
-  const forget = onExit(() => removeTree(dir));
+  const machine = `e2e-${path.basename(dir)}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 64);
+  recordLeftover(dir, propagateDir(machine));
+  const forget = onExit(() => { removeTree(dir); removePropagateDir(machine); });
   try {
     await mustRun('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${tree},upperdir=${upper},workdir=${work}`, merged]);
   } catch (e) {
@@ -67,7 +69,6 @@ export async function prepareRoot(tree: string, name: string): Promise<Root> {
     forget();
     throw e;
   }
-  const machine = `e2e-${path.basename(dir)}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 64);
   const root: Root = {
     merged, upper, dir, machine, container: null,
     async cleanup() {
@@ -81,8 +82,9 @@ export async function prepareRoot(tree: string, name: string): Promise<Root> {
 
 // nspawn cannot remove its propagation directory when /run is not a tmpfs (it says "Attempted to
 // remove disk file system ... and we can't allow that"), so the empty directory is removed here.
+const propagateDir = (machine: string) => `/run/systemd/nspawn/propagate/${machine}`;
 function removePropagateDir(machine: string): void {
-  try { fs.rmdirSync(`/run/systemd/nspawn/propagate/${machine}`); } catch { /* absent or not empty */ }
+  try { fs.rmdirSync(propagateDir(machine)); } catch { /* absent or not empty */ }
 }
 
 function nspawnArgs(root: Root, opts: BootOptions): string[] {

@@ -140,8 +140,9 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
         if (exited || Date.now() > end) return fail('reboot', new Error(exited ? 'QEMU exited' : `no new boot after ${bootTimeout} ms`));
         await sleep(200);
       }
+      const banner2 = since(t1);
       try { await waitShell(bootTimeout); } catch (e) { return fail('reboot', e); }
-      note(`vm ${path.basename(dir)}: rebooted in ${since(t1)}`);
+      note(`vm ${path.basename(dir)}: rebooted in ${since(t1)} (the new boot's shell started after ${banner2})`);
     },
     stop() {
       stopping ??= (async () => {
