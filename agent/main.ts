@@ -32,11 +32,23 @@ function readConfig(): WorkerConfig {
   }
 }
 
-/** Tests only: a real SIGKILL of this worker at one journal step of one command. */
-function crashPoint(spec: string | null): ((step: string, cmd: string) => void) | undefined {
+/**
+ * Tests only: a real SIGKILL of this worker at one journal step of one command, TIMES times in
+ * all (counted in STATE_DIR/test-crash-count, so a restarted worker does not crash forever).
+ */
+function crashPoint(spec: string | null, stateDir: string): ((step: string, cmd: string) => void) | undefined {
   if (!spec) return undefined;
-  const [at, cmd] = spec.split(':');
-  return (step, name) => { if (step === at && name === cmd) process.kill(process.pid, 'SIGKILL'); };
+  const [at, cmd, times = '1'] = spec.split(':');
+  const file = path.join(stateDir, 'test-crash-count');
+  return (step, name) => {
+    if (step !== at || name !== cmd) return;
+    const fs = require('fs') as typeof import('fs');
+    let n = 0;
+    try { n = Number(fs.readFileSync(file, 'utf8')); } catch { /* none yet */ }
+    if (n >= Number(times)) return;
+    fs.writeFileSync(file, String(n + 1));
+    process.kill(process.pid, 'SIGKILL');
+  };
 }
 
 function log(level: string, msg: string): void {
@@ -64,7 +76,7 @@ function main(): void {
   });
   for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
   const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec() },
-    { allow: config.allowRpcs, block: config.blockRpcs }, createExactlyOnce(journal, crashPoint(config.testCrashAt)),
+    { allow: config.allowRpcs, block: config.blockRpcs }, createExactlyOnce(journal, crashPoint(config.testCrashAt, config.stateDir)),
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };
   let inFlight = 0;

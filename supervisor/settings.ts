@@ -203,7 +203,7 @@ export function loadSettings(flags: Map<string, string>, readFile = (f: string) 
   if (flags.has('test-commands')) s.testCommands = true;
   const crash = flags.get('test-crash-at');
   if (crash !== undefined) {
-    if (!/^(received|started|effect|done):[a-z-]+$/.test(crash)) throw new SettingsError(`--test-crash-at: expected STEP:COMMAND with STEP received|started|effect|done, got '${crash}'`);
+    if (!/^(received|started|effect|done):[a-z-]+(:\d+)?$/.test(crash)) throw new SettingsError(`--test-crash-at: expected STEP:COMMAND[:TIMES] with STEP received|started|effect|done, got '${crash}'`);
     s.testCrashAt = crash;
   }
   if (s.allowRpcs && s.blockRpcs !== DEFAULT_BLOCKED && s.blockRpcs.length) throw new SettingsError(`${s.configFile ?? 'flags'}: allow-rpcs and block-rpcs: set only one of the two`);

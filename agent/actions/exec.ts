@@ -29,10 +29,11 @@ export type Capture = boolean | 'none' | 'stdout' | 'stderr' | 'separated' | 'me
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
 
 function findInPath(file: string, envPath: string): string | null {
-  if (file.includes('/')) return file;
+  const runnable = (p: string): boolean => { try { fs.accessSync(p, fs.constants.X_OK); return fs.statSync(p).isFile(); } catch { return false; } };
+  if (file.includes('/')) return runnable(file) ? file : null;
   for (const d of envPath.split(':')) {
     const p = path.join(d || '.', file);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+    if (runnable(p)) return p;
   }
   return null;
 }

@@ -5,7 +5,7 @@
 
 import type * as childProcess from 'child_process';
 import { command } from './command';
-import { int, object, oneOf } from './schema';
+import { int, object, oneOf, str } from './schema';
 
 const held: unknown[] = [];
 
@@ -42,6 +42,16 @@ export const testCommands = [
       const c = spawn('/bin/sleep', [String(a.s)], { stdio: 'ignore' });
       c.on('error', () => { /* reported by the missing pid */ });
       return { pid: c.pid ?? null };
+    },
+  }),
+  command({
+    name: 'phoenix-test-mutate',
+    description: 'Test only: a mutating command whose every run appends one line to `file` (counts runs under the journal).',
+    args: object({ file: str({ maxLength: 4096 }), tag: str({ maxLength: 64 }) }),
+    mutating: true,
+    run: (a) => {
+      require('fs').appendFileSync(a.file, `${a.tag}\n`);
+      return { ran: a.tag };
     },
   }),
   command({

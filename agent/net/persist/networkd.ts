@@ -1,0 +1,113 @@
+// systemd-networkd: our addresses go into a drop-in of the .network file that configures the
+// interface, /etc/systemd/network/NAME.network.d/90-phoenix-ga.conf, as [Address] sections.
+// networkd applies only the first .network file (in lexical order of names) whose [Match] fits, so a
+// .network file of our own would replace the customer's configuration instead of adding to it.
+
+import type { System } from '../../os/system';
+import { cidr, parseCidr, plan, type Entry } from './address';
+import { ensureDir, exists, globMatch, listDir, pruneDir, removeFile, writeFile } from './files';
+import { parseIni, values } from './ini';
+import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
+
+// By name, a file in an earlier directory hides one in a later directory.
+const DIRS = ['/etc/systemd/network', '/run/systemd/network', '/usr/local/lib/systemd/network', '/usr/lib/systemd/network', '/lib/systemd/network'];
+const DROPIN = '90-phoenix-ga.conf';
+const HEADER = (base: string) => `# Written by phoenix-ga: addresses added through the agent to ${base}.\n# The agent rewrites this file.\n`;
+
+/** Effective files ending in EXT in the directories (each with SUB appended), by name. */
+function effective(sys: System, ext: string, sub = ''): string[] {
+  const byName = new Map<string, string>();
+  for (const d of [...DIRS].reverse()) for (const n of listDir(sys, d + sub)) if (n.endsWith(ext)) byName.set(n, `${d}${sub}/${n}`);
+  return [...byName.keys()].sort().map((n) => byName.get(n)!);
+}
+
+/** The [Match] Name= list of a .network file: 'all' when it has no [Match] conditions, null when it matches by other keys only. */
+function nameMatch(text: string): { patterns: string[]; invert: boolean } | 'all' | null {
+  const ini = parseIni(text);
+  const match = ini.entries.filter((e) => e.section === 'Match');
+  if (!match.length) return 'all';
+  let patterns: string[] | null = null;
+  // An empty assignment resets the list; later assignments add to it.
+  for (const v of values(ini, 'Match', 'Name')) patterns = v ? [...(patterns ?? []), ...v.split(/\s+/)] : [];
+  if (patterns === null) return null;
+  const invert = patterns[0]?.startsWith('!') ?? false;
+  if (invert) patterns[0] = patterns[0].slice(1);
+  return { patterns: patterns.filter(Boolean), invert };
+}
+
+function matches(m: ReturnType<typeof nameMatch>, iface: string): boolean {
+  if (m === 'all') return true;
+  if (m === null) return false;
+  return m.patterns.some((p) => globMatch(p, iface)) !== m.invert;
+}
+
+/** The .network file networkd applies to IFACE; refused when none, or when it matches by pattern. */
+function networkFile(sys: System, iface: string): string {
+  for (const f of effective(sys, '.network')) {
+    const m = nameMatch(sys.readText(f) ?? '');
+    if (!matches(m, iface)) continue;
+    if (m === 'all' || m === null || m.invert || !m.patterns.includes(iface)) {
+      throw new PersistError(`networkd: ${iface} is configured by ${f}, which matches it by a pattern and so may configure other interfaces too; refusing to add an address to all of them`, f);
+    }
+    return f;
+  }
+  throw new PersistError(`networkd: no .network file in /etc/systemd/network, /run/systemd/network or /usr/lib/systemd/network matches ${iface} by [Match] Name=`);
+}
+
+const dropinOf = (file: string) => `/etc/systemd/network/${file.slice(file.lastIndexOf('/') + 1)}.d/${DROPIN}`;
+
+function addressesIn(text: string, iface: string): Address[] {
+  const ini = parseIni(text);
+  return ini.entries.filter((e) => (e.section === 'Network' || e.section === 'Address') && e.key === 'Address')
+    // 0.0.0.0 and :: ask networkd for a range from its pool: not a static address.
+    .map((e) => parseCidr(e.value, iface)).filter((a): a is Address => a !== null && a.address !== '0.0.0.0' && a.address !== '::');
+}
+
+function entries(sys: System, iface: string, file: string): Entry[] {
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  const ours = dropinOf(file);
+  return [file, ...effective(sys, '.conf', `/${base}.d`)].flatMap((f) =>
+    addressesIn(sys.readText(f) ?? '', iface).map((addr) => ({ addr, file: f, ours: f === ours, ...(f === ours ? {} : { fixed: 'a file of the customer\'s' }) })));
+}
+
+function render(base: string, addrs: string[]): string {
+  return HEADER(base) + addrs.map((a) => `[Address]\nAddress=${a}\n`).join('\n');
+}
+
+export const networkd: Backend = {
+  name: 'networkd',
+  survey(sys): Survey | null {
+    const enabled = listDir(sys, '/etc/systemd/system').some((d) => d.endsWith('.wants') && exists(sys, `/etc/systemd/system/${d}/systemd-networkd.service`));
+    const ms = listDir(sys, '/etc/systemd/network').filter((n) => n.endsWith('.network')).map((n) => nameMatch(sys.readText(`/etc/systemd/network/${n}`) ?? ''));
+    // A file for lo alone does not make networkd the owner of the network configuration.
+    const beyondLo = (m: ReturnType<typeof nameMatch>) => m === 'all' || (m !== null && (m.invert || m.patterns.some((p) => p !== 'lo')));
+    if (!enabled || !ms.some(beyondLo)) return null;
+    const names = [...new Set(ms.flatMap((m) => (m && m !== 'all' && !m.invert ? m.patterns : [])))].filter((n) => n !== 'lo' && !/[*?[]/.test(n));
+    return { names, claims: (iface) => ms.some((m) => matches(m, iface)) };
+  },
+  detect(sys) { return this.survey(sys) !== null; },
+  list(sys, iface) {
+    let file: string;
+    try { file = networkFile(sys, iface); } catch { return []; }
+    return entries(sys, iface, file).map((e) => e.addr);
+  },
+  ensure(sys, addr, present): PersistChange {
+    const file = networkFile(sys, addr.iface);
+    const target = dropinOf(file);
+    const step = plan('networkd', entries(sys, addr.iface, file), addr, present, target);
+    if (step.kind === 'none') return { renderer: 'networkd', file: step.file, action: 'unchanged' };
+    const mine = addressesIn(sys.readText(target) ?? '', addr.iface).map(cidr);
+    const next = present ? [...mine, cidr(addr)] : mine.filter((a) => a !== cidr(addr));
+    const what = `networkd: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
+    const dir = target.slice(0, target.lastIndexOf('/'));
+    if (next.length) {
+      ensureDir(sys, dir, what);
+      // networkd reads its files as the systemd-network user: world-readable, like the .network files.
+      writeFile(sys, target, render(file.slice(file.lastIndexOf('/') + 1), next), what, { mode: 0o644 });
+    } else {
+      removeFile(sys, target, what);
+      pruneDir(sys, dir);
+    }
+    return { renderer: 'networkd', file: target, action: present ? 'added' : 'removed' };
+  },
+};

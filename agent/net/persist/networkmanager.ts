@@ -1,0 +1,105 @@
+// NetworkManager keyfiles: the address goes into the connection profile that names the interface
+// (interface-name= in /etc/NetworkManager/system-connections), as one more addressN= line in [ipv4]
+// or [ipv6], every other line kept as it was. NM has no drop-ins for profiles, so the customer's file
+// is the only place; an addressN= line stands alone, so removing one is safe unless it carries the
+// gateway or is the last address of a method=manual profile. The method is never changed: NM adds
+// static addresses to DHCP/SLAAC (method=auto) ones, and refuses addresses with method=disabled.
+
+import type { System } from '../../os/system';
+import { cidr, parseCidr, plan, type Entry } from './address';
+import { exists, listDir, writeFile } from './files';
+import { joinLines, parseIni, type Ini, type IniLine } from './ini';
+import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
+
+const DIR = '/etc/NetworkManager/system-connections';
+// File names NetworkManager's keyfile plugin skips (editor and package manager leftovers).
+const SKIPPED = /(^\.|~$|\.(bak|swp|orig|rej|tmp|rpmnew|rpmsave|rpmorig)$|\.(dpkg|ucf)-[^.]+$)/;
+const ADDRESS_KEY = /^address(?:es)?(\d*)$/;
+const METHODS: Record<4 | 6, string[]> = { 4: ['auto', 'manual'], 6: ['auto', 'dhcp', 'manual'] };
+
+interface Profile { file: string; ini: Ini }
+
+function profiles(sys: System): Array<Profile & { iface: string }> {
+  return listDir(sys, DIR).filter((n) => !SKIPPED.test(n)).flatMap((n) => {
+    const file = `${DIR}/${n}`;
+    const ini = parseIni(sys.readText(file) ?? '');
+    const iface = ini.entries.find((e) => e.section === 'connection' && e.key === 'interface-name')?.value;
+    return iface ? [{ file, ini, iface }] : [];
+  });
+}
+
+function profileOf(sys: System, iface: string): Profile {
+  const mine = profiles(sys).filter((p) => p.iface === iface);
+  if (!mine.length) throw new PersistError(`networkmanager: no connection profile in ${DIR} has interface-name=${iface}`);
+  if (mine.length > 1) throw new PersistError(`networkmanager: several connection profiles have interface-name=${iface} (${mine.map((p) => p.file).join(', ')}); refusing to guess which one is in use`);
+  return mine[0];
+}
+
+const sectionOf = (family: 4 | 6) => (family === 4 ? 'ipv4' : 'ipv6');
+const methodOf = (ini: Ini, family: 4 | 6) => ini.entries.find((e) => e.section === sectionOf(family) && e.key === 'method')?.value ?? 'auto';
+
+/** "X/P", "X/P,GW" or the old "X;P;GW;" form; NM assumes /24 and /64 when the prefix is missing. */
+function parseLine(e: IniLine, iface: string, family: 4 | 6): { addr: Address; gateway: boolean } | null {
+  const parts = e.value.split(/[,;]/).map((s) => s.trim());
+  const text = parts[0].includes('/') || !/^\d+$/.test(parts[1] ?? '') ? parts[0] : `${parts[0]}/${parts[1]}`;
+  const gw = parts[0].includes('/') ? parts[1] : parts[2];
+  const addr = parseCidr(text, iface, (f) => (f === 4 ? 24 : 64));
+  return addr && addr.family === family ? { addr, gateway: !!gw } : null;
+}
+
+function addressLines(p: Profile, iface: string, family: 4 | 6): Array<{ line: IniLine; addr: Address; gateway: boolean }> {
+  return p.ini.entries.filter((e) => e.section === sectionOf(family) && ADDRESS_KEY.test(e.key))
+    .flatMap((line) => { const a = parseLine(line, iface, family); return a ? [{ line, ...a }] : []; });
+}
+
+function entries(p: Profile, iface: string): Entry[] {
+  return ([4, 6] as const).flatMap((family) => {
+    const lines = addressLines(p, iface, family);
+    const manual = methodOf(p.ini, family) === 'manual';
+    return lines.map(({ addr, gateway }) => {
+      const fixed = gateway ? 'the line also carries the gateway' : manual && lines.length === 1 ? `the only address of a ${sectionOf(family)}.method=manual profile` : undefined;
+      return { addr, file: p.file, ours: false, ...(fixed ? { fixed } : {}) };
+    });
+  });
+}
+
+function add(p: Profile, addr: Address): string[] {
+  const section = sectionOf(addr.family);
+  const header = p.ini.headers.get(section);
+  if (header === undefined) throw new PersistError(`networkmanager: ${p.file} has no [${section}] section; refusing to guess its method`, p.file);
+  const method = methodOf(p.ini, addr.family);
+  if (!METHODS[addr.family].includes(method)) {
+    throw new PersistError(`networkmanager: ${p.file} has ${section}.method=${method}, with which NetworkManager takes no static address; expected ${METHODS[addr.family].join(' or ')}`, p.file);
+  }
+  const existing = p.ini.entries.filter((e) => e.section === section && ADDRESS_KEY.test(e.key));
+  const n = Math.max(0, ...existing.map((e) => Number(ADDRESS_KEY.exec(e.key)![1] || 0))) + 1;
+  // NetworkManager itself writes the address lines first in the section; ours goes after the last one.
+  const at = existing.length ? existing[existing.length - 1].index + 1 : header + 1;
+  const lines = [...p.ini.lines];
+  lines.splice(at, 0, `address${n}=${cidr(addr)}`);
+  return lines;
+}
+
+export const networkmanager: Backend = {
+  name: 'networkmanager',
+  survey(sys): Survey | null {
+    if (!exists(sys, '/usr/sbin/NetworkManager')) return null;
+    const names = [...new Set(profiles(sys).map((p) => p.iface))].filter((n) => n !== 'lo');
+    return names.length ? { names, claims: (iface) => names.includes(iface) } : null;
+  },
+  detect(sys) { return this.survey(sys) !== null; },
+  list(sys, iface) {
+    const p = profiles(sys).filter((x) => x.iface === iface);
+    return p.length === 1 ? entries(p[0], iface).map((e) => e.addr) : [];
+  },
+  ensure(sys, addr, present): PersistChange {
+    const p = profileOf(sys, addr.iface);
+    const step = plan('networkmanager', entries(p, addr.iface), addr, present, p.file);
+    if (step.kind === 'none') return { renderer: 'networkmanager', file: step.file, action: 'unchanged' };
+    const drop = new Set(addressLines(p, addr.iface, addr.family).filter((l) => l.addr.address === addr.address).map((l) => l.line.index));
+    const lines = present ? add(p, addr) : p.ini.lines.filter((_, i) => !drop.has(i));
+    // No mode given: the profile keeps its 0600 and root owner, which NetworkManager insists on.
+    writeFile(sys, p.file, joinLines(lines), `networkmanager: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`);
+    return { renderer: 'networkmanager', file: p.file, action: present ? 'added' : 'removed' };
+  },
+};
