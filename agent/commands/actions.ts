@@ -2,6 +2,7 @@
 // and with an `idempotency-key` argument it runs exactly once (agent/journal/).
 
 import { setHostname } from '../actions/hostname';
+import { addAddress, listAddresses, removeAddress } from '../actions/ip-addresses';
 import { setUserPassword } from '../actions/password';
 import { setTime, shutdown } from '../actions/power';
 import { addKeys, getKeys, removeKeys } from '../actions/ssh-keys';
@@ -12,7 +13,34 @@ import { arrayOf, bool, int, int64, object, oneOf, optional, str } from './schem
 const username = str({ maxLength: 64, doc: 'user name' });
 const keys = arrayOf(str({ maxLength: 16384, doc: 'OpenSSH public key' }), { maxItems: 512 });
 
+const ipArgs = {
+  interface: str({ maxLength: 15, doc: 'interface name' }),
+  address: str({ maxLength: 64, doc: 'IPv4 (dotted decimal) or IPv6 address' }),
+  prefix: int({ min: 1, max: 128, doc: 'prefix length, 1-32 (IPv4) or 1-128 (IPv6)' }),
+  persist: optional(bool('boolean, default true: also in the network configuration, across reboots')),
+};
+
 export const actionCommands = [
+  command({
+    name: 'phoenix-add-ip',
+    description: 'Ensure an address is on an interface, live and in the network configuration (ifupdown, netplan, NetworkManager, systemd-networkd, ifcfg); reports what changed where.',
+    args: object(ipArgs),
+    mutating: true,
+    run: (a, ctx) => addAddress(ctx.sys, a),
+  }),
+  command({
+    name: 'phoenix-remove-ip',
+    description: 'Ensure an address is not on an interface, live and in the network configuration; reports what changed where.',
+    args: object(ipArgs),
+    mutating: true,
+    run: (a, ctx) => removeAddress(ctx.sys, a),
+  }),
+  command({
+    name: 'phoenix-list-ips',
+    description: 'Per interface: live addresses, persisted addresses, who owns the configuration, and the drift between live and persisted.',
+    args: object({ interface: optional(str({ maxLength: 15 })) }),
+    run: (a, ctx) => listAddresses(ctx.sys, a.interface),
+  }),
   command({
     name: 'guest-set-user-password',
     description: 'Set a user\'s password through chpasswd on stdin (base64 `password`; `crypted`: it is already a crypt(3) hash). Root and users with uid >= 1000 only.',

@@ -1,0 +1,110 @@
+// phoenix-add-ip, phoenix-remove-ip, phoenix-list-ips: an address on an interface, live (iproute2)
+// and persisted in whatever owns the network configuration (agent/net/persist), convergent
+// ("ensure present/absent"), and reporting exactly what changed where. When persisting fails
+// after the live change, the live change is rolled back, so live and persisted never drift
+// because of us.
+
+import * as fs from 'fs';
+import { checkAddress, CheckedAddress } from '../net/address';
+import { changeLive, liveAddresses, LiveAddress } from '../net/live';
+import { detectRenderer, PersistChange, PersistError } from '../net/persist';
+import type { System } from '../os/system';
+import { QgaError } from '../wire/reply';
+
+export interface AddressReply {
+  interface: string;
+  address: string;
+  prefix: number;
+  live: 'added' | 'removed' | 'unchanged';
+  persisted: PersistChange | null;
+}
+
+const fail = (desc: string): never => { throw new QgaError('GenericError', desc); };
+
+function persistError(e: unknown): string {
+  if (e instanceof PersistError) return `${e.message}${e.file ? ` (${e.file})` : ''}`;
+  if (e instanceof QgaError) return e.desc;
+  return (e as Error).message;
+}
+
+function interfaceExists(iface: string): boolean {
+  // The live kernel's interfaces (this namespace), not the root tree's.
+  return fs.existsSync(`/sys/class/net/${iface}`);
+}
+
+async function check(sys: System, a: { interface: string; address: string; prefix: number }, persist: boolean) {
+  const c = checkAddress(a.interface, a.address, a.prefix);
+  if (!interfaceExists(c.iface)) fail(`Parameter 'interface': there is no interface '${c.iface}'`);
+  const detection = persist ? detectRenderer(sys, c.iface) : null;
+  if (detection && !detection.ok) fail(`cannot tell how to persist the address: ${detection.reason}; nothing was changed (use "persist": false for a live-only change)`);
+  const live = await liveAddresses(sys);
+  return { c, renderer: detection && detection.ok ? detection.renderer : null, live };
+}
+
+export async function addAddress(sys: System, a: { interface: string; address: string; prefix: number; persist?: boolean }): Promise<AddressReply> {
+  const { c, renderer, live } = await check(sys, a, a.persist !== false);
+  const same = live.find((x) => x.address === c.address);
+  if (same && (same.iface !== c.iface || same.prefix !== c.prefix)) {
+    fail(`${c.address} is already on ${same.iface} as /${same.prefix}; remove it there first (phoenix-remove-ip)`);
+  }
+  let liveAction: AddressReply['live'] = 'unchanged';
+  if (!same) { await changeLive(sys, c, true); liveAction = 'added'; }
+  let persisted: PersistChange | null = null;
+  if (renderer) {
+    try {
+      persisted = renderer.ensure(sys, c, true);
+    } catch (e) {
+      if (liveAction === 'added') await changeLive(sys, c, false).catch(() => undefined);
+      fail(`persisting ${c.address}/${c.prefix} failed: ${persistError(e)}; ${liveAction === 'added' ? 'the live address was removed again' : 'the live address was already there and stays'}`);
+    }
+  }
+  return { interface: c.iface, address: c.address, prefix: c.prefix, live: liveAction, persisted };
+}
+
+export async function removeAddress(sys: System, a: { interface: string; address: string; prefix: number; persist?: boolean }): Promise<AddressReply> {
+  const { c, renderer, live } = await check(sys, a, a.persist !== false);
+  let persisted: PersistChange | null = null;
+  // Persisted first: a failure then leaves everything as it was.
+  if (renderer) {
+    try { persisted = renderer.ensure(sys, c, false); } catch (e) { fail(`removing ${c.address}/${c.prefix} from the configuration failed: ${persistError(e)}; nothing was changed`); }
+  }
+  const here = live.find((x) => x.address === c.address && x.iface === c.iface && x.prefix === c.prefix);
+  if (here) {
+    try {
+      await changeLive(sys, c, false);
+    } catch (e) {
+      if (persisted?.action === 'removed') { try { renderer!.ensure(sys, c, true); } catch { /* reported below */ } }
+      throw e;
+    }
+  }
+  return { interface: c.iface, address: c.address, prefix: c.prefix, live: here ? 'removed' : 'unchanged', persisted };
+}
+
+const key = (x: { address: string; prefix: number }) => `${x.address}/${x.prefix}`;
+
+export async function listAddresses(sys: System, iface: string | undefined): Promise<Array<Record<string, unknown>>> {
+  const live = (await liveAddresses(sys)).filter((x) => (iface ? x.iface === iface : true));
+  const names = [...new Set(iface ? [iface] : live.map((x) => x.iface))];
+  return names.map((name) => {
+    const detection = detectRenderer(sys, name);
+    const mine = live.filter((x) => x.iface === name && !(x.family === 6 && /^fe[89ab]/.test(x.address)));
+    const persisted = detection.ok ? detection.renderer.list(sys, name) : null;
+    const row: Record<string, unknown> = {
+      interface: name,
+      live: mine.map(key),
+      renderer: detection.ok ? detection.renderer.name : null,
+      persisted: persisted ? persisted.map(key) : null,
+    };
+    if (!detection.ok) row.reason = detection.reason;
+    if (persisted) {
+      // Drift: DHCP leases are live and never persisted, so only static mismatches are listed.
+      row.drift = {
+        live_only: mine.filter((x: LiveAddress) => !persisted.some((p) => key(p) === key(x))).map(key),
+        persisted_only: persisted.filter((p) => !mine.some((x) => key(p) === key(x))).map(key),
+      };
+    }
+    return row;
+  });
+}
+
+export type { CheckedAddress };
