@@ -37,6 +37,14 @@ function checkParents(sys: System, p: string, what: string): void {
   }
 }
 
+/** Refuses up front when P, or a directory on the way to it, is a symbolic link (before it is even read). */
+export function refuseLink(sys: System, p: string, what: string): void {
+  checkParents(sys, p, what);
+  let link = false;
+  try { link = fs.lstatSync(sys.at(p)).isSymbolicLink(); } catch { /* absent */ }
+  if (link) throw new PersistError(`${what}: ${p} is a symbolic link; refusing to write through it`, p);
+}
+
 /** Writes P atomically (MODE, when given, also replaces an existing file's mode), with a clear error on refusal. */
 export function writeFile(sys: System, p: string, text: string, what: string, opts: { mode?: number } = {}): void {
   checkParents(sys, p, what);
@@ -52,13 +60,19 @@ export function removeFile(sys: System, p: string, what: string): void {
   if (!sys.remove(p) && exists(sys, p)) throw new PersistError(`${what}: cannot remove ${p}`, p);
 }
 
-/** Creates DIR and missing parents (mode 0755), refusing symbolic links on the way. */
+/** Creates DIR and missing parents, 0755 whatever the umask (networkd reads as its own user). */
 export function ensureDir(sys: System, dir: string, what: string): void {
   checkParents(sys, path.posix.join(dir, 'x'), what);
-  try {
-    fs.mkdirSync(sys.at(dir), { recursive: true, mode: 0o755 });
-  } catch (e) {
-    throw new PersistError(`${what}: cannot create ${dir}: ${(e as Error).message}`, dir, e);
+  const parts = path.posix.normalize(dir).split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const d = '/' + parts.slice(0, i).join('/');
+    if (exists(sys, d)) continue;
+    try {
+      fs.mkdirSync(sys.at(d));
+      fs.chmodSync(sys.at(d), 0o755);
+    } catch (e) {
+      throw new PersistError(`${what}: cannot create ${d}: ${(e as Error).message}`, d, e);
+    }
   }
 }
 

@@ -5,7 +5,7 @@
 
 import type { System } from '../../os/system';
 import { cidr, classfulPrefix, parseCidr, plan, prefixFromNetmask, type Entry } from './address';
-import { exists, listDir, writeFile } from './files';
+import { exists, listDir, refuseLink, writeFile } from './files';
 import { joinLines, splitLines } from './ini';
 import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
 
@@ -57,11 +57,12 @@ function entries(c: Ifcfg, iface: string): Entry[] {
   const v4 = idxs.flatMap((idx) => {
     const p = v(`PREFIX${idx}`) || v(`NETMASK${idx}`);
     const addr = parseCidr(v(`IPADDR${idx}`), iface, (_, a) => (p ? prefixFromNetmask(p) : classfulPrefix(a)));
-    const fixed = idx === '' || idx === '0' || (!dhcp && idxs.length === 1) ? 'the primary address' : v(`GATEWAY${idx}`) ? `it has its own GATEWAY${idx}` : undefined;
+    const fixed = idx === '' || idx === '0' ? `the primary address, IPADDR${idx}` : !dhcp && idxs.length === 1 ? 'the only address of a static profile'
+      : v(`GATEWAY${idx}`) ? `it has its own GATEWAY${idx}` : undefined;
     return addr ? [{ addr, file: c.file, ours: false, ...(fixed ? { fixed } : {}) }] : [];
   });
   const v6 = [v('IPV6ADDR'), ...v('IPV6ADDR_SECONDARIES').split(/\s+/)].map((t, i) => ({ addr: t ? parseCidr(t, iface, () => 64) : null, i }))
-    .flatMap(({ addr, i }) => (addr ? [{ addr, file: c.file, ours: false, ...(i === 0 ? { fixed: 'the primary address (IPV6ADDR)' } : {}) }] : []));
+    .flatMap(({ addr, i }) => (addr ? [{ addr, file: c.file, ours: false, ...(i === 0 ? { fixed: 'the primary address, IPV6ADDR' } : {}) }] : []));
   return [...v4, ...v6];
 }
 
@@ -122,10 +123,12 @@ export const ifcfg: Backend = {
   },
   ensure(sys, addr, present): PersistChange {
     const c = fileOf(sys, addr.iface);
+    const what = `ifcfg: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
+    refuseLink(sys, c.file, what);
     const step = plan('ifcfg', entries(c, addr.iface), addr, present, c.file);
     if (step.kind === 'none') return { renderer: 'ifcfg', file: step.file, action: 'unchanged' };
     const lines = present ? add(sys, c, addr) : remove(c, addr, addr.iface);
-    writeFile(sys, c.file, joinLines(lines), `ifcfg: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`);
+    writeFile(sys, c.file, joinLines(lines), what);
     return { renderer: 'ifcfg', file: c.file, action: present ? 'added' : 'removed' };
   },
 };

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import type { System } from '../../os/system';
 import { cidr, classfulPrefix, parseCidr, plan, prefixFromNetmask, type Entry } from './address';
-import { ensureDir, exists, globMatch, isDir, listDir, removeFile, writeFile } from './files';
+import { ensureDir, exists, globMatch, isDir, listDir, refuseLink, removeFile, writeFile } from './files';
 import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
 
 export const IFUPDOWN_FILE = '/etc/network/interfaces.d/phoenix-ga';
@@ -42,7 +42,9 @@ function read(sys: System, file: string, out: Config = { stanzas: [], includes: 
       const pattern = word === 'source' ? path.posix.basename(p) : null;
       out.includes.push({ dir, pattern });
       for (const n of listDir(sys, dir)) {
-        if ((pattern === null ? /^[a-zA-Z0-9_-]+$/.test(n) : globMatch(pattern, n)) && !isDir(sys, `${dir}/${n}`)) read(sys, `${dir}/${n}`, out, depth + 1);
+        // glob(3) lets "*" match no leading dot (editor files, our own .phoenix-ga.phoenix-new).
+        const wanted = pattern === null ? /^[a-zA-Z0-9_-]+$/.test(n) : globMatch(pattern, n) && (n[0] !== '.' || pattern[0] === '.');
+        if (wanted && !isDir(sys, `${dir}/${n}`)) read(sys, `${dir}/${n}`, out, depth + 1);
       }
     }
   }
@@ -101,6 +103,8 @@ export const ifupdown: Backend = {
   detect(sys) { return this.survey(sys) !== null; },
   list(sys, iface) { return entries(read(sys, MAIN), iface).map((e) => e.addr); },
   ensure(sys, addr, present): PersistChange {
+    const what = `ifupdown: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
+    refuseLink(sys, IFUPDOWN_FILE, what);
     const c = read(sys, MAIN);
     if (!c.stanzas.some((s) => s.file !== IFUPDOWN_FILE && s.name === addr.iface)) {
       throw new PersistError(`ifupdown: ${MAIN} and the files it sources have no "iface ${addr.iface}" stanza; refusing to configure an interface ifupdown does not bring up`, MAIN);
@@ -112,7 +116,6 @@ export const ifupdown: Backend = {
     }
     const ours = c.stanzas.filter((s) => s.file === IFUPDOWN_FILE).flatMap((s) => addressesOf(s, s.name));
     const next = present ? [...ours, addr] : ours.filter((a) => !(a.iface === addr.iface && a.family === addr.family && a.address === addr.address));
-    const what = `ifupdown: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
     if (next.length) {
       ensureDir(sys, path.posix.dirname(IFUPDOWN_FILE), what);
       writeFile(sys, IFUPDOWN_FILE, render(c, next), what, { mode: 0o644 });

@@ -5,7 +5,7 @@
 
 import type { System } from '../../os/system';
 import { cidr, parseCidr, plan, type Entry } from './address';
-import { exists, globMatch, listDir, removeFile, writeFile } from './files';
+import { exists, globMatch, listDir, refuseLink, removeFile, writeFile } from './files';
 import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
 import { parseYaml, type Yaml } from './yaml';
 
@@ -13,8 +13,8 @@ export const NETPLAN_FILE = '/etc/netplan/90-phoenix-ga.yaml';
 const DIRS = ['/lib/netplan', '/etc/netplan', '/run/netplan'];
 const TOOLS = ['/usr/sbin/netplan', '/usr/libexec/netplan/generate', '/lib/netplan/generate', '/usr/lib/netplan/generate'];
 const TYPES = ['ethernets', 'bonds', 'bridges', 'vlans', 'wifis', 'tunnels', 'vrfs', 'modems', 'dummy-devices', 'virtual-ethernets', 'nm-devices'];
-const HEADER = '# Written by phoenix-ga: addresses added through the agent, merged by netplan with the other\n'
-  + '# files (this one is read last). The agent rewrites this file; edit the others instead.\n';
+const HEADER = '# Written by phoenix-ga: addresses added through the agent; netplan appends them to the same\n'
+  + '# definition\'s addresses in the other files. The agent rewrites this file; edit those instead.\n';
 
 type Map_ = { [key: string]: Yaml };
 const isMap = (y: Yaml | undefined): y is Map_ => typeof y === 'object' && y !== null && !Array.isArray(y);
@@ -118,11 +118,12 @@ export const netplan: Backend = {
   },
   detect(sys) { return this.survey(sys) !== null; },
   list(sys, iface) {
-    let owner: Def | null = null;
-    try { owner = ownerOf(sys, iface); } catch { /* not ours to configure: only a stale entry of ours can show */ }
-    return entries(sys, iface, owner).map((e) => e.addr);
+    // Without the refusals of ensure(): what is configured for IFACE, also through a name pattern.
+    return entries(sys, iface, customerDefs(sys).find((d) => claims(d, iface)) ?? null).map((e) => e.addr);
   },
   ensure(sys, addr, present): PersistChange {
+    const what = `netplan: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
+    refuseLink(sys, NETPLAN_FILE, what);
     const owner = ownerOf(sys, addr.iface);
     const step = plan('netplan', entries(sys, addr.iface, owner), addr, present, NETPLAN_FILE);
     if (step.kind === 'none') return { renderer: 'netplan', file: step.file, action: 'unchanged' };
@@ -131,7 +132,6 @@ export const netplan: Backend = {
     const mine = ours.get(key) ?? { type: owner.type, id: owner.id, addrs: [] };
     mine.addrs = present ? [...mine.addrs, cidr(addr)] : mine.addrs.filter((a) => parseCidr(a, addr.iface)?.address !== addr.address);
     if (mine.addrs.length) ours.set(key, mine); else ours.delete(key);
-    const what = `netplan: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
     // netplan >= 0.106 warns about (and future versions refuse) files others can read.
     if (ours.size) writeFile(sys, NETPLAN_FILE, render(ours), what, { mode: 0o600 });
     else removeFile(sys, NETPLAN_FILE, what);

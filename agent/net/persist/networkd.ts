@@ -5,7 +5,7 @@
 
 import type { System } from '../../os/system';
 import { cidr, parseCidr, plan, type Entry } from './address';
-import { ensureDir, exists, globMatch, listDir, pruneDir, removeFile, writeFile } from './files';
+import { ensureDir, exists, globMatch, listDir, pruneDir, refuseLink, removeFile, writeFile } from './files';
 import { parseIni, values } from './ini';
 import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
 
@@ -41,17 +41,23 @@ function matches(m: ReturnType<typeof nameMatch>, iface: string): boolean {
   return m.patterns.some((p) => globMatch(p, iface)) !== m.invert;
 }
 
+/** The first .network file (by name) whose [Match] Name= fits IFACE, and how it fits. */
+function firstMatch(sys: System, iface: string): { file: string; exact: boolean } | null {
+  for (const file of effective(sys, '.network')) {
+    const m = nameMatch(sys.readText(file) ?? '');
+    if (matches(m, iface)) return { file, exact: m !== 'all' && m !== null && !m.invert && m.patterns.includes(iface) };
+  }
+  return null;
+}
+
 /** The .network file networkd applies to IFACE; refused when none, or when it matches by pattern. */
 function networkFile(sys: System, iface: string): string {
-  for (const f of effective(sys, '.network')) {
-    const m = nameMatch(sys.readText(f) ?? '');
-    if (!matches(m, iface)) continue;
-    if (m === 'all' || m === null || m.invert || !m.patterns.includes(iface)) {
-      throw new PersistError(`networkd: ${iface} is configured by ${f}, which matches it by a pattern and so may configure other interfaces too; refusing to add an address to all of them`, f);
-    }
-    return f;
+  const found = firstMatch(sys, iface);
+  if (!found) throw new PersistError(`networkd: no .network file in /etc/systemd/network, /run/systemd/network or /usr/lib/systemd/network matches ${iface} by [Match] Name=`);
+  if (!found.exact) {
+    throw new PersistError(`networkd: ${iface} is configured by ${found.file}, which matches it by a pattern and so may configure other interfaces too; refusing to add an address to all of them`, found.file);
   }
-  throw new PersistError(`networkd: no .network file in /etc/systemd/network, /run/systemd/network or /usr/lib/systemd/network matches ${iface} by [Match] Name=`);
+  return found.file;
 }
 
 const dropinOf = (file: string) => `/etc/systemd/network/${file.slice(file.lastIndexOf('/') + 1)}.d/${DROPIN}`;
@@ -87,18 +93,18 @@ export const networkd: Backend = {
   },
   detect(sys) { return this.survey(sys) !== null; },
   list(sys, iface) {
-    let file: string;
-    try { file = networkFile(sys, iface); } catch { return []; }
-    return entries(sys, iface, file).map((e) => e.addr);
+    const found = firstMatch(sys, iface);
+    return found ? entries(sys, iface, found.file).map((e) => e.addr) : [];
   },
   ensure(sys, addr, present): PersistChange {
     const file = networkFile(sys, addr.iface);
     const target = dropinOf(file);
+    const what = `networkd: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
+    refuseLink(sys, target, what);
     const step = plan('networkd', entries(sys, addr.iface, file), addr, present, target);
     if (step.kind === 'none') return { renderer: 'networkd', file: step.file, action: 'unchanged' };
     const mine = addressesIn(sys.readText(target) ?? '', addr.iface).map(cidr);
     const next = present ? [...mine, cidr(addr)] : mine.filter((a) => a !== cidr(addr));
-    const what = `networkd: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
     const dir = target.slice(0, target.lastIndexOf('/'));
     if (next.length) {
       ensureDir(sys, dir, what);

@@ -7,7 +7,7 @@
 
 import type { System } from '../../os/system';
 import { cidr, parseCidr, plan, type Entry } from './address';
-import { exists, listDir, writeFile } from './files';
+import { exists, listDir, refuseLink, writeFile } from './files';
 import { joinLines, parseIni, type Ini, type IniLine } from './ini';
 import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
 
@@ -89,17 +89,19 @@ export const networkmanager: Backend = {
   },
   detect(sys) { return this.survey(sys) !== null; },
   list(sys, iface) {
-    const p = profiles(sys).filter((x) => x.iface === iface);
-    return p.length === 1 ? entries(p[0], iface).map((e) => e.addr) : [];
+    // Every profile for IFACE counts here, even when ensure() would refuse to choose between them.
+    return profiles(sys).filter((x) => x.iface === iface).flatMap((p) => entries(p, iface).map((e) => e.addr));
   },
   ensure(sys, addr, present): PersistChange {
     const p = profileOf(sys, addr.iface);
+    const what = `networkmanager: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
+    refuseLink(sys, p.file, what);
     const step = plan('networkmanager', entries(p, addr.iface), addr, present, p.file);
     if (step.kind === 'none') return { renderer: 'networkmanager', file: step.file, action: 'unchanged' };
     const drop = new Set(addressLines(p, addr.iface, addr.family).filter((l) => l.addr.address === addr.address).map((l) => l.line.index));
     const lines = present ? add(p, addr) : p.ini.lines.filter((_, i) => !drop.has(i));
     // No mode given: the profile keeps its 0600 and root owner, which NetworkManager insists on.
-    writeFile(sys, p.file, joinLines(lines), `networkmanager: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`);
+    writeFile(sys, p.file, joinLines(lines), what);
     return { renderer: 'networkmanager', file: p.file, action: present ? 'added' : 'removed' };
   },
 };
