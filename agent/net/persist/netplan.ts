@@ -1,7 +1,7 @@
 // netplan: our addresses live in /etc/netplan/90-phoenix-ga.yaml, a file of our own that netplan
-// merges after the others (files are read in lexical order of their names and an address list in a
-// later file is appended to the same definition's list), so cloud-init rewriting 50-cloud-init.yaml
-// never drops them. The file is ours and rendered whole; the customer's files are only read.
+// merges with the others (it reads the files in lexical order of their names and appends a later
+// file's addresses to the same definition's list), so cloud-init rewriting 50-cloud-init.yaml never
+// drops them. The file is ours and rendered whole; the customer's files are only read.
 
 import type { System } from '../../os/system';
 import { cidr, parseCidr, plan, type Entry } from './address';
@@ -16,11 +16,11 @@ const TYPES = ['ethernets', 'bonds', 'bridges', 'vlans', 'wifis', 'tunnels', 'vr
 const HEADER = '# Written by phoenix-ga: addresses added through the agent; netplan appends them to the same\n'
   + '# definition\'s addresses in the other files. The agent rewrites this file; edit those instead.\n';
 
-type Map_ = { [key: string]: Yaml };
-const isMap = (y: Yaml | undefined): y is Map_ => typeof y === 'object' && y !== null && !Array.isArray(y);
+type YamlMap = { [key: string]: Yaml };
+const isMap = (y: Yaml | undefined): y is YamlMap => typeof y === 'object' && y !== null && !Array.isArray(y);
 
 /** One network definition (network.TYPE.ID) in one file. */
-interface Def { type: string; id: string; file: string; body: Map_ }
+interface Def { type: string; id: string; file: string; body: YamlMap }
 
 /** Files in effect: by name, /run over /etc over /lib; in lexical order of their names. */
 function files(sys: System): string[] {

@@ -57,6 +57,16 @@ test('the file networkd applies: first match by name across /etc, /run and /usr/
   assert.equal(networkd.list(sys, 'eth0').length, 2);
 });
 
+test('the drop-in directory is 0755 whatever the umask; list() also reads a file that matches by pattern', () => {
+  const root = makeTree('networkd');
+  const sys = createSystem(root);
+  const umask = process.umask(0o077);
+  try { networkd.ensure(sys, v4, true); } finally { process.umask(umask); }
+  assert.is(stat(root, DIR).mode & 0o7777, 0o755);
+  put(root, '/etc/systemd/network/05-all.network', '[Match]\nName=e*\n\n[Network]\nAddress=198.51.100.4/30\n');
+  assert.equal(networkd.list(sys, 'eth0'), [{ iface: 'eth0', address: '198.51.100.4', prefix: 30, family: 4 }]);
+});
+
 test('refused: no matching file, a file that matches by pattern, a symbolic link on the way', () => {
   const root = makeTree('networkd');
   const sys = createSystem(root);
