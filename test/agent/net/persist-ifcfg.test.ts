@@ -22,7 +22,7 @@ test('adds IPADDR1/PREFIX1 and IPV6ADDR_SECONDARIES as the file quotes, and remo
   assert.equal(ifcfg.ensure(sys, v6, true), { renderer: 'ifcfg', file: FILE, action: 'added' });
   assert.is(read(root, FILE), original + 'IPADDR1="192.0.2.10"\nPREFIX1="24"\nIPV6ADDR_SECONDARIES="2001:db8::10/64"\n');
   const st = stat(root, FILE);
-  assert.equal([st.mode & 0o7777, st.uid], [0o644, 0]);
+  assert.equal([st.mode & 0o7777, st.uid], [0o644, process.getuid!()]);
   assert.equal(ifcfg.ensure(sys, v4, true), { renderer: 'ifcfg', file: FILE, action: 'unchanged' });
   assert.equal(ifcfg.ensure(sys, v6, true).action, 'unchanged');
   assert.is(stat(root, FILE).ino, st.ino);

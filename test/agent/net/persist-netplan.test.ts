@@ -27,7 +27,7 @@ test('adds, keeps, lists and removes v4 and v6 in 90-phoenix-ga.yaml (0600); the
   assert.is(read(root, OURS), HEAD + '  ethernets:\n    eth0:\n      addresses:\n        - "192.0.2.10/24"\n        - "2001:db8::10/64"\n');
   const st = stat(root, OURS);
   assert.is(st.mode & 0o7777, 0o600);
-  assert.is(st.uid, 0);
+  assert.is(st.uid, process.getuid!());
   assert.equal(netplan.ensure(sys, v6, true), { renderer: 'netplan', file: OURS, action: 'unchanged' });
   assert.equal(netplan.ensure(sys, v4, true).action, 'unchanged');
   assert.is(stat(root, OURS).ino, st.ino);

@@ -29,7 +29,7 @@ Address=192.0.2.10/24
 Address=2001:db8::10/64
 `);
   const st = stat(root, OURS);
-  assert.equal([st.mode & 0o7777, st.uid, stat(root, DIR).mode & 0o7777], [0o644, 0, 0o755]);
+  assert.equal([st.mode & 0o7777, st.uid, stat(root, DIR).mode & 0o7777], [0o644, process.getuid!(), 0o755]);
   assert.equal(networkd.ensure(sys, v4, true), { renderer: 'networkd', file: OURS, action: 'unchanged' });
   assert.equal(networkd.ensure(sys, v6, true).action, 'unchanged');
   assert.is(stat(root, OURS).ino, st.ino);
