@@ -77,7 +77,8 @@ export function diskAddress(host: Host, m: Mount): Record<string, unknown> | nul
 }
 
 export async function fsInfo(host: Host): Promise<Array<Record<string, unknown>>> {
-  const mounts = localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? ''));
+  // qemu-ga lists the newest mount first.
+  const mounts = localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? '')).reverse();
   return Promise.all(mounts.map(async (m) => {
     const name = host.link(`/sys/dev/block/${m.major}:${m.minor}`)?.split('/').pop() ?? m.source.replace('/dev/', '');
     const row: Record<string, unknown> = { name, mountpoint: m.mountpoint, type: m.type };
