@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import { checkAddress, CheckedAddress } from '../net/address';
 import { changeLive, liveAddresses, LiveAddress } from '../net/live';
-import { detectRenderer, PersistChange, PersistError } from '../net/persist';
+import { detectRenderer, PersistChange } from '../net/persist';
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 
@@ -22,9 +22,16 @@ export interface AddressReply {
 const fail = (desc: string): never => { throw new QgaError('GenericError', desc); };
 
 function persistError(e: unknown): string {
-  if (e instanceof PersistError) return `${e.message}${e.file ? ` (${e.file})` : ''}`;
+  // PersistError messages already name their file.
   if (e instanceof QgaError) return e.desc;
   return (e as Error).message;
+}
+
+/** NetworkManager keeps profiles in memory: without a reload it could write its old copy back. */
+async function reloadAfter(sys: System, change: PersistChange | null): Promise<void> {
+  if (!change || change.action === 'unchanged' || change.renderer !== 'networkmanager' || sys.root !== '/') return;
+  const nmcli = sys.which('nmcli');
+  if (nmcli) await sys.run(nmcli, ['connection', 'load', change.file], { timeoutMs: 10_000 });
 }
 
 function interfaceExists(iface: string): boolean {
@@ -57,6 +64,7 @@ export async function addAddress(sys: System, a: { interface: string; address: s
       if (liveAction === 'added') await changeLive(sys, c, false).catch(() => undefined);
       fail(`persisting ${c.address}/${c.prefix} failed: ${persistError(e)}; ${liveAction === 'added' ? 'the live address was removed again' : 'the live address was already there and stays'}`);
     }
+    await reloadAfter(sys, persisted);
   }
   return { interface: c.iface, address: c.address, prefix: c.prefix, live: liveAction, persisted };
 }
@@ -67,6 +75,7 @@ export async function removeAddress(sys: System, a: { interface: string; address
   // Persisted first: a failure then leaves everything as it was.
   if (renderer) {
     try { persisted = renderer.ensure(sys, c, false); } catch (e) { fail(`removing ${c.address}/${c.prefix} from the configuration failed: ${persistError(e)}; nothing was changed`); }
+    await reloadAfter(sys, persisted);
   }
   const here = live.find((x) => x.address === c.address && x.iface === c.iface && x.prefix === c.prefix);
   if (here) {
