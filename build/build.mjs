@@ -4,7 +4,7 @@
 
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,6 +50,16 @@ for (const b of BUNDLES) {
   if (size > b.budget) { console.error(`  FAIL: ${b.out} is ${size} bytes, over its budget of ${b.budget}`); failed = true; }
   writeFileSync(join(root, `${b.out}.meta.json`), JSON.stringify(result.metafile));
 }
+
+// The build tree is a package tree: init files beside the bundles, and a launcher that runs them
+// on the `node` found on PATH (a package puts its own runtime at dist/node).
+cpSync(join(root, 'init'), join(root, 'dist/init'), { recursive: true });
+writeFileSync(join(root, 'dist/phoenix-ga'), `#!/bin/sh
+# Build-tree launcher: dist/phoenix-ga [run|status|install|uninstall] [options]
+D=$(cd "$(dirname "$0")" && pwd)
+N="$D/node"; [ -x "$N" ] || N=$(command -v node)
+exec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C "$N" "$D/supervisor.js" "$@"
+`, { mode: 0o755 });
 
 if (!process.argv.includes('--no-typecheck')) {
   try {

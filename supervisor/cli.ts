@@ -12,13 +12,13 @@ export const EXIT = {
 } as const;
 
 export interface ParsedArgs {
-  command: 'run' | 'status' | 'help' | 'version';
+  command: 'run' | 'status' | 'install' | 'uninstall' | 'help' | 'version';
   flags: Map<string, string>;
 }
 
-const VALUE_FLAGS = new Set(['config', 'test-crash-at', ...flagNames()]);
-const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version']);
-const COMMANDS = new Set(['run', 'status']);
+const VALUE_FLAGS = new Set(['config', 'test-crash-at', 'root', 'init', 'runtime', ...flagNames()]);
+const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version', 'no-start']);
+const COMMANDS = new Set(['run', 'status', 'install', 'uninstall']);
 
 export class UsageError extends Error {}
 
@@ -29,8 +29,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     const a = argv[i];
     if (a === '-h') { flags.set('help', ''); continue; }
     if (!a.startsWith('--')) {
-      if (command === null && COMMANDS.has(a)) { command = a as 'run' | 'status'; continue; }
-      throw new UsageError(`unexpected argument '${a}' (commands: run, status; see --help)`);
+      if (command === null && COMMANDS.has(a)) { command = a as ParsedArgs['command']; continue; }
+      throw new UsageError(`unexpected argument '${a}' (commands: run, status, install, uninstall; see --help)`);
     }
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);

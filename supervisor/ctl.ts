@@ -6,9 +6,11 @@ import type { ParsedArgs } from './cli';
 import { HELP } from './help';
 import type { Settings } from './settings';
 import { PersistedState, stateFile } from './state-store';
+import { runInstaller } from './installer-cli';
 import { formatStatus } from './status';
 
 export function runCtl(args: ParsedArgs, settings: Settings | null): number {
+  if (args.command === 'install' || args.command === 'uninstall') return runInstaller(args);
   if (args.command === 'help') {
     process.stdout.write(HELP);
     return 0;

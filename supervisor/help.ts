@@ -5,6 +5,11 @@ export const HELP = `phoenix-ga — guest agent for hosting VDS (qemu-ga compati
 Usage:
   phoenix-ga [run] [options]     run the service in the foreground (supervisor + worker)
   phoenix-ga status [options]    print the running supervisor's view (--json for JSON)
+  phoenix-ga install [--root DIR] [--init auto|systemd|sysvinit|upstart] [--no-start] [--runtime NODE]
+                                 install into the running system or a mounted image (exit 4:
+                                 unfamiliar layout, nothing written)
+  phoenix-ga uninstall [--root DIR] [--no-start]
+                                 remove what install added (a changed config is kept)
   phoenix-ga --help | --version
 
 Options (each overrides the key of the same name in the config file):

@@ -26,7 +26,10 @@ function die(code: number, message: string): never {
 }
 
 async function run(settings: Settings): Promise<void> {
-  process.title = 'phoenix-ga';
+  // The product page shows the agent as /usr/sbin/phoenix-ga; `ps -C phoenix-ga` needs comm to be
+  // phoenix-ga (the title alone would set comm to its first 15 bytes).
+  process.title = process.env.PHOENIX_GA_LAUNCHER ?? 'phoenix-ga';
+  try { fs.writeFileSync('/proc/self/comm', 'phoenix-ga'); } catch { /* an old kernel: the title did it */ }
   process.umask(0o077);
   try { fs.writeFileSync('/proc/self/oom_score_adj', String(SUPERVISOR_OOM_SCORE_ADJ)); } catch { /* needs root */ }
   try {
@@ -106,7 +109,7 @@ function main(): void {
     throw e;
   }
   if (args.command === 'version') { process.stdout.write(`phoenix-ga ${VERSION}\n`); return; }
-  if (args.command === 'help') { runCtlBundle(args, null); return; }
+  if (args.command === 'help' || args.command === 'install' || args.command === 'uninstall') { runCtlBundle(args, null); return; }
   let settings: Settings;
   try {
     settings = loadSettings(args.flags);

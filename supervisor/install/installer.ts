@@ -1,0 +1,153 @@
+// `phoenix-ga install [--root DIR] [--init auto|systemd|sysvinit|upstart]` and `uninstall`: puts the
+// runtime, the bundles, the launcher, a default config and the init entry into a system tree
+// (the running system, or a mounted image: nothing inside it is run), enabled for boot.
+// Idempotent (a second run changes nothing), atomic per file, with the runtime switched by one
+// symlink rename (old version or new, never a mix); uninstall removes what install added.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { detectInit, InitSystem } from './init-system';
+import { TreeError, treeFiles } from './tree-files';
+
+export const LIB = '/usr/lib/phoenix-ga';
+export const LAUNCHER = '/usr/sbin/phoenix-ga';
+export const CONFIG = '/etc/phoenix-ga/phoenix-ga.conf';
+export const MANIFEST = '/var/lib/phoenix-ga/install.json';
+const UNIT = '/etc/systemd/system/phoenix-ga.service';
+const WANTS = '/etc/systemd/system/multi-user.target.wants/phoenix-ga.service';
+const UPSTART = '/etc/init/phoenix-ga.conf';
+const INITTAB = '/etc/inittab';
+const BEGIN = '#-- PGA begin', END = '#-- PGA end';
+
+export const INSTALL_EXIT = { ok: 0, failed: 1, usage: 2, unknownLayout: 4 } as const;
+
+export interface Payload {
+  version: string;
+  /** Directory with supervisor.js, agent.js, ctl.js and init/. */
+  dir: string;
+  /** The Node runtime to install. */
+  node: string;
+}
+
+export interface Manifest { version: string; init: InitSystem; files: string[]; inittabBlock: boolean; configInstalled: string | null; createdDirs?: string[] }
+
+/** Directories install may create; the ones that were not there before go again on uninstall. */
+const MAYBE_CREATED = ['/var', '/var/lib', '/var/lib/phoenix-ga', '/usr/lib', '/usr/lib/phoenix-ga', '/usr/sbin', '/etc/phoenix-ga',
+  '/etc/systemd', '/etc/systemd/system', '/etc/systemd/system/multi-user.target.wants', '/etc/init'];
+
+export interface Outcome { code: number; lines: string[] }
+
+const BUNDLES = ['supervisor.js', 'agent.js', 'ctl.js'];
+const INIT_FILES = ['phoenix-ga.sh', 'etc/phoenix-ga.conf', 'systemd/phoenix-ga.service', 'sysvinit/inittab.block', 'upstart/phoenix-ga.conf'];
+
+function initText(payload: Payload, rel: string): string {
+  return fs.readFileSync(path.join(payload.dir, 'init', rel), 'utf8');
+}
+
+/** The inittab text with our block in place of an existing one (or appended), the rest untouched. */
+export function inittabWith(text: string, block: string | null): string {
+  const lines = text.split('\n');
+  const b = lines.indexOf(BEGIN), e = lines.indexOf(END);
+  const ours = block === null ? [] : block.replace(/\n$/, '').split('\n');
+  if (b >= 0 && e > b) {
+    lines.splice(b, e - b + 1, ...ours);
+    return lines.join('\n').replace(/\n{3,}$/, '\n');
+  }
+  if (block === null) return text;
+  return (text === '' || text.endsWith('\n') ? text : text + '\n') + block;
+}
+
+export function install(root: string, payload: Payload, initChoice: InitSystem | 'auto'): Outcome {
+  const lines: string[] = [];
+  const t = treeFiles(root);
+  const det = initChoice === 'auto' ? detectInit(root) : { ok: true as const, init: initChoice, evidence: 'chosen with --init' };
+  if (!det.ok) return { code: INSTALL_EXIT.unknownLayout, lines: [`phoenix-ga install: refused, nothing written: ${det.reason}`] };
+  if (det.init === 'sysvinit' && !t.exists(INITTAB)) return { code: INSTALL_EXIT.unknownLayout, lines: [`phoenix-ga install: refused, nothing written: --init sysvinit but ${t.at(INITTAB)} does not exist`] };
+  for (const f of [...BUNDLES.map((b) => path.join(payload.dir, b)), payload.node]) {
+    if (!fs.existsSync(f)) return { code: INSTALL_EXIT.failed, lines: [`phoenix-ga install: the package is incomplete: ${f} is missing; nothing written`] };
+  }
+  const changed = (what: string, did: boolean) => { if (did) lines.push(`  ${what}`); };
+  const previous = readManifest(root);
+  const createdDirs = previous?.createdDirs ?? MAYBE_CREATED.filter((d) => !t.exists(d));
+  try {
+    // 1. The version's files in a directory of their own; nothing refers to it yet.
+    const vdir = `${LIB}/${payload.version}`;
+    t.mkdir(vdir, 0o755);
+    changed(`${vdir}/node`, t.copy(payload.node, `${vdir}/node`, 0o755));
+    for (const b of BUNDLES) changed(`${vdir}/${b}`, t.put(`${vdir}/${b}`, fs.readFileSync(path.join(payload.dir, b)), 0o644));
+    // The init files too, so the installed copy can repair or move its own installation.
+    for (const rel of INIT_FILES) changed(`${vdir}/init/${rel}`, t.put(`${vdir}/init/${rel}`, initText(payload, rel), 0o644));
+    // 2. One rename switches the running version.
+    changed(`${LIB}/current -> ${payload.version}`, t.symlink(payload.version, `${LIB}/current`));
+    for (const old of fs.readdirSync(t.at(LIB))) {
+      if (old !== payload.version && old !== 'current' && !old.endsWith('.phoenix-new')) changed(`removed old version ${LIB}/${old}`, t.remove(`${LIB}/${old}`));
+    }
+    changed(LAUNCHER, t.put(LAUNCHER, initText(payload, 'phoenix-ga.sh').replace('@LIB@', `${LIB}/current`), 0o755));
+    // 3. The configuration only when there is none: an upgrade keeps the operator's (and the key).
+    let configInstalled: string | null = null;
+    if (!t.exists(CONFIG)) {
+      t.mkdir(path.dirname(CONFIG), 0o700);
+      configInstalled = initText(payload, 'etc/phoenix-ga.conf');
+      changed(CONFIG, t.put(CONFIG, configInstalled, 0o600));
+    } else configInstalled = previous?.configInstalled ?? null;
+    // 4. The init entry, enabled for boot without the init running.
+    let inittabBlock = false;
+    if (det.init === 'systemd') {
+      changed(UNIT, t.put(UNIT, initText(payload, 'systemd/phoenix-ga.service'), 0o644));
+      changed(`${WANTS} -> ${UNIT}`, t.symlink(UNIT, WANTS));
+    } else if (det.init === 'upstart') {
+      changed(UPSTART, t.put(UPSTART, initText(payload, 'upstart/phoenix-ga.conf'), 0o644));
+    } else {
+      const cur = t.read(INITTAB) ?? '';
+      changed(`${INITTAB} (the #-- PGA block)`, t.put(INITTAB, inittabWith(cur, initText(payload, 'sysvinit/inittab.block')), fs.statSync(t.at(INITTAB)).mode & 0o7777));
+      inittabBlock = true;
+    }
+    const files = [`${LIB}`, LAUNCHER, ...(det.init === 'systemd' ? [UNIT, WANTS] : det.init === 'upstart' ? [UPSTART] : [])];
+    const manifest: Manifest = { version: payload.version, init: det.init, files, inittabBlock, configInstalled, createdDirs };
+    t.mkdir(path.dirname(MANIFEST), 0o700);
+    t.put(MANIFEST, JSON.stringify(manifest, null, 1) + '\n', 0o600);
+    if (previous && previous.init !== det.init) lines.push(...removeInitEntry(root, previous.init).map((l) => `  ${l}`));
+  } catch (e) {
+    const why = e instanceof TreeError ? e.message : `${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`;
+    return { code: INSTALL_EXIT.failed, lines: [...lines, `phoenix-ga install: failed: ${why}`] };
+  }
+  const head = `phoenix-ga ${payload.version} installed into ${root} for ${det.init} (${det.evidence})`;
+  return { code: INSTALL_EXIT.ok, lines: lines.length ? [head, 'changed:', ...lines] : [`${head}: already installed, nothing changed`] };
+}
+
+function readManifest(root: string): Manifest | null {
+  try { return JSON.parse(fs.readFileSync(treeFiles(root).at(MANIFEST), 'utf8')) as Manifest; } catch { return null; }
+}
+
+function removeInitEntry(root: string, init: InitSystem): string[] {
+  const t = treeFiles(root);
+  const out: string[] = [];
+  if (init === 'systemd') { if (t.remove(WANTS)) out.push(`removed ${WANTS}`); if (t.remove(UNIT)) out.push(`removed ${UNIT}`); }
+  if (init === 'upstart' && t.remove(UPSTART)) out.push(`removed ${UPSTART}`);
+  if (init === 'sysvinit') {
+    const cur = t.read(INITTAB);
+    if (cur !== null && cur.includes(BEGIN)) { t.put(INITTAB, inittabWith(cur, null), fs.statSync(t.at(INITTAB)).mode & 0o7777); out.push(`removed the #-- PGA block from ${INITTAB}`); }
+  }
+  return out;
+}
+
+export function uninstall(root: string): Outcome {
+  const t = treeFiles(root);
+  const m = readManifest(root);
+  if (!m) return { code: INSTALL_EXIT.ok, lines: [`phoenix-ga is not installed in ${root} (no ${MANIFEST}); nothing removed`] };
+  const lines = removeInitEntry(root, m.init);
+  for (const f of m.files) if (f !== UNIT && f !== WANTS && f !== UPSTART && t.remove(f)) lines.push(`removed ${f}`);
+  // The configuration goes only if it is still the one we installed; the operator's stays.
+  const cfg = t.read(CONFIG);
+  if (cfg !== null && m.configInstalled !== null && cfg === m.configInstalled) {
+    t.remove(CONFIG);
+    lines.push(`removed ${CONFIG}`);
+    try { fs.rmdirSync(t.at(path.dirname(CONFIG))); lines.push(`removed ${path.dirname(CONFIG)}`); } catch { /* holds the key or other files */ }
+  } else if (cfg !== null) lines.push(`kept ${CONFIG} (changed since installed)`);
+  // What the agent wrote while it ran: the journal and statistics, the log.
+  for (const p of ['/var/lib/phoenix-ga', '/var/log/phoenix-ga.log', '/var/log/phoenix-ga.log.1', '/run/phoenix-ga']) if (t.remove(p)) lines.push(`removed ${p}`);
+  for (const d of [...(m.createdDirs ?? [])].sort((a, b) => b.length - a.length)) {
+    try { fs.rmdirSync(t.at(d)); lines.push(`removed ${d}`); } catch { /* not empty, or gone */ }
+  }
+  return { code: INSTALL_EXIT.ok, lines: [`phoenix-ga ${m.version} uninstalled from ${root}:`, ...lines.map((l) => `  ${l}`)] };
+}
