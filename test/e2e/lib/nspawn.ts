@@ -74,6 +74,7 @@ export async function prepareRoot(tree: string, name: string): Promise<Root> {
     async cleanup() {
       await root.container?.stop();
       removeTree(dir);
+      removePropagateDir(machine);
       forget();
     },
   };
@@ -155,7 +156,8 @@ export async function boot(root: Root, opts: BootOptions = {}): Promise<Containe
       stopping ??= (async () => {
         const t1 = Date.now();
         // systemd halts on nspawn's forwarded SIGTERM (SIGRTMIN+3); sysvinit ignores that signal.
-        if (init === 'systemd') { try { process.kill(proc.pid!, 'SIGTERM'); } catch { /* gone */ } } else nsenterExec(pid1, 'telinit 0', 5000).catch(() => undefined);
+        if (exited) { /* init ended by itself (poweroff inside) */ } else if (init === 'systemd') process.kill(proc.pid!, 'SIGTERM');
+        else nsenterExec(pid1, 'telinit 0', 5000).catch(() => undefined);
         const clean = await Promise.race([exit.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
         if (!clean) kill();
         await exit;
@@ -173,5 +175,7 @@ export async function boot(root: Root, opts: BootOptions = {}): Promise<Containe
     console: readConsole,
   };
   root.container = container;
+  // A container that powered itself off no longer blocks booting the root again.
+  void exit.then(() => { if (root.container === container) root.container = null; });
   return container;
 }
