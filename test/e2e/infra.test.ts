@@ -125,6 +125,7 @@ test('vm: test shell, injected file, the agent port carries bytes both ways, UDP
   } finally {
     udp.close();
     await vm.stop();
+    fs.rmSync(path.dirname(injected), { recursive: true, force: true });
   }
   assert.not.ok(alive(vm.pid), 'QEMU is gone after stop');
   assert.not.ok(fs.existsSync(vm.dir), 'stop removes the run directory');
