@@ -3,7 +3,7 @@
 // runs its init as PID 1. The host has no systemd, hence --register=no --keep-unit (without them
 // nspawn asks the host's D-Bus for a scope unit and fails).
 
-import { spawn } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { claimRunDir, killIfSame, onExit, recordLeftover, recordProcess, startTime } from './cleanup';
@@ -163,6 +163,9 @@ export async function boot(root: Root, opts: BootOptions = {}): Promise<Containe
         await exit;
         forget();
         removePropagateDir(root.machine);
+        // sysvinit's shutdown remounts / read-only, which is the overlay itself: make it writable
+        // again, so the test can change files between boots (as the automation does).
+        try { execFileSync('mount', ['-o', 'remount,rw', root.merged], { stdio: 'ignore' }); } catch { /* already rw */ }
         root.container = null;
         note(`nspawn ${root.machine}: ${clean ? 'shut down' : 'killed after no shutdown'} in ${since(t1)}`);
       })();
