@@ -35,6 +35,6 @@ export function runtime(version) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   for (const v of process.argv.slice(2).length ? process.argv.slice(2) : [LEGACY_NODE, CURRENT_NODE]) console.log(runtime(v));
 }

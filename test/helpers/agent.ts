@@ -25,6 +25,8 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** A command to run the supervisor under, e.g. ['unshare', '--uts', '--'] or ['ip', 'netns', 'exec', 'ns1']. */
   wrap?: string[];
+  /** The Node binary to run the supervisor (and so the worker) on; default this one. */
+  node?: string;
 }
 
 export interface Agent {
@@ -70,7 +72,8 @@ export function startAgent(o: AgentOptions = {}): Agent {
   if (o.heartbeatPort) args.push('--heartbeat', `127.0.0.1:${o.heartbeatPort}`, '--heartbeat-key', o.keyFile!);
   if (o.testCommands) args.push('--test-commands');
   args.push(...(o.args ?? []));
-  const [cmd, ...pre] = o.wrap ? [...o.wrap, process.execPath] : [process.execPath];
+  const node = o.node ?? process.execPath;
+  const [cmd, ...pre] = o.wrap ? [...o.wrap, node] : [node];
   const proc = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...o.env } });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
