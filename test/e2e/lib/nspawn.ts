@@ -32,6 +32,8 @@ export interface BootOptions {
   binds?: Bind[];
   /** A network namespace name (/run/netns/NAME) or path; default: a private network with only lo. */
   netns?: string;
+  /** Capabilities to keep beyond nspawn's default set, e.g. CAP_NET_ADMIN for systemd-networkd. */
+  capabilities?: string[];
   /** How long init may take to finish booting; default 90 s. */
   timeoutMs?: number;
 }
@@ -99,7 +101,8 @@ function nspawnArgs(root: Root, opts: BootOptions): string[] {
     return `--bind${b.readOnly ? '-ro' : ''}=${b.host}:${b.guest}`;
   });
   // --console=read-only: init's console goes to our log, and no tty is needed (CI has none).
-  return ['-b', '-D', root.merged, '--register=no', '--keep-unit', '--console=read-only', `--machine=${root.machine}`, ...net, ...binds];
+  const caps = opts.capabilities?.length ? [`--capability=${opts.capabilities.join(',')}`] : [];
+  return ['-b', '-D', root.merged, '--register=no', '--keep-unit', '--console=read-only', `--machine=${root.machine}`, ...net, ...binds, ...caps];
 }
 
 export async function boot(root: Root, opts: BootOptions = {}): Promise<Container> {
