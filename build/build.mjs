@@ -17,6 +17,7 @@ export const BUNDLES = [
   { entry: 'supervisor/ctl.ts', out: 'dist/ctl.js', budget: 80_000, forbid: /^agent\// },
   { entry: 'agent/main.ts', out: 'dist/agent.js', budget: 200_000, forbid: /^panel\// },
   { entry: 'panel/receiver-cli.ts', out: 'dist/phoenix-ga-receiver.js', budget: 60_000, forbid: /^agent\// },
+  { entry: 'panel/ctl-cli.ts', out: 'dist/phoenix-ga-ctl.js', budget: 60_000, forbid: /^agent\// },
 ];
 
 // The oldest runtime the package supports: Node 16 runs on glibc 2.17 (CentOS 7).

@@ -3,10 +3,12 @@
 
 import * as dgram from 'dgram';
 import * as fs from 'fs';
+import { startCollectorHttp } from './collector-http';
 import { HeartbeatReceiver, parseKeyFile, VmState, VmView } from './heartbeat-receiver';
 
-const USAGE = 'usage: phoenix-ga-receiver --listen HOST:PORT --keys FILE [--each] [--json]\n'
-  + '  key file lines: VMID [KEYID] HEXKEY\n';
+const USAGE = 'usage: phoenix-ga-receiver --listen HOST:PORT --keys FILE [--each] [--json] [--http HOST:PORT] [--silent-after N]\n'
+  + '  key file lines: VMID [KEYID] HEXKEY [until=ISO-8601]; SIGHUP re-reads it, SIGUSR1 prints the counters\n'
+  + '  --http: GET /vms (JSON) and /metrics (Prometheus) on that address (default off; use 127.0.0.1)\n';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,6 +17,7 @@ function flag(name: string): string | undefined {
 
 function describe(v: VmView, previous: VmState | null): string {
   const p = v.payload;
+  if (!p) return `${new Date().toISOString()} ${v.vmId} ${previous ?? '-'} -> ${v.state} (${v.reason})`;
   const w = p.worker;
   const last = p.last_exit ? ` last-exit=${p.last_exit.reason}(${p.last_exit.signal ?? p.last_exit.code}) ${Math.round(p.last_exit.ago_ms / 1000)}s ago` : '';
   return `${new Date().toISOString()} ${v.vmId} ${previous ?? '-'} -> ${v.state} (${v.reason}) worker=${w.state} pid=${w.pid} gen=${w.gen} restarts=${p.restarts.total}${last} seq=${v.seq}`;
@@ -31,13 +34,23 @@ function main(): void {
   if (!m) { process.stderr.write(`--listen: expected HOST:PORT, got '${listen}'\n`); process.exit(2); }
   const host = m[1] ?? m[2];
   const port = Number(m[3]);
-  const keys = parseKeyFile(fs.readFileSync(keyFile, 'utf8'));
+  let keys = parseKeyFile(fs.readFileSync(keyFile, 'utf8'));
   const json = process.argv.includes('--json');
   const each = process.argv.includes('--each');
   const out = (v: VmView, previous: VmState | null, event: string): void => {
     process.stdout.write((json ? JSON.stringify({ event, previous, ...v }) : describe(v, previous)) + '\n');
   };
-  const receiver = new HeartbeatReceiver((id) => keys.get(id), { onChange: (v, prev) => out(v, prev, 'state') });
+  const silent = flag('silent-after');
+  const receiver = new HeartbeatReceiver((id) => keys.get(id), { onChange: (v, prev) => out(v, prev, 'state'), ...(silent ? { silentAfterIntervals: Number(silent) } : {}) });
+  process.on('SIGHUP', () => {
+    try { keys = parseKeyFile(fs.readFileSync(keyFile, 'utf8')); process.stderr.write(`receiver: ${keys.size} VM key(s) loaded\n`); } catch (e) { process.stderr.write(`receiver: keys not reloaded: ${(e as Error).message}\n`); }
+  });
+  const http = flag('http');
+  if (http) {
+    const h = /^(.+):(\d+)$/.exec(http);
+    if (!h) { process.stderr.write(`--http: expected HOST:PORT, got '${http}'\n`); process.exit(2); }
+    startCollectorHttp(receiver, h[1], Number(h[2])).then(() => process.stderr.write(`phoenix-ga-receiver: http://${http}/vms and /metrics\n`), (e) => { process.stderr.write(`--http: ${e.message}\n`); process.exit(1); });
+  }
   const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
   socket.on('message', (d) => {
     const verdict = receiver.accept(d);

@@ -35,7 +35,8 @@ export type WorkerState = 'starting' | 'ready' | 'busy' | 'backoff' | 'hung' | '
 export interface HeartbeatPayload {
   boot: string;
   interval_ms: number;
-  sup: { pid: number; up_ms: number; ver: string; rss_kb: number; anon_kb: number };
+  /** start_ms: when this supervisor started, on the boot's monotonic clock (orders epochs). */
+  sup: { pid: number; up_ms: number; start_ms: number; ver: string; rss_kb: number; anon_kb: number };
   worker: {
     state: WorkerState;
     pid: number | null;

@@ -254,7 +254,7 @@ export class Service {
     return {
       boot: this.boot,
       interval_ms: this.d.settings.heartbeatIntervalMs,
-      sup: { pid: process.pid, up_ms: now - this.startedAt, ver: this.d.version, rss_kb: sup?.rssKb ?? 0, anon_kb: sup?.anonKb ?? 0 },
+      sup: { pid: process.pid, up_ms: now - this.startedAt, start_ms: this.startedAt, ver: this.d.version, rss_kb: sup?.rssKb ?? 0, anon_kb: sup?.anonKb ?? 0 },
       worker: {
         state: this.state,
         pid: w?.alive ? w.pid : null,

@@ -58,7 +58,16 @@ for (const group of globalThis.UVU_QUEUE) {
     };
   }
 }
+// A test awaiting a promise that never settles empties the event loop and uvu stops early
+// ("Exiting early before testing is finished"): still close with the line, as a failure.
+let finished = false;
+process.on('exit', () => {
+  if (finished) return;
+  console.log(`${passed} passed, ${total - passed + 1} failed (the run stopped early: a test waited on something that never happened)`);
+  process.exitCode = 1;
+});
 await uvu.exec(false);
+finished = true;
 // A suite whose before-hook throws, or a test that throws a non-Error, makes uvu count (0 / N)
 // and still exit 0 (uvu issues #60, #80, #191): total - passed counts those as failed.
 const failed = total - passed;

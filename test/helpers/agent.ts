@@ -27,6 +27,7 @@ export interface AgentOptions {
   wrap?: string[];
   /** The Node binary to run the supervisor (and so the worker) on; default this one. */
   node?: string;
+  vmId?: string;
 }
 
 export interface Agent {
@@ -68,7 +69,7 @@ export function startAgent(o: AgentOptions = {}): Agent {
   const sock = path.join(dir, 'agent.sock');
   const runDir = path.join(dir, 'run');
   const args = [SUPERVISOR, '--channel', o.channel ?? `unix:${sock}`, '--run-dir', runDir, '--log-file', '-',
-    '--heartbeat-interval', String(o.interval ?? 0.2), '--hang-timeout', String(o.hangTimeout ?? 1.5), '--vm-id', 'vm-test'];
+    '--heartbeat-interval', String(o.interval ?? 0.2), '--hang-timeout', String(o.hangTimeout ?? 1.5), '--vm-id', o.vmId ?? 'vm-test'];
   if (o.heartbeatPort) args.push('--heartbeat', `127.0.0.1:${o.heartbeatPort}`, '--heartbeat-key', o.keyFile!);
   if (o.testCommands) args.push('--test-commands');
   args.push(...(o.args ?? []));

@@ -143,9 +143,10 @@ test('an interrupted install leaves the old state or the new one, never a mix', 
   for (let i = 0; i < 12; i++) {
     if (i % 3 === 0) run('uninstall', '--root', r);
     const p = spawn(CLI, ['install', '--root', r], { stdio: 'ignore' });
+    const exited = new Promise((res) => p.on('exit', res));
     await new Promise((res) => setTimeout(res, 20 + crypto.randomInt(250)));
     p.kill('SIGKILL');
-    await new Promise((res) => p.on('exit', res));
+    await exited;
     // Whatever `current` points at is complete; nothing half-written is visible under a real name.
     const cur = path.join(r, 'usr/lib/phoenix-ga/current');
     if (fs.existsSync(cur)) for (const [f, h] of expect) assert.is(crypto.createHash('sha1').update(fs.readFileSync(path.join(cur, f))).digest('hex'), h, `${f} after a kill`);

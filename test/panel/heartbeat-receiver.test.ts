@@ -10,7 +10,7 @@ const other = crypto.randomBytes(32);
 function payload(over: Partial<HeartbeatPayload> = {}, worker: Partial<HeartbeatPayload['worker']> = {}): HeartbeatPayload {
   return {
     boot: 'b', interval_ms: 1000,
-    sup: { pid: 1, up_ms: 10, ver: '0.1.0', rss_kb: 1, anon_kb: 1 },
+    sup: { pid: 1, up_ms: 10, start_ms: 1000, ver: '0.1.0', rss_kb: 1, anon_kb: 1 },
     worker: { state: 'ready', pid: 2, gen: 1, progress_age_ms: 5, rss_kb: 1, anon_kb: 1, ...worker },
     restarts: { total: 0, failures_10m: 0 },
     last_exit: null,
@@ -63,9 +63,14 @@ test('sequence window: late beats inside the window count once, older ones are r
 
 test('a new epoch (supervisor restart) is accepted; the old epoch cannot be replayed afterwards', () => {
   const r = receiver();
-  assert.ok(r.accept(beat(5n, { epoch: '1111111111111111' })).ok);
-  assert.ok(r.accept(beat(1n, { epoch: '2222222222222222' })).ok);
-  assert.equal(r.accept(beat(6n, { epoch: '1111111111111111' })), { ok: false, why: 'stale-epoch' });
+  const started = (ms: number, boot = 'b') => { const p = payload({ boot }); p.sup = { ...p.sup, start_ms: ms }; return p; };
+  assert.ok(r.accept(beat(5n, { epoch: '1111111111111111', p: started(1000) })).ok);
+  assert.ok(r.accept(beat(1n, { epoch: '2222222222222222', p: started(2000) })).ok);
+  assert.equal(r.accept(beat(6n, { epoch: '1111111111111111', p: started(1000) })), { ok: false, why: 'stale-epoch' });
+  // An epoch never seen, but from a supervisor that started earlier in this boot: a replay of a
+  // datagram older than the retired list remembers, which must not displace the running one.
+  assert.equal(r.accept(beat(9n, { epoch: '3333333333333333', p: started(1500) })), { ok: false, why: 'stale-epoch' });
+  assert.ok(r.accept(beat(1n, { epoch: '4444444444444444', p: started(10, 'another-boot') })).ok, 'a new boot starts over');
 });
 
 test('an authentic payload with a broken shape is refused, not crashed on', () => {

@@ -1,0 +1,91 @@
+// phoenix-ga-ctl: the panel's client on the command line.
+//   phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
+// Mutating commands get an idempotency key and are retried with it; the password is read from a
+// prompt or from stdin, never from the command line.
+
+import * as readline from 'readline';
+import { AgentClient, AgentError } from './agent-client';
+
+const USAGE = `usage: phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
+commands:
+  ping | info | status | osinfo | interfaces | fsinfo | routes
+  stats [--since SEQ]                       statistics samples (phoenix-get-stats)
+  set-password USER [--crypted]             password from the prompt or stdin
+  set-hostname NAME
+  add-ip IFACE ADDRESS/PREFIX [--no-persist]
+  remove-ip IFACE ADDRESS/PREFIX [--no-persist]
+  list-ips [IFACE]
+  call NAME [JSON-ARGUMENTS] [--mutating]   any command
+`;
+
+function readSecret(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    return new Promise((resolve) => { let d = ''; process.stdin.setEncoding('utf8'); process.stdin.on('data', (c) => { d += c; }); process.stdin.on('end', () => resolve(d.replace(/\r?\n$/, ''))); });
+  }
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s) => { if (s.includes(prompt)) process.stderr.write(prompt); };
+    rl.question(prompt, (a) => { rl.close(); process.stderr.write('\n'); resolve(a); });
+  });
+}
+
+function cidr(s: string | undefined): { address: string; prefix: number } {
+  const m = /^(.+)\/(\d{1,3})$/.exec(s ?? '');
+  if (!m) throw new Error(`expected ADDRESS/PREFIX, got '${s ?? ''}'`);
+  return { address: m[1], prefix: Number(m[2]) };
+}
+
+function human(cmd: string, r: unknown): string {
+  if (cmd === 'ping') return 'the agent answers';
+  if (cmd === 'status') {
+    const s = r as { sup: { pid: number; ver: string }; worker: { state: string; pid: number | null; gen: number }; restarts: { total: number }; last_exit: { reason: string } | null; channel: { kind: string; state: string } };
+    return `phoenix-ga ${s.sup.ver}: supervisor ${s.sup.pid}, worker ${s.worker.state} (pid ${s.worker.pid}, generation ${s.worker.gen}), ${s.restarts.total} restarts${s.last_exit ? `, last exit ${s.last_exit.reason}` : ''}, channel ${s.channel.kind} ${s.channel.state}`;
+  }
+  if (cmd === 'add-ip' || cmd === 'remove-ip') {
+    const a = r as { interface: string; address: string; prefix: number; live: string; persisted: { renderer: string; file: string; action: string } | null };
+    return `${a.address}/${a.prefix} on ${a.interface}: live ${a.live}; ${a.persisted ? `${a.persisted.renderer} ${a.persisted.file}: ${a.persisted.action}` : 'not persisted'}`;
+  }
+  return JSON.stringify(r, null, 2);
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const flag = (n: string) => { const i = argv.indexOf(`--${n}`); if (i < 0) return undefined; const v = argv[i + 1]; argv.splice(i, 2); return v; };
+  const bool = (n: string) => { const i = argv.indexOf(`--${n}`); if (i < 0) return false; argv.splice(i, 1); return true; };
+  const socket = flag('socket');
+  const timeout = flag('timeout');
+  const json = bool('json');
+  const crypted = bool('crypted');
+  const noPersist = bool('no-persist');
+  const mutating = bool('mutating');
+  const since = flag('since');
+  const [cmd, ...rest] = argv;
+  if (!socket || !cmd || bool('help')) { process.stderr.write(USAGE); return socket && cmd ? 0 : 2; }
+  const client = new AgentClient({ path: socket });
+  const t = timeout ? { timeoutMs: Number(timeout) * 1000 } : {};
+  const simple: Record<string, string> = { ping: 'guest-ping', info: 'guest-info', status: 'phoenix-agent-status', osinfo: 'guest-get-osinfo', interfaces: 'guest-network-get-interfaces', fsinfo: 'guest-get-fsinfo', routes: 'guest-network-get-route' };
+  try {
+    let r: unknown;
+    if (simple[cmd]) r = await client.call(simple[cmd], undefined, t);
+    else if (cmd === 'stats') r = await client.call('phoenix-get-stats', since ? { since: Number(since) } : {}, t);
+    else if (cmd === 'set-password') {
+      if (!rest[0]) throw new Error('set-password needs a user name');
+      const pw = await readSecret(`password for ${rest[0]}: `);
+      r = await client.call('guest-set-user-password', { username: rest[0], password: Buffer.from(pw).toString('base64'), crypted }, { ...t, mutating: true });
+    } else if (cmd === 'set-hostname') r = await client.call('phoenix-set-hostname', { hostname: rest[0] }, { ...t, mutating: true });
+    else if (cmd === 'add-ip' || cmd === 'remove-ip') r = await client.call(`phoenix-${cmd}`, { interface: rest[0], ...cidr(rest[1]), persist: !noPersist }, { ...t, mutating: true });
+    else if (cmd === 'list-ips') r = await client.call('phoenix-list-ips', rest[0] ? { interface: rest[0] } : {}, t);
+    else if (cmd === 'call') r = await client.call(rest[0], rest[1] ? JSON.parse(rest[1]) : undefined, { ...t, mutating });
+    else { process.stderr.write(`unknown command '${cmd}'\n${USAGE}`); return 2; }
+    process.stdout.write((json ? JSON.stringify(r) : human(cmd, r)) + '\n');
+    return 0;
+  } catch (e) {
+    const msg = e instanceof AgentError ? `${e.cls}: ${e.desc}` : (e as Error).message;
+    process.stderr.write(json ? JSON.stringify({ error: msg }) + '\n' : `phoenix-ga-ctl: ${msg}\n`);
+    return e instanceof AgentError ? 1 : 3;
+  } finally {
+    client.close();
+  }
+}
+
+main().then((code) => process.exit(code));
