@@ -38,6 +38,8 @@ export interface Vm {
   shell(script: string, timeoutMs?: number): Promise<ShellResult>;
   /** Reboots the guest from inside (a clean systemd reboot) and waits for the shell; disk changes persist. */
   reboot(): Promise<void>;
+  /** Waits for a boot other than BEFORE (a boot id) to reach the shell: a reboot the guest started itself. */
+  awaitReboot(before: string): Promise<void>;
   /** Quits QEMU (SIGTERM, then SIGKILL after 5 s) and removes the run directory; the disk's changes are gone. */
   stop(): Promise<void>;
   /** The serial console so far (kernel, systemd, a root login); kept after stop. */
@@ -123,6 +125,19 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
   try { await waitShell(bootTimeout); } catch (e) { return fail('boot', e); }
   note(`vm ${path.basename(dir)}: test shell ready ${since(t0)} after QEMU start`);
 
+  // The old shell may still read a request during shutdown and die without answering, so the new
+  // boot's banner (e2e-shell writes it to the console) comes first, then its shell.
+  const newBoot = async (before: string, seen: number, t1: number): Promise<void> => {
+    const banner = /e2e-shell: boot ([0-9a-f-]{36})/g;
+    const end = Date.now() + bootTimeout;
+    while (![...readConsole().slice(seen).matchAll(banner)].some((m) => m[1] !== before)) {
+      if (exited || Date.now() > end) return fail('reboot', new Error(exited ? 'QEMU exited' : `no new boot after ${bootTimeout} ms`));
+      await sleep(200);
+    }
+    const started = since(t1);
+    try { await waitShell(bootTimeout); } catch (e) { return fail('reboot', e); }
+    note(`vm ${path.basename(dir)}: rebooted in ${since(t1)} (the new boot's shell started after ${started})`);
+  };
   let stopping: Promise<void> | null = null;
   const vm: Vm = {
     agentSock: path.join(dir, 'agent.sock'), dir, pid: proc.pid!,
@@ -135,18 +150,9 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
       // Straight to PID 1: `systemctl reboot` goes through logind and, early in a boot, first
       // waits for dbus and logind to start (10-15 s under TCG).
       await shell('(sleep 0.5; systemctl start reboot.target --job-mode=replace-irreversibly) >/dev/null 2>&1 &', 30_000);
-      // The old shell may still read a request during shutdown and die without answering, so
-      // the new boot's banner (e2e-shell writes it to the console) comes first.
-      const banner = /e2e-shell: boot ([0-9a-f-]{36})/g;
-      const end = Date.now() + bootTimeout;
-      while (![...readConsole().slice(seen).matchAll(banner)].some((m) => m[1] !== before)) {
-        if (exited || Date.now() > end) return fail('reboot', new Error(exited ? 'QEMU exited' : `no new boot after ${bootTimeout} ms`));
-        await sleep(200);
-      }
-      const started = since(t1);
-      try { await waitShell(bootTimeout); } catch (e) { return fail('reboot', e); }
-      note(`vm ${path.basename(dir)}: rebooted in ${since(t1)} (the new boot's shell started after ${started})`);
+      await newBoot(before, seen, t1);
     },
+    awaitReboot: (before) => newBoot(before, 0, Date.now()),
     stop() {
       stopping ??= (async () => {
         if (!exited) try { process.kill(proc.pid!, 'SIGTERM'); } catch { /* gone */ }
