@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as net from 'net';
 import { Agent, startAgent } from './helpers/agent';
 import { QgaClient } from './helpers/qga-client';
 
@@ -77,6 +78,41 @@ P('guest-info lists every command with enabled and success-response', async ({ c
   assert.equal(r.return.supported_commands.find((x: { name: string }) => x.name === 'phoenix-agent-status'),
     { enabled: false, name: 'phoenix-agent-status', 'success-response': true });
   assert.not.ok(names.some((n: string) => n.startsWith('phoenix-test-')), 'test hooks are off by default');
+});
+
+P('replies stay byte-exact while the peer reads slowly (writes queued in libuv across collections)', async ({ agent }) => {
+  // A peer that stops reading makes the worker's writes asynchronous; the worker keeps parsing
+  // and allocating meanwhile, so collections run while libuv still holds the reply buffers.
+  const s = net.connect(agent.sock);
+  await new Promise((r) => s.once('connect', r));
+  s.pause();
+  const N = 6000;
+  let batch = '';
+  for (let i = 0; i < N; i++) batch += `{"execute":"guest-info","id":${i}}`;
+  s.write(batch);
+  await new Promise((r) => setTimeout(r, 1500));
+  const want = await new Promise<string[]>((resolve, reject) => {
+    let buf = '';
+    const lines: string[] = [];
+    const t = setTimeout(() => reject(new Error(`${lines.length} of ${N} replies within 20 s`)), 20_000);
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) { lines.push(buf.slice(0, nl)); buf = buf.slice(nl + 1); }
+      if (lines.length >= N) { clearTimeout(t); resolve(lines); }
+    });
+    s.resume();
+  });
+  s.destroy();
+  const first = JSON.parse(want[0]);
+  assert.is(first.id, 0);
+  for (let i = 0; i < N; i++) {
+    let r: { id: number; return: unknown };
+    try { r = JSON.parse(want[i]); } catch { assert.unreachable(`reply ${i} is not JSON: ${want[i].slice(0, 80)}`); return; }
+    assert.is(r.id, i);
+    assert.equal(r.return, first.return, `reply ${i}`);
+  }
 });
 
 function workerRssKb(pid: number): number {

@@ -23,7 +23,7 @@ export interface StreamHandle {
   onread: (buf: ArrayBuffer | undefined) => void;
   writeQueueSize: number;
 }
-interface WriteReq { handle: StreamHandle; oncomplete: (status: number) => void; async: boolean }
+interface WriteReq { handle: StreamHandle; oncomplete: (status: number) => void; async: boolean; buffer: Buffer | null }
 
 interface StreamBindings {
   WriteWrap: new () => WriteReq;
@@ -99,7 +99,11 @@ export function rawStream(h: StreamHandle, events: RawStreamEvents): RawStream {
       const req = new B.WriteWrap();
       req.handle = h;
       req.async = false;
+      // libuv holds only a raw pointer into DATA until the write completes: the request keeps the
+      // buffer alive, or a collection in between frees it and the peer gets EFAULT or stray bytes.
+      req.buffer = data;
       req.oncomplete = () => {
+        req.buffer = null;
         if (full && h.writeQueueSize < HIGH_WATER / 2) { full = false; drainCb?.(); }
       };
       // A failed write loses this reply only; a qemu-ga host resyncs after a timeout.
