@@ -10,7 +10,7 @@ import { createFreezer } from './actions/filesystems';
 import { createConnectionServer } from './channel/unix';
 import { openSerialPort } from './channel/serial-port';
 import { commandTable } from './commands/table';
-import { createDispatcher } from './dispatcher';
+import { createDispatcher, Dispatcher } from './dispatcher';
 import { Link, Session } from './session';
 import { createExactlyOnce } from './journal/exactly-once';
 import { openJournal } from './journal/journal';
@@ -18,10 +18,14 @@ import { createHost } from './os/host';
 import { createSystem } from './os/system';
 import { startStats } from './stats/service';
 import { connectSupervisor } from './supervisor-link';
+import { createIdleCollector, v8FullGc } from './idle-gc';
 
 const SERIAL_FD = 4;
 /** qemu-ga's nesting limit. */
 const MAX_DEPTH = 1024;
+/** A full collection once this many requests were served and the channel has been quiet this long. */
+const IDLE_GC_AFTER = 1000;
+const IDLE_GC_QUIET_MS = 2000;
 
 function readConfig(): WorkerConfig {
   try {
@@ -84,7 +88,12 @@ function main(): void {
     inFlight += b ? 1 : -1;
     supervisor.setBusy(inFlight > 0 ? 'command' : null);
   };
-  const attach = (link: Link): Session => new Session(link, dispatcher, limits, onBusy);
+  const idleGc = createIdleCollector(IDLE_GC_AFTER, IDLE_GC_QUIET_MS, v8FullGc());
+  const counted: Dispatcher = {
+    dispatch: (text) => { idleGc.request(); return dispatcher.dispatch(text); },
+    lexicalError: (desc) => dispatcher.lexicalError(desc),
+  };
+  const attach = (link: Link): Session => new Session(link, counted, limits, onBusy);
 
   if (config.channel.kind === 'unix') {
     const serve = createConnectionServer(attach);

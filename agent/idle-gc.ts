@@ -1,0 +1,43 @@
+// After a burst of requests the worker holds garbage promoted to old space that no collection
+// reclaims while it sits idle: V8 collects when JavaScript allocates, and an idle agent allocates
+// nothing. One compacting full collection once a burst has ended gives those pages back.
+// Measured with bench/core.mjs ("anon growth after 100k requests"): +10.0 MiB without,
+// +5.7 MiB with; the rest is malloc fragmentation (JIT zones) and code pages, which V8 keeps.
+
+import * as v8 from 'v8';
+import * as vm from 'vm';
+
+export interface IdleCollector {
+  /** Count one request. */
+  request(): void;
+}
+
+/** V8's own full collection, compacting so that sparse pages are emptied and released. */
+export function v8FullGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+/**
+ * Runs COLLECT once IDLE_MS have passed without a request, after at least AFTER_REQUESTS
+ * requests. No timer is armed below that count, so an idle or lightly polled agent never wakes up
+ * for this.
+ */
+export function createIdleCollector(afterRequests: number, idleMs: number, collect: () => void): IdleCollector {
+  let count = 0;
+  let seen = 0;
+  let armed = false;
+  const arm = (): void => { armed = true; seen = count; setTimeout(check, idleMs).unref(); };
+  const check = (): void => {
+    if (count !== seen) { arm(); return; }
+    armed = false;
+    count = seen = 0;
+    collect();
+  };
+  return {
+    request() {
+      if (++count >= afterRequests && !armed) arm();
+    },
+  };
+}
