@@ -2,7 +2,7 @@
 // encoder) plus 10 % forged and replayed datagrams, sent over loopback UDP by a second process;
 // the collector (dist/phoenix-ga-receiver.js, one process, one core) verifies them. Reports
 // verified heartbeats per second and the collector's memory per VM.
-// Usage: npm run build && node bench/collector.mjs [--vms 10000] [--seconds 10]
+// Usage: npm run build && node bench/collector.mjs [--vms 10000] [--seconds 10] [--json FILE]
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -86,3 +86,10 @@ console.log(`collector: ${VMS} VMs, ${result.sent} datagrams in ${secs.toFixed(1
 console.log(`verified ${verified} (${(verified / secs).toFixed(0)}/s wall, ${(verified / cpuS).toFixed(0)}/s per CPU-second of the collector); rejected: ${JSON.stringify(Object.fromEntries(Object.entries(counters).filter(([k, v]) => k !== 'ok' && v)))}`);
 console.log(`lost on the way (UDP buffer full): ${result.sent - Object.values(counters).reduce((a, b) => a + b, 0)}`);
 console.log(`collector RSS ${rssBefore} -> ${rss} KiB: ${(((rss - rssBefore) * 1024) / VMS).toFixed(0)} bytes per VM`);
+const jsonFile = arg('json');
+if (jsonFile) {
+  writeFileSync(jsonFile, JSON.stringify({
+    vms: VMS, sent: result.sent, forged: result.bad, seconds: secs, verified, perSecondWall: verified / secs, perCpuSecond: verified / cpuS,
+    bytesPerVm: ((rss - rssBefore) * 1024) / VMS, counters,
+  }, null, 1));
+}

@@ -1,7 +1,7 @@
 // Read commands and statistics: reply time of each qemu-ga read command on phoenix-ga and on
 // Debian's qemu-ga in the same run (p50/p99 of --calls calls after a warm-up), the CPU time and
 // processes of one statistics sample, and the worker's anon memory with a full history.
-// Usage: npm run build && node bench/reads.mjs [--calls 200] [--history 1440]
+// Usage: npm run build && node bench/reads.mjs [--calls 200] [--history 1440] [--json FILE]
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -97,6 +97,7 @@ if (QEMU_GA) {
   qemu = await timeAll(qc);
   qc.close();
   q.kill('SIGTERM');
+  setTimeout(() => q.kill('SIGKILL'), 5000).unref(); // qemu-ga 7.2 sometimes hangs on SIGTERM (see core.mjs)
 }
 
 const f = (x) => (x === null || x === undefined ? '-' : x.toFixed(0));
@@ -108,3 +109,10 @@ for (const cmd of COMMANDS) {
 }
 console.log(`\nstatistics sample: CPU per sample (us, median of ${cpu.length}): ${f(pct(cpu, 0.5))}; processes spawned: ${costs?.spawned ?? '-'}; sample size ${JSON.stringify(lastSample).length} bytes of JSON`);
 console.log(`worker Pss_Anon (KiB): ${Object.entries(mem).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+const jsonFile = arg('json');
+if (jsonFile) {
+  writeFileSync(jsonFile, JSON.stringify({
+    calls: CALLS, commands: Object.fromEntries(COMMANDS.map((c) => [c, { phoenix: ours[c] ?? null, qemu: qemu?.[c] ?? null }])),
+    sample: { cpuUs: pct(cpu, 0.5), spawned: costs?.spawned ?? null, jsonBytes: JSON.stringify(lastSample).length }, workerAnonKiB: mem,
+  }, null, 1));
+}
