@@ -114,6 +114,13 @@ S('installed by the installer, driven through the real port, survives every faul
     const check = await sh(vm, `h=$(awk -F: '$1=="root"{print $2}' /etc/shadow); perl -e 'print crypt($ARGV[0], $ARGV[1]) eq $ARGV[1] ? "match\\n" : "differ\\n"' '${password}' "$h"`);
     assert.is(check, 'match\n', 'the root password in /etc/shadow is the one set');
     assert.is((await sh(vm, `journalctl -q --no-pager -b | grep -c '${password}' || true`)).trim(), '0', 'the password is not in the journal');
+    // guest-set-time: the guest clock jumps to the given time (2030-03-17), then back to the host's.
+    const target = 1_900_000_000;
+    await c.call('guest-set-time', { time: target * 1e9 }, { mutating: true });
+    const guestNow = Number(await sh(vm, 'date -u +%s'));
+    assert.ok(guestNow >= target && guestNow < target + 60, `guest clock ${guestNow} after setting ${target}`);
+    await c.call('guest-set-time', { time: Date.now() * 1e6 }, { mutating: true });
+    assert.ok(Math.abs(Number(await sh(vm, 'date -u +%s')) - Date.now() / 1000) < 60, 'the clock is back');
 
     // The host side disconnects mid-request and reconnects: resync, and the agent carries on.
     const resyncs = c.stats.resyncs;

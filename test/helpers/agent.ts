@@ -72,6 +72,8 @@ export function startAgent(o: AgentOptions = {}): Agent {
     '--heartbeat-interval', String(o.interval ?? 0.2), '--hang-timeout', String(o.hangTimeout ?? 1.5), '--vm-id', o.vmId ?? 'vm-test'];
   if (o.heartbeatPort) args.push('--heartbeat', `127.0.0.1:${o.heartbeatPort}`, '--heartbeat-key', o.keyFile!);
   if (o.testCommands) args.push('--test-commands');
+  // Never the machine's own /var/lib/phoenix-ga: each test agent journals in its own directory.
+  if (!(o.args ?? []).includes('--state-dir')) args.push('--state-dir', path.join(dir, 'state'));
   args.push(...(o.args ?? []));
   const node = o.node ?? process.execPath;
   const [cmd, ...pre] = o.wrap ? [...o.wrap, node] : [node];
