@@ -6,8 +6,8 @@ import type { Dispatcher, Outcome } from './dispatcher';
 import { FrameLexer, FrameLimits } from './wire/lexer';
 
 export interface Link {
-  /** Writes bytes; false when the peer is not keeping up (wait for onDrain). */
-  write(data: Buffer): boolean;
+  /** Writes bytes (a string is latin1: one byte per char); false when the peer is not keeping up (wait for onDrain). */
+  write(data: Buffer | string): boolean;
   onDrain(cb: () => void): void;
   pause(): void;
   resume(): void;
@@ -83,7 +83,7 @@ export class Session {
 
   private flush(): void {
     if (!this.out || this.closed) { this.out = ''; return; }
-    const data = Buffer.from(this.out, 'latin1');
+    const data = this.out;
     this.out = '';
     if (!this.link.write(data)) this.waitingDrain = true;
   }
