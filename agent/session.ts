@@ -6,8 +6,8 @@ import type { Dispatcher, Outcome } from './dispatcher';
 import { FrameLexer, FrameLimits } from './wire/lexer';
 
 export interface Link {
-  /** Writes bytes (a string is latin1: one byte per char); false when the peer is not keeping up (wait for onDrain). */
-  write(data: Buffer | string): boolean;
+  /** Writes latin1 text (one byte per char); false when the peer is not keeping up (wait for onDrain). */
+  write(data: string): boolean;
   onDrain(cb: () => void): void;
   pause(): void;
   resume(): void;

@@ -17,14 +17,13 @@ import type { Link } from '../session';
 export interface StreamHandle {
   readStart(): number;
   readStop(): number;
-  writeBuffer(req: WriteReq, data: Buffer): number;
   writeLatin1String(req: WriteReq, data: string): number;
   useUserBuffer(buf: Buffer): void;
   close(cb?: () => void): void;
   onread: (buf: ArrayBuffer | undefined) => void;
   writeQueueSize: number;
 }
-interface WriteReq { handle: StreamHandle; oncomplete: (status: number) => void; async: boolean; buffer: Buffer | null }
+interface WriteReq { handle: StreamHandle; oncomplete: (status: number) => void; async: boolean }
 
 interface StreamBindings {
   WriteWrap: new () => WriteReq;
@@ -101,19 +100,14 @@ export function rawStream(h: StreamHandle, events: RawStreamEvents): RawStream {
       req.handle = h;
       req.async = false;
       req.oncomplete = () => {
-        req.buffer = null;
         if (full && h.writeQueueSize < HIGH_WATER / 2) { full = false; drainCb?.(); }
       };
       // A string is written straight from V8's memory when the socket takes it at once, and copied
-      // into memory the request owns when it does not: no Buffer per reply (each was a malloc that
-      // glibc kept, fragmented, after a burst). A Buffer is written in place: libuv holds only a
-      // raw pointer until the write completes, so the request keeps it alive (else a collection in
-      // between frees it and the peer gets EFAULT or stray bytes).
-      let rc: number;
-      if (typeof data === 'string') rc = h.writeLatin1String(req, data);
-      else { req.buffer = data; rc = h.writeBuffer(req, data); }
+      // into memory the request owns when it does not. Not a Buffer: each was a malloc that glibc
+      // kept, fragmented, after a burst; and libuv would hold only a raw pointer into it until the
+      // write completed (a collection in between freed it: EFAULT or stray bytes for the peer).
       // A failed write loses this reply only; a qemu-ga host resyncs after a timeout.
-      if (rc < 0) return true;
+      if (h.writeLatin1String(req, data) < 0) return true;
       if (B.state[B.kLastWriteWasAsync] && h.writeQueueSize >= HIGH_WATER) full = true;
       return !full;
     },
