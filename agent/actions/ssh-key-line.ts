@@ -79,8 +79,8 @@ export function parseKeyLine(text: string): KeyLine {
   return { options, type: word, blob, comment };
 }
 
-/** The same key: type and blob; options and comment do not take part. */
-export const sameKey = (a: KeyLine, b: KeyLine): boolean => a.type === b.type && a.blob === b.blob;
+/** What identifies a key: its type and blob; options and comment take no part. */
+export const keyId = (k: KeyLine): string => `${k.type} ${k.blob}`;
 
 /** Parses LINE when it is a key line, else null (blank, comment, or text sshd would not accept). */
 export function keyOf(line: string): KeyLine | null {

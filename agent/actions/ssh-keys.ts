@@ -7,7 +7,7 @@ import { Account, findAccount } from '../os/accounts';
 import type { System } from '../os/system';
 import { inUserHome, UserDir, UserTreeError } from '../os/user-tree';
 import { QgaError } from '../wire/reply';
-import { BadKeyLine, keyOf, KeyLine, parseKeyLine, sameKey } from './ssh-key-line';
+import { BadKeyLine, keyId, keyOf, KeyLine, parseKeyLine } from './ssh-key-line';
 
 /** The largest authorized_keys read or written (about 1,400 RSA-4096 keys). */
 export const MAX_FILE = 1 << 20;
@@ -17,7 +17,7 @@ const fail = (desc: string): never => { throw new QgaError('GenericError', desc)
 /** Lines are handled as bytes (latin1 strings): a rewrite keeps every byte of the customer's lines. */
 const asBytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 
-interface Key { line: string; key: KeyLine }
+export interface Key { line: string; key: KeyLine }
 
 /**
  * The keys of a request, checked: an empty string is no key and is skipped (virsh sends one for
@@ -25,7 +25,7 @@ interface Key { line: string; key: KeyLine }
  * The same key twice must come with the same options.
  */
 export function checkKeys(keys: string[]): Key[] {
-  const out: Key[] = [];
+  const out = new Map<string, Key>();
   keys.forEach((text, i) => {
     if (text.trim() === '') return;
     const line = asBytes(text.trim());
@@ -36,11 +36,11 @@ export function checkKeys(keys: string[]): Key[] {
       if (!(e instanceof BadKeyLine)) throw e;
       return fail(`invalid OpenSSH public key in keys[${i}] ('${text.slice(0, 40).replace(/[^\x20-\x7e]/g, '?')}...'): ${e.message}`);
     }
-    const twin = out.find((k) => sameKey(k.key, key));
-    if (!twin) out.push({ line, key });
+    const twin = out.get(keyId(key));
+    if (!twin) out.set(keyId(key), { line, key });
     else if (twin.key.options !== key.options) fail(`keys[${i}] is a key given earlier in keys with other options; give each key once`);
   });
-  return out;
+  return [...out.values()];
 }
 
 function account(sys: System, username: string): Account {
@@ -84,21 +84,35 @@ export function getKeys(sys: System, username: string): { keys: string[] } {
 /**
  * After add, each given key is in the file exactly once, with the given options: a key already
  * there alone with the same options is left as it is (its comment too); otherwise its lines are
- * replaced by the given line, at the place of the first. `reset` replaces the whole file.
+ * replaced by the given line, at the place of the first. Other lines stay as they are.
  */
+export function mergeKeys(current: string[], wanted: Key[]): string[] {
+  const byId = new Map(wanted.map((w) => [keyId(w.key), w]));
+  const found = new Map<string, string[]>();
+  const out: Array<string | { id: string }> = [];
+  for (const line of current) {
+    const k = keyOf(line);
+    const id = k && keyId(k);
+    if (!id || !byId.has(id)) { out.push(line); continue; }
+    if (!found.has(id)) { found.set(id, []); out.push({ id }); }
+    found.get(id)!.push(line);
+  }
+  for (const w of wanted) if (!found.has(keyId(w.key))) out.push(w.line);
+  return out.map((l) => {
+    if (typeof l === 'string') return l;
+    const lines = found.get(l.id)!, w = byId.get(l.id)!;
+    return lines.length === 1 && keyOf(lines[0])!.options === w.key.options ? lines[0] : w.line;
+  });
+}
+
+/** `reset` replaces the whole file with the given keys. */
 export function addKeys(sys: System, username: string, keys: string[], reset: boolean): Record<string, never> {
   const wanted = checkKeys(keys);
   const a = account(sys, username);
   return inHome(sys, a, (home) => {
     const ssh = home.dir('.ssh');
     const current = reset ? [] : readLines(ssh);
-    let out = [...current];
-    for (const w of wanted) {
-      const at = out.map((l, i) => [keyOf(l), i] as const).filter(([k]) => k && sameKey(k, w.key)).map(([, i]) => i);
-      if (at.length === 1 && keyOf(out[at[0]])!.options === w.key.options) continue;
-      if (at.length === 0) { out.push(w.line); continue; }
-      out = out.flatMap((l, i) => (i === at[0] ? [w.line] : at.includes(i) ? [] : [l]));
-    }
+    const out = mergeKeys(current, wanted);
     if (reset || out.join('\n') !== current.join('\n')) writeLines(home, ssh, a, out);
     return {};
   });
@@ -106,12 +120,12 @@ export function addKeys(sys: System, username: string, keys: string[], reset: bo
 
 /** Removes every line with a given key, whatever its options or comment. */
 export function removeKeys(sys: System, username: string, keys: string[]): Record<string, never> {
-  const gone = checkKeys(keys);
+  const gone = new Set(checkKeys(keys).map((k) => keyId(k.key)));
   const a = account(sys, username);
   return inHome(sys, a, (home) => {
     const ssh = home.dir('.ssh');
     const current = readLines(ssh);
-    const out = current.filter((l) => { const k = keyOf(l); return !(k && gone.some((g) => sameKey(g.key, k))); });
+    const out = current.filter((l) => { const k = keyOf(l); return !(k && gone.has(keyId(k))); });
     if (out.length !== current.length) writeLines(home, ssh, a, out);
     return {};
   });

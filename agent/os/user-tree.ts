@@ -131,11 +131,16 @@ function userDir(dirFd: number, shown: string, owner: TreeOwner, fds: number[]):
       const tooBig = (): never => fail(`${show(name)} is larger than ${max} bytes; refusing to read it`);
       if (st.size > max) tooBig();
       // Read through the descriptor, never trusting st_size: the file may grow meanwhile.
-      const buf = Buffer.alloc(max + 1);
-      let len = 0, n: number;
-      while (len < buf.length && (n = fs.readSync(fd, buf, len, buf.length - len, null)) > 0) len += n;
-      if (len > max) tooBig();
-      return buf.subarray(0, len);
+      const parts: Buffer[] = [];
+      let len = 0;
+      for (let room = st.size + 1; ; room = Math.min(64 * 1024, max + 1 - len)) {
+        const buf = Buffer.allocUnsafe(room);
+        const n = fs.readSync(fd, buf, 0, room, null);
+        if (n === 0) break;
+        parts.push(buf.subarray(0, n));
+        if ((len += n) > max) tooBig();
+      }
+      return Buffer.concat(parts, len);
     },
     replaceFile(name, data, mode) {
       const target = at(name);

@@ -66,6 +66,13 @@ S('a 150 MB authorized_keys: refused by its size before it is read', async ({ us
   assert.match((await get(c, user.name)).error.desc, /authorized_keys is larger than 1048576 bytes; refusing to read it$/);
   assert.match((await add(c, user.name, [ED1])).error.desc, /larger than 1048576 bytes/);
   assert.is(fs.statSync(`${user.home}/.ssh/authorized_keys`).size, 150 << 20, 'left as it was');
+  // The bound is exact: 1 MiB is read, one byte more is not.
+  const pad = 1048576 - ED2.length - 3;
+  user.run(['sh', '-c', `rm .ssh/authorized_keys && { printf '%s\\n#' '${ED2}'; head -c ${pad} /dev/zero | tr '\\0' x; echo; } > .ssh/authorized_keys`]);
+  assert.is(fs.statSync(`${user.home}/.ssh/authorized_keys`).size, 1048576);
+  assert.equal(await get(c, user.name), { return: { keys: [ED2] } });
+  user.run(['sh', '-c', 'echo >> .ssh/authorized_keys']);
+  assert.match((await get(c, user.name)).error.desc, /larger than 1048576 bytes/);
 });
 
 S('a hard link to /etc/shadow (as protected_hardlinks=0 would allow) or to a file of the user\'s: never read, never rewritten', async ({ tree, user, c }) => {
