@@ -172,20 +172,20 @@ while True:
   }
 });
 
-S("authorized_keys a link to /etc/shadow until the agent reads passwd, then exchanged (inotify racer): shadow never reaches the user's file", async ({ tree, user, c }) => {
+S("authorized_keys a link to /etc/shadow until the agent opens passwd, then exchanged (inotify racer): shadow never reaches the user's file", async ({ tree, user, c }) => {
   const shadow = tree.file('/etc/shadow');
   const before = fs.readFileSync(shadow, 'utf8');
   const dir = `${user.home}/.ssh`;
   clear(dir);
   user.run(['sh', '-c', `umask 077 && mkdir .ssh && echo '${USER_KEY}' > .ssh/other && ln -s ${shadow} .ssh/authorized_keys`]);
-  // The agent reads passwd just before authorized_keys: the link is there for that read, and the
+  // The agent opens passwd just before authorized_keys: the link is there for that read, and the
   // user's own file is exchanged in for the checks and the write that follow. Re-armed after each.
   const racer = user.spawn(py(`${PY_EXCHANGE}
 import os, sys, time
 passwd, shadow = sys.argv[1], sys.argv[2]
 os.chdir(".ssh")
 fd = _libc.inotify_init1(0o4000)
-_libc.inotify_add_watch(fd, passwd.encode(), 0x10)
+_libc.inotify_add_watch(fd, passwd.encode(), 0x20)
 def rearm():
     if os.path.islink("authorized_keys"): return
     if os.path.islink("other"): exchange(b"authorized_keys", b"other"); return
@@ -194,14 +194,14 @@ def rearm():
 print("ready", flush=True)
 import select
 while True:
-    select.select([fd], [], [])
-    exchange(b"authorized_keys", b"other")
-    time.sleep(0.005)
+    if select.select([fd], [], [], 0.01)[0]:
+        exchange(b"authorized_keys", b"other")
+        time.sleep(0.003)
+        try:
+            while os.read(fd, 65536): pass
+        except BlockingIOError: pass
     try: rearm()
     except OSError: pass
-    try:
-        while os.read(fd, 65536): pass
-    except BlockingIOError: pass
 `, tree.file('/etc/passwd'), shadow));
   /** Files of the user's that hold shadow's canary (rewritten clean after counting), looked at without following links. */
   const leakedAndRepaired = (): boolean => {
