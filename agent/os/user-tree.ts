@@ -14,8 +14,6 @@ export interface TreeOwner { name: string; uid: number; gid: number }
 export class UserTreeError extends Error {}
 
 export interface UserDir {
-  /** The system path, for messages only: nothing is done by it. */
-  readonly path: string;
   /** Entry NAME, which must be a real directory owned by the owner; null when there is none. */
   dir(name: string): UserDir | null;
   /** Like dir(), but creates NAME with MODE, owned by the owner, when there is none. */
@@ -98,8 +96,7 @@ function userDir(dirFd: number, shown: string, owner: TreeOwner, fds: number[]):
       return code(e) === 'ENOENT' ? null : refusal(name, e, 'a directory');
     }
   };
-  const self: UserDir = {
-    path: shown,
+  return {
     dir(name) {
       const fd = openDir(name);
       if (fd === null) return null;
@@ -167,5 +164,4 @@ function userDir(dirFd: number, shown: string, owner: TreeOwner, fds: number[]):
       fs.fsyncSync(dirFd);
     },
   };
-  return self;
 }
