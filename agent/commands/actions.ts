@@ -11,7 +11,7 @@ import { command } from './command';
 import { arrayOf, bool, int, int64, object, oneOf, optional, str } from './schema';
 
 const username = str({ maxLength: 64, doc: 'user name' });
-const keys = arrayOf(str({ maxLength: 16384, doc: 'OpenSSH public key' }), { maxItems: 512 });
+const keys = arrayOf(str({ maxLength: 16384, doc: 'authorized_keys line: [options] type base64 [comment]; an empty string is skipped' }), { maxItems: 512 });
 
 const ipArgs = {
   interface: str({ maxLength: 15, doc: 'interface name' }),
@@ -58,20 +58,20 @@ export const actionCommands = [
   }),
   command({
     name: 'guest-ssh-get-authorized-keys',
-    description: "The public keys in the user's ~/.ssh/authorized_keys.",
+    description: "The lines of the user's ~/.ssh/authorized_keys that are neither blank nor comments, in file order. The file is read only if it is a regular file of the user's (root's for root) with one link and at most 1 MiB, and ~/.ssh a directory of theirs; links are never followed.",
     args: object({ username }),
     run: (a, ctx) => getKeys(ctx.sys, a.username),
   }),
   command({
     name: 'guest-ssh-add-authorized-keys',
-    description: "Add public keys to the user's ~/.ssh/authorized_keys (`reset`: replace its keys); keys already there are not added twice.",
+    description: "Add keys to the user's ~/.ssh/authorized_keys (`reset`: replace the whole file), creating ~/.ssh 0700 and the file 0600, owned by the user. Each key's data must decode to a key of its stated type; comments and options without a key are refused, empty strings skipped. Keys are compared by type and data, not comment: afterwards each given key is in the file exactly once, with the given options (a line already there with the same options is kept as it is).",
     args: object({ username, keys, reset: optional(bool()) }),
     mutating: true,
     run: (a, ctx) => addKeys(ctx.sys, a.username, a.keys, a.reset ?? false),
   }),
   command({
     name: 'guest-ssh-remove-authorized-keys',
-    description: "Remove public keys from the user's ~/.ssh/authorized_keys; a key that is not there is not an error.",
+    description: "Remove every line of the user's ~/.ssh/authorized_keys with one of the given keys (compared by type and data, whatever the options or comment); a key that is not there is not an error.",
     args: object({ username, keys }),
     mutating: true,
     run: (a, ctx) => removeKeys(ctx.sys, a.username, a.keys),
