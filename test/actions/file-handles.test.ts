@@ -114,6 +114,28 @@ S('contents never reach the log, the journal or the state directory', async (ctx
   assert.not.ok(ctx.agent.output().includes(canary));
 });
 
+S('a 48 MiB file read with count 48 MiB: 4 MiB replies until eof, the bytes whole, the worker alive (64 MB heap)', async (ctx) => {
+  const data = crypto.randomBytes(48 << 20);
+  const file = path.join(ctx.dir, 'big');
+  fs.writeFileSync(file, data);
+  const pid = ctx.agent.workerPid();
+  const h = (await open(ctx.c, file)).return;
+  const hash = crypto.createHash('sha256');
+  let replies = 0;
+  for (;;) {
+    const r = (await ctx.c.request('guest-file-read', { handle: h, count: 48 << 20 }, 20_000)).return;
+    hash.update(Buffer.from(r['buf-b64'], 'base64'));
+    replies++;
+    assert.ok(r.count <= 4 << 20);
+    if (r.eof) break;
+  }
+  await ctx.c.request('guest-file-close', { handle: h });
+  assert.is(hash.digest('hex'), crypto.createHash('sha256').update(data).digest('hex'));
+  assert.is(replies, 13, '12 full replies, then the one that finds the end');
+  assert.is(ctx.agent.workerPid(), pid, 'the same worker');
+  fs.rmSync(file);
+});
+
 S('a FIFO with a writer that sent nothing: an immediate error, not a hung agent', async (ctx) => {
   const fifo = path.join(ctx.dir, 'fifo');
   require('child_process').execFileSync('mkfifo', [fifo]);

@@ -30,6 +30,15 @@ S.after(async (ctx) => {
 const both = async (ctx: { q: QgaClient; p: QgaClient }, cmd: string, args?: unknown) => ({ qemu: await ctx.q.request(cmd, args), ours: await ctx.p.request(cmd, args) });
 const byKey = <T>(k: keyof T) => (l: T[]) => [...l].sort((a, b) => Number(a[k]) - Number(b[k]));
 
+S('guest-info: every command qemu-ga 7.2 enables on Linux is there, with the same success-response', async (ctx) => {
+  const { qemu, ours } = await both(ctx, 'guest-info');
+  const mine = new Map((ours.return.supported_commands as Array<{ name: string; 'success-response': boolean }>).map((c) => [c.name, c['success-response']]));
+  for (const c of qemu.return.supported_commands as Array<{ name: string; enabled: boolean; 'success-response': boolean }>) {
+    if (!c.enabled) continue;
+    assert.is(mine.get(c.name), c['success-response'], c.name);
+  }
+});
+
 S('guest-get-memory-blocks and guest-get-memory-block-info: identical (blocks by phys-index)', async (ctx) => {
   const blocks = await both(ctx, 'guest-get-memory-blocks');
   assert.equal(blocks.ours.return, byKey<{ 'phys-index': number }>('phys-index')(blocks.qemu.return));
