@@ -18,7 +18,7 @@ const TEXTS: Record<string, string> = {
 /** The errno code of a Node error ('ENOENT'), or 'EIO' when it has none. */
 export function errCode(e: unknown): string {
   const c = (e as NodeJS.ErrnoException | null)?.code;
-  return typeof c === 'string' && c.startsWith('E') ? c : 'EIO';
+  return typeof c === 'string' && /^E[A-Z0-9]+$/.test(c) ? c : 'EIO';
 }
 
 /** strerror(3) of a code, as glibc words it. */

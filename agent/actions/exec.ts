@@ -62,7 +62,9 @@ export function createExec(sys: System, host: Host) {
 
   const spawned = (file: string, argv: string[], env: NodeJS.ProcessEnv, stdio: Array<number | 'ignore'>): Promise<cp.ChildProcess | string> =>
     new Promise((resolve) => {
-      const child = sys.start(file, argv, { env, stdio, umask: service.umask, cwd: service.cwd });
+      let child: cp.ChildProcess;
+      // Node refuses some arguments before any exec (a NUL byte): what execve would say.
+      try { child = sys.start(file, argv, { env, stdio, umask: service.umask, cwd: service.cwd }); } catch { return resolve('EINVAL'); }
       child.once('spawn', () => resolve(child));
       child.once('error', (e) => resolve(errCode(e)));
     });
@@ -72,7 +74,7 @@ export function createExec(sys: System, host: Host) {
       const input = a['input-data'] === undefined ? null : decodeBase64(a['input-data']);
       if ([...runs.values()].filter((r) => !r.exited).length >= MAX_RUNNING) throw new QgaError('GenericError', `too many guest-exec processes running (at most ${MAX_RUNNING})`);
       const env = a.env ? envFromList(a.env) : service.env;
-      if (a.path.includes('\0') || (a.arg ?? []).some((x) => x.includes('\0'))) failed(a.path, 'EINVAL');
+      if ([a.path, ...(a.arg ?? []), ...(a.env ?? [])].some((x) => x.includes('\0'))) failed(a.path, 'EINVAL');
       const found = findProgram(host, a.path, env.PATH ?? service.env.PATH ?? '/bin:/usr/bin:.');
       if ('code' in found) return failed(a.path, found.code);
       const c = a['capture-output'];

@@ -2,7 +2,7 @@
 // guest-file-open, base64 contents. Blocked in the shipped configuration, like guest-exec: writing
 // any file as root is running code as root. Not journaled: contents never leave the handler.
 
-import { READ_CHUNK, READ_MAX } from '../actions/file-handles';
+import { MAX_HANDLES, READ_CHUNK, READ_MAX } from '../actions/file-handles';
 import { QgaError } from '../wire/reply';
 import { command } from './command';
 import { int64, object, oneOf, optional, Schema, str } from './schema';
@@ -23,7 +23,7 @@ const whence: Schema<number | bigint> = {
 export const fileCommands = [
   command({
     name: 'guest-file-open',
-    description: 'Open a file (fopen `mode`, default r); returns a handle. A new file is created 0644; a writable open never follows a symbolic link.',
+    description: `Open a file (fopen \`mode\`, default r); returns a handle, valid until guest-file-close or the worker's restart (at most ${MAX_HANDLES} open). A new file is created 0644; a writable open never follows a symbolic link.`,
     args: object({ path: str({ maxLength: 4096 }), mode: optional(str({ maxLength: 64, doc: 'r | w | a | r+ | w+ | a+ (b allowed: rb, r+b, ...)' })) }),
     run: (a, ctx) => ctx.files.open(a.path, a.mode ?? 'r'),
   }),
