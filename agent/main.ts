@@ -6,6 +6,7 @@ import type { WorkerConfig } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
 import * as path from 'path';
 import { createExec } from './actions/exec';
+import { createFileHandles } from './actions/file-handles';
 import { createFreezer } from './actions/filesystems';
 import { createConnectionServer } from './channel/unix';
 import { openSerialPort } from './channel/serial-port';
@@ -79,7 +80,7 @@ function main(): void {
     completesByReboot: (name) => commands.some((c) => c.name === name && c.completesByReboot === true),
   });
   for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
-  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec() },
+  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }) },
     { allow: config.allowRpcs, block: config.blockRpcs }, createExactlyOnce(journal, crashPoint(config.testCrashAt, config.stateDir)),
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };

@@ -36,7 +36,8 @@ export interface Settings {
 export class SettingsError extends Error {}
 
 export const DEFAULT_CONFIG_FILE = '/etc/phoenix-ga/phoenix-ga.conf';
-export const DEFAULT_BLOCKED = ['guest-exec', 'guest-exec-status'];
+// Running programs and reading or writing any file as root: off unless the operator turns them on.
+export const DEFAULT_BLOCKED = ['guest-exec', 'guest-exec-status', 'guest-file-open', 'guest-file-close', 'guest-file-read', 'guest-file-write', 'guest-file-seek', 'guest-file-flush'];
 
 type Raw = Map<string, { value: string; where: string }>;
 

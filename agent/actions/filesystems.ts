@@ -11,7 +11,7 @@ import { QgaError } from '../wire/reply';
 export const FREEZE_SAFE = new Set(['guest-ping', 'guest-info', 'guest-sync', 'guest-sync-delimited', 'guest-fsfreeze-status', 'guest-fsfreeze-thaw', 'phoenix-agent-status']);
 
 export function mountpoints(host: Host): string[] {
-  return [...new Set(localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? '')).map((m) => m.mountpoint))];
+  return [...new Set(localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? ''), host).map((m) => m.mountpoint))];
 }
 
 export async function fstrim(sys: System, host: Host, minimum: number | undefined): Promise<{ paths: Array<Record<string, unknown>> }> {

@@ -5,8 +5,10 @@ import { setHostname } from '../actions/hostname';
 import { addAddress, listAddresses, removeAddress } from '../actions/ip-addresses';
 import { setUserPassword } from '../actions/password';
 import { setTime, shutdown } from '../actions/power';
+import { suspend } from '../actions/suspend';
 import { addKeys, getKeys, removeKeys } from '../actions/ssh-keys';
 import { fstrim } from '../actions/filesystems';
+import { canonicalBase64 } from './base64';
 import { command } from './command';
 import { arrayOf, bool, int, int64, object, oneOf, optional, str } from './schema';
 
@@ -47,7 +49,8 @@ export const actionCommands = [
     args: object({ username, password: str({ maxLength: 4096, doc: 'base64 of the password or hash (secret)' }), crypted: bool() }),
     mutating: true,
     secret: ['password'],
-    run: (a, ctx) => setUserPassword(ctx.sys, a),
+    // Base64 as qemu-ga takes it (Perl's encode_base64 breaks lines every 76 characters).
+    run: (a, ctx) => setUserPassword(ctx.sys, { ...a, password: canonicalBase64(a.password) }),
   }),
   command({
     name: 'phoenix-set-hostname',
@@ -92,6 +95,14 @@ export const actionCommands = [
     completesByReboot: true,
     run: (a, ctx) => shutdown(ctx.sys, a.mode ?? 'powerdown'),
   }),
+  ...(['disk', 'ram', 'hybrid'] as const).map((mode) => command({
+    name: `guest-suspend-${mode}`,
+    description: `${mode === 'disk' ? 'Hibernate (suspend to disk)' : mode === 'ram' ? 'Suspend to RAM' : 'Hybrid sleep (to RAM and disk)'}: systemctl where systemd runs, else pm-utils, else /sys/power/state; no reply when it succeeds, an error naming what the kernel lacks when it cannot.`,
+    args: object({}),
+    mutating: true,
+    successResponse: false,
+    run: (_a, ctx) => suspend(ctx.sys, mode),
+  })),
   command({
     name: 'guest-fstrim',
     description: 'Discard unused blocks of every local file system (fstrim); `minimum` in bytes.',
@@ -125,12 +136,12 @@ export const actionCommands = [
   }),
   command({
     name: 'guest-exec',
-    description: 'Start a program (blocked in the shipped configuration). Returns its pid for guest-exec-status.',
+    description: 'Start a program (blocked in the shipped configuration): stdin /dev/null or the base64 `input-data`, output captured through pipes, the service\'s environment unless `env` is given. Returns its pid for guest-exec-status.',
     args: object({
       path: str({ maxLength: 4096 }),
       arg: optional(arrayOf(str({ maxLength: 131072 }), { maxItems: 4096 })),
       env: optional(arrayOf(str({ maxLength: 131072 }), { maxItems: 4096 })),
-      'input-data': optional(str({ maxLength: 48 << 20, doc: 'base64' })),
+      'input-data': optional(str({ maxLength: 48 << 20, doc: 'base64 (line breaks allowed)' })),
       'capture-output': optional(captureOutput()),
     }),
     run: (a, ctx) => ctx.exec.start(a),

@@ -3,6 +3,7 @@
 
 import type { WorkerConfig } from '../../supervisor/ipc';
 import type { createExec } from '../actions/exec';
+import type { FileHandles } from '../actions/file-handles';
 import type { Freezer } from '../actions/filesystems';
 import type { Host } from '../os/host';
 import type { System } from '../os/system';
@@ -18,6 +19,7 @@ export interface CommandContext {
   stats: StatsService;
   freezer: Freezer;
   exec: ReturnType<typeof createExec>;
+  files: FileHandles;
   /** Every command of this worker, for guest-info. */
   commands: readonly Command<never>[];
   isEnabled(name: string): boolean;

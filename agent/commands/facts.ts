@@ -2,6 +2,7 @@
 // and the deliberate differences in docs/protocol.md).
 
 import { cpuStats, parseLoadavg, vcpus } from '../facts/cpu';
+import { guestDisks } from '../facts/block-devices';
 import { fsInfo, parseDiskstats } from '../facts/disks';
 import { interfaces, routes } from '../facts/network';
 import { osInfo } from '../facts/osinfo';
@@ -63,6 +64,12 @@ export const factCommands = [
     description: 'Local file systems: mount point, type, used and total bytes, the disk behind each.',
     args: noArgs,
     run: (_a, ctx) => fsInfo(ctx.host),
+  }),
+  command({
+    name: 'guest-get-disks',
+    description: 'Block devices and their partitions: device node, partition or not, dependencies, device-mapper alias, bus address (no NVMe SMART data).',
+    args: noArgs,
+    run: (_a, ctx) => guestDisks(ctx.host),
   }),
   command({
     name: 'guest-get-vcpus',

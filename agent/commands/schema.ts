@@ -59,6 +59,24 @@ export function int64(doc = 'integer (64-bit)'): Schema<number | bigint> {
   };
 }
 
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** qemu-ga's uint64: any integer of 64 bits, a negative one taken modulo 2^64 as C does. */
+export function uint64(doc = 'integer (unsigned 64-bit)'): Schema<number | bigint> {
+  return {
+    kind: 'integer',
+    doc,
+    check(v, name) {
+      const expects = (): never => bad(name, 'expects uint64');
+      if (typeof v !== 'bigint' && (typeof v !== 'number' || !Number.isInteger(v))) return expects();
+      const b = BigInt(v);
+      if (b < INT64_MIN || b > UINT64_MAX) return expects();
+      const u = b < 0n ? b + 2n ** 64n : b;
+      return u <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(u) : u;
+    },
+  };
+}
+
 export function bool(doc = 'boolean'): Schema<boolean> {
   return { kind: 'boolean', doc, check: (v, name) => (typeof v === 'boolean' ? v : badType(name, 'boolean')) };
 }

@@ -4,6 +4,8 @@
 import { actionCommands } from './actions';
 import type { Command } from './command';
 import { factCommands } from './facts';
+import { fileCommands } from './files';
+import { hotplugCommands } from './hotplug';
 import { protocolCommands } from './protocol';
 import { statsCommands } from './stats';
 import { testCommands } from './test-hooks';
@@ -13,7 +15,9 @@ export function commandTable(opts: { testCommands: boolean }): readonly Command<
     ...protocolCommands,
     ...factCommands,
     ...statsCommands,
+    ...hotplugCommands,
     ...actionCommands,
+    ...fileCommands,
     ...(opts.testCommands ? testCommands : []),
   ];
 }

@@ -2,6 +2,7 @@
 // (mountinfo, statfs, sysfs), in qemu-ga's shapes.
 
 import type { FsUsage, Host } from '../os/host';
+import { disksBehind } from './disk-address';
 
 /** The /proc/diskstats columns after major, minor, name: 11 up to 4.17, 15 from 4.18, 17 from 5.5. */
 const DISKSTAT_FIELDS = ['read-ios', 'read-merges', 'read-sectors', 'read-ticks', 'write-ios', 'write-merges', 'write-sectors', 'write-ticks',
@@ -44,9 +45,21 @@ export function parseMountinfo(text: string): Mount[] {
   return out;
 }
 
-/** Local file systems as qemu-ga counts them: a device path, not a network share (smbfs, cifs), not a bind mount of a directory. */
-export function localMounts(mounts: Mount[]): Mount[] {
-  return mounts.filter((m) => m.source.startsWith('/') && m.type !== 'smbfs' && m.type !== 'cifs' && m.type !== 'nfs' && m.type !== 'nfs4');
+/**
+ * Local file systems as qemu-ga counts them: a block device behind the mount (major number not 0).
+ * That leaves out tmpfs, proc, network shares and FUSE (a user's sshfs could hang the agent);
+ * btrfs reports major 0 and is resolved through its device. Bind mounts count, as in qemu-ga.
+ */
+export function localMounts(mounts: Mount[], host?: Host): Mount[] {
+  const out: Mount[] = [];
+  for (const m of mounts) {
+    if (m.major !== 0) { out.push(m); continue; }
+    if (m.type !== 'btrfs') continue;
+    // Without a door to stat the device (statistics), a btrfs on a device path counts as is.
+    const dev = host ? host.blockDevice(m.source) : m.source.startsWith('/') ? { major: 0, minor: 0 } : null;
+    if (dev) out.push({ ...m, ...dev });
+  }
+  return out;
 }
 
 /** Bytes as qemu-ga reports them: used = blocks - free; total = used + what unprivileged users may still use. */
@@ -54,41 +67,18 @@ export function usageBytes(u: FsUsage): { used: number; total: number; totalPriv
   return { used: (u.blocks - u.bfree) * u.bsize, total: (u.blocks - u.bfree + u.bavail) * u.bsize, totalPrivileged: u.blocks * u.bsize };
 }
 
-/** Where a block device hangs in the bus tree, from its sysfs path (virtio, scsi, ide/ata, nvme, xen). */
-export function diskAddress(host: Host, m: Mount): Record<string, unknown> | null {
-  const dev = host.link(`/sys/dev/block/${m.major}:${m.minor}`);
-  if (!dev) return null;
-  // A partition's parent holds the disk; a device mapper volume would need its slaves (left out).
-  const parts = dev.split('/');
-  let disk = parts[parts.length - 1];
-  if (host.exists(`/sys/dev/block/${m.major}:${m.minor}/partition`)) disk = parts[parts.length - 2];
-  const pci = [...dev.matchAll(/([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])/g)].pop();
-  const addr: Record<string, unknown> = { dev: `/dev/${disk}` };
-  if (pci) addr['pci-controller'] = { domain: parseInt(pci[1], 16), bus: parseInt(pci[2], 16), slot: parseInt(pci[3], 16), function: parseInt(pci[4], 16) };
-  const scsi = /\/(\d+):(\d+):(\d+):(\d+)\/block\//.exec(dev);
-  if (/\/virtio\d+\/block\//.test(dev)) Object.assign(addr, { 'bus-type': 'virtio', bus: 0, target: 0, unit: 0 });
-  else if (/\/nvme\//.test(dev)) Object.assign(addr, { 'bus-type': 'nvme', bus: 0, target: 0, unit: 0 });
-  else if (/\/xen\/|vbd-/.test(dev)) Object.assign(addr, { 'bus-type': 'xen', bus: 0, target: 0, unit: 0 });
-  else if (scsi) Object.assign(addr, { 'bus-type': /\/ata\d+\//.test(dev) ? 'sata' : 'scsi', bus: Number(scsi[2]), target: Number(scsi[3]), unit: Number(scsi[4]) });
-  else Object.assign(addr, { 'bus-type': 'unknown', bus: 0, target: 0, unit: 0 });
-  const serial = host.read(`/sys/block/${disk}/serial`)?.trim() || host.read(`/sys/block/${disk}/device/serial`)?.trim();
-  if (serial) addr.serial = serial;
-  return addr;
-}
-
 export async function fsInfo(host: Host): Promise<Array<Record<string, unknown>>> {
   // qemu-ga lists the newest mount first.
-  const mounts = localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? '')).reverse();
+  const mounts = localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? ''), host).reverse();
   return Promise.all(mounts.map(async (m) => {
-    const name = host.link(`/sys/dev/block/${m.major}:${m.minor}`)?.split('/').pop() ?? m.source.replace('/dev/', '');
+    const { name, disks } = disksBehind(host, `/sys/dev/block/${m.major}:${m.minor}`);
     const row: Record<string, unknown> = { name, mountpoint: m.mountpoint, type: m.type };
     const u = await host.usage(m.mountpoint);
     if (u) {
       const b = usageBytes(u);
       Object.assign(row, { 'used-bytes': b.used, 'total-bytes': b.total, 'total-bytes-privileged': b.totalPrivileged });
     }
-    const addr = diskAddress(host, m);
-    row.disk = addr ? [addr] : [];
+    row.disk = disks;
     return row;
   }));
 }

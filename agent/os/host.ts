@@ -25,6 +25,16 @@ export interface Host {
   list(p: string): string[];
   link(p: string): string | null;
   exists(p: string): boolean;
+  /** Directory entries with readdir's type (a sysfs device is a link, a memory block a directory). */
+  entries(p: string): DirEntry[];
+  /** The path with every link resolved, as a path under the root; null when it does not resolve. */
+  realpath(p: string): string | null;
+  /** Like read, but says why not: the errno code (ENOENT, EACCES, ...). */
+  readOrCode(p: string): { text: string } | { code: string };
+  /** What execve would find at P: a directory, an executable file, or the errno code of stat. */
+  stat(p: string): { dir: boolean; executable: boolean } | { code: string };
+  /** Major and minor number of the block device at P (stat's st_rdev), or null. */
+  blockDevice(p: string): { major: number; minor: number } | null;
   /** Usage of the file system mounted at P (statfs), or null. */
   usage(p: string): Promise<FsUsage | null>;
   /** Addresses of the interfaces that are up, from getifaddrs (live system only). */
@@ -34,6 +44,8 @@ export interface Host {
   /** Processes spawned on behalf of statistics since start (must stay 0 where statfs exists). */
   spawned(): number;
 }
+
+export interface DirEntry { name: string; dir: boolean; link: boolean }
 
 interface StatFsResult { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number }
 type StatFs = (p: string, cb: (e: Error | null, s: StatFsResult) => void) => void;
@@ -57,6 +69,39 @@ export function createHost(root = '/'): Host {
       try { return fs.readlinkSync(at(p)); } catch { return null; }
     },
     exists: (p) => fs.existsSync(at(p)),
+    entries(p) {
+      try {
+        return fs.readdirSync(at(p), { withFileTypes: true }).map((d) => ({ name: d.name, dir: d.isDirectory(), link: d.isSymbolicLink() }));
+      } catch { return []; }
+    },
+    realpath(p) {
+      try {
+        const real = fs.realpathSync(at(p));
+        if (root === '/') return real;
+        const base = fs.realpathSync(root);
+        return real === base ? '/' : real.startsWith(base + '/') ? real.slice(base.length) : null;
+      } catch { return null; }
+    },
+    readOrCode(p) {
+      try { return { text: fs.readFileSync(at(p), 'utf8') }; } catch (e) { return { code: (e as NodeJS.ErrnoException).code ?? 'EIO' }; }
+    },
+    stat(p) {
+      try {
+        const st = fs.statSync(at(p));
+        let executable = true;
+        try { fs.accessSync(at(p), fs.constants.X_OK); } catch { executable = false; }
+        return { dir: st.isDirectory(), executable };
+      } catch (e) { return { code: (e as NodeJS.ErrnoException).code ?? 'EIO' }; }
+    },
+    blockDevice(p) {
+      try {
+        const st = fs.statSync(at(p));
+        if (!st.isBlockDevice()) return null;
+        // glibc's dev_t layout: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31.
+        const d = BigInt(st.rdev);
+        return { major: Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & 0xfffff000n)), minor: Number((d & 0xffn) | ((d >> 12n) & 0xffffff00n)) };
+      } catch { return null; }
+    },
     usage(p) {
       if (statfs) {
         return new Promise((resolve) => statfs(at(p), (e, s) => resolve(e ? null : {

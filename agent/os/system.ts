@@ -5,6 +5,7 @@
 
 import type * as cp from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 export interface RunResult {
@@ -34,6 +35,26 @@ export interface System {
   /** Writes P atomically (P.phoenix-new, fsync, rename, fsync dir), keeping an existing file's mode and owner. */
   writeText(p: string, text: string, opts?: { mode?: number; uid?: number; gid?: number }): void;
   remove(p: string): boolean;
+  /** Descriptor-level file access under the root (guest-file-*, sysfs attributes). */
+  file: FileDoor;
+  /** N pipes whose ends are plain descriptors (a child sees pipes, not the sockets libuv makes). */
+  pipes(n: number): Promise<Array<{ read: number; write: number }>>;
+  /** Starts a program with these descriptors as its stdin, stdout, stderr ('ignore': /dev/null). */
+  start(file: string, argv: string[], o: { env: NodeJS.ProcessEnv; stdio: Array<number | 'ignore'>; umask: number; cwd: string }): cp.ChildProcess;
+}
+
+export interface FileDoor {
+  /** open(2) of P under the root; throws the Node error (with its errno code). */
+  open(p: string, flags: number, mode?: number): number;
+  /** Where an open descriptor really is, as a path under the root (from /proc/self/fd). */
+  where(fd: number): string | null;
+  /** read(2) at POS, or at the descriptor's offset when POS is null. */
+  read(fd: number, buf: Buffer, pos: number | null): Promise<number>;
+  write(fd: number, buf: Buffer, pos: number | null): Promise<number>;
+  stat(fd: number): fs.Stats;
+  truncate(fd: number, len: number): void;
+  chmod(fd: number, mode: number): void;
+  close(fd: number): void;
 }
 
 const TOOL_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -42,7 +63,20 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 export function createSystem(root = '/'): System {
   const at = (p: string): string => (root === '/' ? p : path.join(root, p));
-  return {
+  const file = fileDoor(root, at);
+  const sys: System = {
+    file,
+    pipes: (n) => makePipes(sys, n),
+    start(tool, argv, o) {
+      const { spawn } = require('child_process') as typeof cp;
+      // A child inherits the umask at fork: set it for the spawn only (libuv forks synchronously).
+      const old = process.umask(o.umask);
+      try {
+        return spawn(tool, argv.slice(1), { argv0: argv[0], env: o.env, cwd: o.cwd, stdio: o.stdio });
+      } finally {
+        process.umask(old);
+      }
+    },
     root,
     at,
     which(tool) {
@@ -117,4 +151,55 @@ export function createSystem(root = '/'): System {
       try { fs.unlinkSync(at(p)); return true; } catch { return false; }
     },
   };
+  return sys;
+}
+
+function fileDoor(root: string, at: (p: string) => string): FileDoor {
+  const under = (real: string): string | null => {
+    if (root === '/') return real;
+    const base = fs.realpathSync(root);
+    return real.startsWith(base + '/') ? real.slice(base.length) : null;
+  };
+  const io = (op: typeof fs.read, fd: number, buf: Buffer, pos: number | null): Promise<number> =>
+    new Promise((resolve, reject) => op(fd, buf, 0, buf.length, pos, (e, n) => (e ? reject(e) : resolve(n))));
+  return {
+    open: (p, flags, mode) => fs.openSync(at(p), flags, mode),
+    where(fd) {
+      try { return under(fs.readlinkSync(`/proc/self/fd/${fd}`)); } catch { return null; }
+    },
+    read: (fd, buf, pos) => io(fs.read, fd, buf, pos),
+    write: (fd, buf, pos) => io(fs.write as unknown as typeof fs.read, fd, buf, pos),
+    stat: (fd) => fs.fstatSync(fd),
+    truncate: (fd, len) => fs.ftruncateSync(fd, len),
+    chmod: (fd, mode) => fs.fchmodSync(fd, mode),
+    close: (fd) => fs.closeSync(fd),
+  };
+}
+
+/** Node has no pipe(2): FIFOs made by mkfifo in a private directory, opened at both ends, unlinked. */
+async function makePipes(sys: System, n: number): Promise<Array<{ read: number; write: number }>> {
+  if (n === 0) return [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-pipe-'));
+  const opened: number[] = [];
+  const open = (p: string, flags: number): number => { const fd = fs.openSync(p, flags | fs.constants.O_NOFOLLOW); opened.push(fd); return fd; };
+  try {
+    const names = Array.from({ length: n }, (_, i) => path.join(dir, String(i)));
+    const r = await sys.run(sys.which('mkfifo') ?? '/usr/bin/mkfifo', ['-m', '600', '--', ...names], { timeoutMs: 10_000 });
+    if (r.code !== 0) throw new Error(`mkfifo failed: ${r.stderr.trim().slice(0, 200)}`);
+    const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+    return names.map((p) => {
+      // A non-blocking reader lets the writer open without waiting; then a blocking reader replaces
+      // it, so neither end a child gets is non-blocking.
+      const probe = open(p, O_RDONLY | O_NONBLOCK);
+      const write = open(p, O_WRONLY);
+      const read = open(p, O_RDONLY);
+      fs.closeSync(opened.splice(opened.indexOf(probe), 1)[0]);
+      return { read, write };
+    });
+  } catch (e) {
+    for (const fd of opened) fs.closeSync(fd);
+    throw e;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -150,7 +150,7 @@ E('enabled by the operator: output, input, exit status, capture modes, qemu-ga e
       return waitFor('exit', async () => { const s = (await c.request('guest-exec-status', { pid })).return; return s.exited && { ...s, pid }; }, 5000, 20);
     };
     const echo = await run({ path: 'sh', arg: ['-c', 'echo out; echo err >&2; exit 3'], 'capture-output': true });
-    assert.equal({ ...echo, pid: 0 }, { exited: true, exitcode: 3, 'out-data': Buffer.from('out\n').toString('base64'), 'err-data': Buffer.from('err\n').toString('base64'), pid: 0 });
+    assert.equal({ ...echo, pid: 0 }, { exited: true, exitcode: 3, 'out-data': Buffer.from('out\n').toString('base64'), 'out-truncated': false, 'err-data': Buffer.from('err\n').toString('base64'), 'err-truncated': false, pid: 0 });
     assert.equal((await c.request('guest-exec-status', { pid: echo.pid })).error.desc, "Invalid parameter 'pid'", 'forgotten once reported');
     const cat = await run({ path: '/bin/cat', 'input-data': Buffer.from('hello').toString('base64'), 'capture-output': 'merged' });
     assert.is(Buffer.from(cat['out-data'], 'base64').toString(), 'hello');

@@ -1,0 +1,163 @@
+// Where a block device sits on the buses, as qemu-ga 7.2 works it out from its sysfs path
+// (guest-get-fsinfo's "disk" entries, guest-get-disks' "address"): a virtual device (dm, md, loop)
+// stands for its slaves, a real one gets its PCI controller and bus/target/unit from the driver
+// (ata_piix, sym53c8xx, virtio-pci, ahci, nvme), or a CCW address on s390. The device node comes
+// from the uevent file, the serial from udev's database (or, where udevd does not run, sysfs).
+
+import * as path from 'path';
+import type { Host } from '../os/host';
+
+export interface DiskAddress {
+  'pci-controller': { domain: number; bus: number; slot: number; function: number };
+  'bus-type': string;
+  bus: number;
+  target: number;
+  unit: number;
+  serial?: string;
+  dev?: string;
+  'ccw-address'?: { cssid: number; ssid: number; subchno: number; devno: number };
+}
+
+const DRIVERS = new Set(['ata_piix', 'sym53c8xx', 'virtio-pci', 'ahci', 'nvme']);
+const PCI = /^\/?([0-9a-f]+):([0-9a-f]+):([0-9a-f]+)\.([0-9a-f]+)/i;
+
+/** KEY=VALUE lines (uevent) or udev's "E:KEY=VALUE" database lines. */
+function properties(text: string | null, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (text ?? '').split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const i = line.indexOf('=');
+    if (i > prefix.length) out[line.slice(prefix.length, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+/** The /dev node of a sysfs device (libudev's devnode: DEVNAME of its uevent). */
+export function devnode(host: Host, syspath: string): string | null {
+  const name = properties(host.read(`${syspath}/uevent`)).DEVNAME;
+  return name ? `/dev/${name}` : null;
+}
+
+/** udev's properties of a sysfs block device (empty where udevd does not run). */
+export function udevProperties(host: Host, syspath: string): Record<string, string> {
+  const u = properties(host.read(`${syspath}/uevent`));
+  return u.MAJOR && u.MINOR ? properties(host.read(`/run/udev/data/b${u.MAJOR}:${u.MINOR}`), 'E:') : {};
+}
+
+/** A disk's serial where udev has none: virtio's serial, NVMe's device/serial (of the whole disk for a partition). */
+function sysfsSerial(host: Host, syspath: string): string | undefined {
+  const disk = host.exists(`${syspath}/partition`) ? path.dirname(syspath) : syspath;
+  return (host.read(`${disk}/serial`) ?? host.read(`${disk}/device/serial`))?.trim() || undefined;
+}
+
+/** The sorted numbers N of the "ataN" or "hostN" entries next to a controller's ports (at most 8, as qemu-ga). */
+function hostNumbers(host: Host, dir: string, ata: boolean): number[] {
+  const re = ata ? /^ata(\d+)/ : /^host(\d+)/;
+  return host.entries(dir).map((e) => re.exec(e.name)).filter((m): m is RegExpExecArray => m !== null).slice(0, 8).map((m) => Number(m[1])).sort((a, b) => a - b);
+}
+
+/** qemu-ga's build_guest_fsinfo_for_pci_dev: true when the driver gave a bus type. */
+function pciDevice(host: Host, syspath: string, disk: DiskAddress): boolean {
+  const start = syspath.indexOf('/devices/pci') + 12;
+  const root = /^[0-9a-f]+:[0-9a-f]+/i.exec(syspath.slice(start));
+  if (!root) return false;
+  let pos = start + root[0].length;
+  let m = PCI.exec(syspath.slice(pos));
+  if (!m || !syspath.startsWith('/', pos)) return false;
+  let pci = m.slice(1, 5).map((x) => parseInt(x, 16));
+  pos += m[0].length;
+  let driver = '';
+  // Walk down the bridges to the first device whose driver qemu-ga knows.
+  for (;;) {
+    driver = path.basename(host.link(`${syspath.slice(0, pos)}/driver`) ?? '');
+    if (DRIVERS.has(driver)) break;
+    m = syspath.startsWith('/', pos) ? PCI.exec(syspath.slice(pos)) : null;
+    if (!m) return false;
+    pci = m.slice(1, 5).map((x) => parseInt(x, 16));
+    pos += m[0].length;
+  }
+  const t = syspath.indexOf('/target');
+  const tm = t >= 0 ? /^\d+:\d+:\d+\/\d+:(\d+):(\d+):(\d+)/.exec(syspath.slice(t + 7)) : null;
+  const tgt = tm ? tm.slice(1, 4).map(Number) : null;
+  const ataAt = syspath.indexOf('/ata');
+  const hostAt = ataAt >= 0 ? ataAt : syspath.indexOf('/host');
+  const hm = hostAt >= 0 ? /^\d+/.exec(syspath.slice(hostAt + (ataAt >= 0 ? 4 : 5))) : null;
+  const hostNo = hm ? Number(hm[0]) : null;
+  const hosts = hostNo !== null ? hostNumbers(host, syspath.slice(0, hostAt), ataAt >= 0) : [];
+  disk['pci-controller'] = { domain: pci[0], bus: pci[1], slot: pci[2], function: pci[3] };
+  const index = hostNo === null ? -1 : hosts.indexOf(hostNo);
+  switch (driver) {
+    case 'ata_piix':
+      // One host per IDE bus: target*:0:<unit>:0.
+      if (!tgt || index < 0) return false;
+      Object.assign(disk, { 'bus-type': 'ide', bus: index, unit: tgt[1] });
+      return true;
+    case 'sym53c8xx':
+      if (!tgt) return false;
+      Object.assign(disk, { 'bus-type': 'scsi', unit: tgt[1] });
+      return true;
+    case 'virtio-pci':
+      // virtio-scsi: target*:0:0:<unit>; virtio-blk: one disk per device.
+      Object.assign(disk, tgt ? { 'bus-type': 'scsi', unit: tgt[2] } : { 'bus-type': 'virtio' });
+      return true;
+    case 'ahci':
+      // One host per unit.
+      if (!tgt || index < 0) return false;
+      Object.assign(disk, { 'bus-type': 'sata', unit: index });
+      return true;
+    default:
+      disk['bus-type'] = 'nvme';
+      return true;
+  }
+}
+
+function virtioDevice(syspath: string, disk: DiskAddress): boolean {
+  if (!syspath.includes('/virtio') || !syspath.includes('/block')) return false;
+  const t = syspath.indexOf('/target');
+  const m = t >= 0 ? /^\d+:\d+:\d+\/\d+:(\d+):(\d+):(\d+)/.exec(syspath.slice(t + 7)) : null;
+  Object.assign(disk, m ? { 'bus-type': 'scsi', bus: Number(m[1]), target: Number(m[2]), unit: Number(m[3]) } : { 'bus-type': 'virtio' });
+  return true;
+}
+
+function ccwDevice(syspath: string, disk: DiskAddress): boolean {
+  const p = syspath.indexOf('/devices/css');
+  const m = /^[0-9a-f]+\/([0-9a-f]+)\.([0-9a-f]+)\.([0-9a-f]+)\/[0-9a-f]+\.[0-9a-f]+\.([0-9a-f]+)\//i.exec(syspath.slice(p + 12));
+  if (!m) return false;
+  const [cssid, ssid, subchno, devno] = m.slice(1, 5).map((x) => parseInt(x, 16));
+  disk['ccw-address'] = { cssid, ssid, subchno, devno };
+  if (syspath.slice(p).includes('/virtio')) virtioDevice(syspath, disk);
+  return true;
+}
+
+function realDevice(host: Host, syspath: string, out: DiskAddress[]): void {
+  const disk: DiskAddress = { 'pci-controller': { domain: -1, bus: -1, slot: -1, function: -1 }, 'bus-type': 'unknown', bus: 0, target: 0, unit: 0 };
+  const dev = devnode(host, syspath);
+  if (dev) disk.dev = dev;
+  const serial = udevProperties(host, syspath).ID_SERIAL || sysfsSerial(host, syspath);
+  if (serial) disk.serial = serial;
+  const known = syspath.includes('/devices/pci') ? pciDevice(host, syspath, disk)
+    : syspath.includes('/devices/css') ? ccwDevice(syspath, disk)
+      : syspath.includes('/virtio') ? virtioDevice(syspath, disk) : false;
+  if (known || dev || serial) out.unshift(disk);
+}
+
+function collect(host: Host, syspath: string, out: DiskAddress[], depth: number): void {
+  if (!syspath.includes('/devices/virtual/block/')) return realDevice(host, syspath, out);
+  // A loop device has no slaves: no disk, as qemu-ga ("disk": []).
+  if (depth > 16) return;
+  for (const e of host.entries(`${syspath}/slaves`)) {
+    if (!e.link) continue;
+    const real = host.realpath(`${syspath}/slaves/${e.name}`);
+    if (real) collect(host, real, out, depth + 1);
+  }
+}
+
+/** The name (kernel device name) and disks behind DEVPATH (/sys/dev/block/M:m or /sys/block/X). */
+export function disksBehind(host: Host, devpath: string): { name: string; disks: DiskAddress[] } {
+  const syspath = host.realpath(devpath);
+  // Not in this sysfs (a container): the name only, as qemu-ga.
+  if (!syspath) return { name: path.basename(devpath), disks: [] };
+  const disks: DiskAddress[] = [];
+  collect(host, syspath, disks, 0);
+  return { name: path.basename(syspath), disks };
+}
