@@ -46,8 +46,9 @@ export interface ClientOptions {
 export interface CallOptions {
   /** The whole call: connect, sync, retries and reply. */
   timeoutMs?: number;
-  /** Gets an idempotency key (or uses `key`) and is retried with it after a lost connection. */
+  /** Gets an idempotency key and is retried with it after a lost connection. */
   mutating?: boolean;
+  /** The idempotency key to use: pass the same one to retry a call that timed out, later. */
   key?: string;
   noReply?: boolean;
 }
