@@ -208,4 +208,23 @@ test('SIGHUP reloads the key file: the new key is used, the epoch and the sequen
   }
 });
 
+test('a key provisioned after start is taken on SIGHUP, without a restart', async () => {
+  const dir = tempDir();
+  const r = await startReceiver(dir);
+  const keyText = fs.readFileSync(r.keyFile, 'utf8');
+  fs.rmSync(r.keyFile);
+  const agent = startAgent({ dir, interval: 0.1, heartbeatPort: r.port, keyFile: r.keyFile });
+  try {
+    const pid = await agent.waitReady();
+    await agent.waitFor('heartbeats off', () => agent.output().includes('heartbeats are off: no usable key'), 2000);
+    fs.writeFileSync(r.keyFile, keyText, { mode: 0o600 });
+    process.kill(agent.proc.pid!, 'SIGHUP');
+    const v = await r.waitState('working', 3000);
+    assert.is(v.payload.worker.pid, pid, 'the same worker: nothing restarted');
+  } finally {
+    await agent.stop();
+    r.close();
+  }
+});
+
 test.run();
