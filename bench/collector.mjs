@@ -39,7 +39,7 @@ if (process.argv[2] === 'sender') {
       const vm = ids[i++ % ids.length];
       const seq = (seqs.get(vm) ?? 0n) + 1n;
       seqs.set(vm, seq);
-      let d = encodeHeartbeat({ vmId: vm, keyId: 'k1', epoch: '00000000000000aa', seq, payload: payload(vm) }, Buffer.from(keys[vm], 'hex'));
+      let d = encodeHeartbeat({ vmId: vm, keyId: 'k1', startCounter: 1n, epoch: '00000000000000aa', seq, payload: payload(vm) }, Buffer.from(keys[vm], 'hex'));
       if (k % 10 === 0 && last) { d = k % 20 === 0 ? Buffer.from(last) : Buffer.from(d); if (k % 20 !== 0) d[d.length - 1] ^= 1; bad++; }
       last = d;
       batch.push(d);

@@ -1,12 +1,16 @@
 // phoenix-ga-ctl: the panel's client on the command line.
 //   phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
 // Mutating commands get an idempotency key and are retried with it; the password is read from a
-// prompt or from stdin, never from the command line.
+// prompt or from stdin, never from the command line. What the guest sends reaches the terminal
+// only through printable() and safeJson(): no escape sequence of its own gets through.
 
 import * as readline from 'readline';
 import { AgentClient, AgentError } from './agent-client';
+import { printable, safeJson } from './guest-text';
 
 const USAGE = `usage: phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
+  --timeout SEC: the whole call (connect, sync, retries, reply); default 5, longer for freeze,
+  thaw, fstrim and shutdown
 commands:
   ping | info | status | osinfo | interfaces | fsinfo | routes
   stats [--since SEQ]                       statistics samples (phoenix-get-stats)
@@ -35,8 +39,14 @@ function cidr(s: string | undefined): { address: string; prefix: number } {
   return { address: m[1], prefix: Number(m[2]) };
 }
 
+/** One line (or indented JSON) for a person; every guest string in it is made printable. */
 function human(cmd: string, r: unknown): string {
   if (cmd === 'ping') return 'the agent answers';
+  if (cmd === 'status' || cmd === 'add-ip' || cmd === 'remove-ip') return printable(humanLine(cmd, r));
+  return safeJson(r, 2);
+}
+
+function humanLine(cmd: string, r: unknown): string {
   if (cmd === 'status') {
     const s = r as { sup: { pid: number; ver: string }; worker: { state: string; pid: number | null; gen: number }; restarts: { total: number }; last_exit: { reason: string } | null; channel: { kind: string; state: string } };
     return `phoenix-ga ${s.sup.ver}: supervisor ${s.sup.pid}, worker ${s.worker.state} (pid ${s.worker.pid}, generation ${s.worker.gen}), ${s.restarts.total} restarts${s.last_exit ? `, last exit ${s.last_exit.reason}` : ''}, channel ${s.channel.kind} ${s.channel.state}`;
@@ -45,7 +55,7 @@ function human(cmd: string, r: unknown): string {
     const a = r as { interface: string; address: string; prefix: number; live: string; persisted: { renderer: string; file: string; action: string } | null };
     return `${a.address}/${a.prefix} on ${a.interface}: live ${a.live}; ${a.persisted ? `${a.persisted.renderer} ${a.persisted.file}: ${a.persisted.action}` : 'not persisted'}`;
   }
-  return JSON.stringify(r, null, 2);
+  return '';
 }
 
 async function main(): Promise<number> {
@@ -61,8 +71,12 @@ async function main(): Promise<number> {
   const since = flag('since');
   const [cmd, ...rest] = argv;
   if (!socket || !cmd || bool('help')) { process.stderr.write(USAGE); return socket && cmd ? 0 : 2; }
+  if (timeout !== undefined && !(Number(timeout) > 0 && Number(timeout) <= 86_400)) {
+    process.stderr.write(`phoenix-ga-ctl: --timeout: expected seconds from 0.001 to 86400, got '${printable(timeout)}'\n`);
+    return 2;
+  }
   const client = new AgentClient({ path: socket });
-  const t = timeout ? { timeoutMs: Number(timeout) * 1000 } : {};
+  const t = timeout ? { timeoutMs: Math.max(1, Math.round(Number(timeout) * 1000)) } : {};
   const simple: Record<string, string> = { ping: 'guest-ping', info: 'guest-info', status: 'phoenix-agent-status', osinfo: 'guest-get-osinfo', interfaces: 'guest-network-get-interfaces', fsinfo: 'guest-get-fsinfo', routes: 'guest-network-get-route' };
   try {
     let r: unknown;
@@ -77,11 +91,11 @@ async function main(): Promise<number> {
     else if (cmd === 'list-ips') r = await client.call('phoenix-list-ips', rest[0] ? { interface: rest[0] } : {}, t);
     else if (cmd === 'call') r = await client.call(rest[0], rest[1] ? JSON.parse(rest[1]) : undefined, { ...t, mutating });
     else { process.stderr.write(`unknown command '${cmd}'\n${USAGE}`); return 2; }
-    process.stdout.write((json ? JSON.stringify(r) : human(cmd, r)) + '\n');
+    process.stdout.write((json ? safeJson(r) : human(cmd, r)) + '\n');
     return 0;
   } catch (e) {
     const msg = e instanceof AgentError ? `${e.cls}: ${e.desc}` : (e as Error).message;
-    process.stderr.write(json ? JSON.stringify({ error: msg }) + '\n' : `phoenix-ga-ctl: ${msg}\n`);
+    process.stderr.write(json ? safeJson({ error: msg }) + '\n' : `phoenix-ga-ctl: ${printable(msg)}\n`);
     return e instanceof AgentError ? 1 : 3;
   } finally {
     client.close();

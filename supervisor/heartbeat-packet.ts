@@ -2,12 +2,12 @@
 // payload, and an HMAC-SHA256 over everything before it. Shared by the sender (supervisor) and the
 // receiver (panel/); docs/heartbeat.md describes it byte by byte.
 //
-//   0  2  magic "PG"          |  ..  8  epoch (random per supervisor start)
-//   2  1  format version (1)  |  ..  8  sequence number, u64 big-endian, from 1
-//   3  1  vm id length L      |  ..  2  payload length P, u16 big-endian
-//   4  L  vm id (ASCII)       |  ..  P  payload, JSON (UTF-8)
-//   .. 1  key id length K     |  .. 32  HMAC-SHA256(key, all bytes before it)
-//   .. K  key id (ASCII)      |
+//   0  2  magic "PG"          |  ..  8  start counter, u64 big-endian (orders epochs)
+//   2  1  format version (2)  |  ..  8  epoch (random per supervisor start)
+//   3  1  vm id length L      |  ..  8  sequence number, u64 big-endian, from 1
+//   4  L  vm id (ASCII)       |  ..  2  payload length P, u16 big-endian
+//   .. 1  key id length K     |  ..  P  payload, JSON (UTF-8)
+//   .. K  key id (ASCII)      |  .. 32  HMAC-SHA256(key, all bytes before it)
 
 import type * as cryptoModule from 'crypto';
 
@@ -17,9 +17,12 @@ function crypto(): typeof cryptoModule {
   return (cryptoCache ??= require('crypto') as typeof cryptoModule);
 }
 
-export const HEARTBEAT_VERSION = 1;
+export const HEARTBEAT_VERSION = 2;
 export const MAX_DATAGRAM = 1024;
 export const MAC_BYTES = 32;
+/** The range of `interval_ms` both sides accept (the agent's `heartbeat-interval`, 0.05 to 3600 s). */
+export const MIN_INTERVAL_MS = 50;
+export const MAX_INTERVAL_MS = 3_600_000;
 
 /** A fresh random epoch, 16 hex digits. */
 export function randomEpoch(): string {
@@ -51,11 +54,15 @@ export interface HeartbeatPayload {
   restarts: { total: number; failures_10m: number };
   last_exit: null | { reason: string; code: number | null; signal: string | null; ago_ms: number };
   channel: { kind: string; state: string };
+  /** Only in the last beat of a supervisor that stops cleanly (SIGTERM, SIGINT). */
+  stopping?: true;
 }
 
 export interface HeartbeatHeader {
   vmId: string;
   keyId: string;
+  /** Grows at every supervisor start of this VM (heartbeat-counter.ts): a later epoch has a larger one. */
+  startCounter: bigint;
   /** 16 hex digits. */
   epoch: string;
   seq: bigint;
@@ -69,13 +76,14 @@ export function encodeHeartbeat(h: Heartbeat, key: Buffer): Buffer {
   const vm = Buffer.from(h.vmId, 'ascii');
   const kid = Buffer.from(h.keyId, 'ascii');
   const body = Buffer.from(JSON.stringify(h.payload), 'utf8');
-  const len = 4 + vm.length + 1 + kid.length + 8 + 8 + 2 + body.length + MAC_BYTES;
+  const len = 4 + vm.length + 1 + kid.length + 24 + 2 + body.length + MAC_BYTES;
   const out = Buffer.alloc(len);
   let o = 0;
   out[o++] = MAGIC0; out[o++] = MAGIC1; out[o++] = HEARTBEAT_VERSION; out[o++] = vm.length;
   o += vm.copy(out, o);
   out[o++] = kid.length;
   o += kid.copy(out, o);
+  out.writeBigUInt64BE(h.startCounter, o); o += 8;
   o += Buffer.from(h.epoch, 'hex').copy(out, o);
   out.writeBigUInt64BE(h.seq, o); o += 8;
   out.writeUInt16BE(body.length, o); o += 2;
@@ -86,25 +94,30 @@ export function encodeHeartbeat(h: Heartbeat, key: Buffer): Buffer {
 
 export type HeaderResult =
   | { ok: true; header: HeartbeatHeader; payloadStart: number; payloadEnd: number }
-  | { ok: false; why: 'size' | 'format' };
+  | { ok: false; why: 'size' | 'format' }
+  /** vmId: what the datagram claims (version 1 put it at the same place), so the sender can be told. */
+  | { ok: false; why: 'old-version'; vmId: string | null };
 
 /** Reads the header without trusting anything: a failure says which cheap check failed. */
 export function readHeader(d: Buffer): HeaderResult {
-  if (d.length > MAX_DATAGRAM || d.length < 4 + 1 + 1 + 16 + 2 + MAC_BYTES + 2) return { ok: false, why: 'size' };
-  if (d[0] !== MAGIC0 || d[1] !== MAGIC1 || d[2] !== HEARTBEAT_VERSION) return { ok: false, why: 'format' };
+  if (d.length > MAX_DATAGRAM || d.length < 4 + 1 + 1 + 24 + 2 + MAC_BYTES + 2) return { ok: false, why: 'size' };
+  if (d[0] !== MAGIC0 || d[1] !== MAGIC1) return { ok: false, why: 'format' };
   let o = 3;
   const vmLen = d[o++];
   if (vmLen < 1 || vmLen > 64 || o + vmLen >= d.length) return { ok: false, why: 'format' };
   const vmId = d.toString('latin1', o, o + vmLen); o += vmLen;
+  // Version 1 had nothing ordered across boots: a replay of an earlier boot retired the live epoch.
+  if (d[2] !== HEARTBEAT_VERSION) return d[2] === 1 ? { ok: false, why: 'old-version', vmId: ID_PATTERN.test(vmId) ? vmId : null } : { ok: false, why: 'format' };
   const kidLen = d[o++];
-  if (kidLen > 32 || o + kidLen + 18 + MAC_BYTES > d.length) return { ok: false, why: 'format' };
+  if (kidLen > 32 || o + kidLen + 26 + MAC_BYTES > d.length) return { ok: false, why: 'format' };
   const keyId = d.toString('latin1', o, o + kidLen); o += kidLen;
+  const startCounter = d.readBigUInt64BE(o); o += 8;
   const epoch = d.toString('hex', o, o + 8); o += 8;
   const seq = d.readBigUInt64BE(o); o += 8;
   const plen = d.readUInt16BE(o); o += 2;
   if (o + plen + MAC_BYTES !== d.length) return { ok: false, why: 'format' };
   if (!ID_PATTERN.test(vmId) || !KEY_ID_PATTERN.test(keyId)) return { ok: false, why: 'format' };
-  return { ok: true, header: { vmId, keyId, epoch, seq }, payloadStart: o, payloadEnd: o + plen };
+  return { ok: true, header: { vmId, keyId, startCounter, epoch, seq }, payloadStart: o, payloadEnd: o + plen };
 }
 
 /** Constant-time check of the MAC at the end of the datagram. */

@@ -1,9 +1,10 @@
-// Sends the heartbeat datagram. The key is read once from a root-only file; without a key or a
-// collector the supervisor runs on and says why once. Sending never throws: a lost beat is
-// only a lost beat.
+// Sends the heartbeat datagram. The key comes from a root-only file, read at start and again on
+// SIGHUP (the epoch and the sequence go on); without a key or a collector the supervisor runs on
+// and says why. Sending never throws: a lost beat is only a lost beat.
 
 import type * as dgramModule from 'dgram';
 import * as fs from 'fs';
+import { nextStartCounter } from './heartbeat-counter';
 import { encodeHeartbeat, HeartbeatPayload, KEY_ID_PATTERN, randomEpoch } from './heartbeat-packet';
 import type { Logger } from './log';
 
@@ -30,40 +31,46 @@ export interface HeartbeatSender {
   readonly epoch: string;
   readonly enabled: boolean;
   send(payload: HeartbeatPayload): void;
-  close(): void;
+  /** Reads the key file again (SIGHUP); a file that fails keeps the key in use. */
+  reload(): void;
+  /** Closes the socket once the beats in flight are sent (the last, `stopping` one above all). */
+  close(): Promise<void>;
 }
 
 export function createHeartbeatSender(opts: {
   target: { host: string; port: number } | null;
   keyFile: string;
   vmId: string;
+  stateDir: string;
   log: Logger;
 }): HeartbeatSender {
+  const target = opts.target;
+  const warn = (m: string) => opts.log.log('warn', 'heartbeat', m);
   let epoch: string | null = null;
   const getEpoch = (): string => (epoch ??= randomEpoch());
   let key: HeartbeatKey | null = null;
-  let why = '';
-  if (!opts.target) why = 'no collector is configured (heartbeat = HOST:PORT)';
-  else {
-    try {
-      key = readHeartbeatKey(opts.keyFile);
-    } catch (e) {
-      why = `no usable key: ${(e as Error).message}`;
-    }
-  }
-  if (!key || !opts.target) {
-    opts.log.log('warn', 'heartbeat', `heartbeats are off: ${why}`);
-    return { get epoch() { return getEpoch(); }, enabled: false, send() {}, close() {} };
-  }
-  const target = opts.target;
   let socket: dgramModule.Socket | null = null;
   let seq = 0n;
+  let counter: bigint | null = null;
+  let inFlight = 0;
+  let drained = () => {};
   let warned = false;
-  const k = key;
+  const load = (again?: boolean): void => {
+    if (!target) return warn('heartbeats are off: no collector is configured (heartbeat = HOST:PORT)');
+    try {
+      key = readHeartbeatKey(opts.keyFile);
+      if (again) opts.log.log('info', 'heartbeat', `key reloaded (key id '${key.id}')`);
+    } catch (e) {
+      warn(`${key ? 'key not reloaded, the old one stays' : 'heartbeats are off: no usable key'}: ${(e as Error).message}`);
+    }
+  };
+  load();
   return {
     get epoch() { return getEpoch(); },
-    enabled: true,
+    get enabled() { return key !== null && target !== null; },
     send(payload) {
+      const k = key;
+      if (!k || !target) return;
       if (!socket) {
         // Created on the first beat, after the worker's spawn (see heartbeat-packet.ts).
         socket = (require('dgram') as typeof dgramModule).createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
@@ -71,11 +78,21 @@ export function createHeartbeatSender(opts: {
         socket.unref();
       }
       seq += 1n;
-      const d = encodeHeartbeat({ vmId: opts.vmId, keyId: k.id, epoch: getEpoch(), seq, payload }, k.key);
+      const d = encodeHeartbeat({ vmId: opts.vmId, keyId: k.id, startCounter: counter ??= nextStartCounter(opts.stateDir, warn), epoch: getEpoch(), seq, payload }, k.key);
+      inFlight++;
       socket.send(d, target.port, target.host, (err) => {
-        if (err && !warned) { warned = true; opts.log.log('warn', 'heartbeat', `send failed: ${err.message}`); }
+        if (err && !warned) { warned = true; warn(`send failed: ${err.message}`); }
+        if (--inFlight === 0) drained();
       });
     },
-    close() { socket?.close(); },
+    reload: () => load(true),
+    close() {
+      return new Promise((resolve) => {
+        const done = () => { socket?.close(); socket = null; resolve(); };
+        if (!inFlight) return done();
+        drained = done;
+        setTimeout(done, 500).unref();
+      });
+    },
   };
 }

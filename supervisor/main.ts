@@ -45,7 +45,7 @@ async function run(settings: Settings): Promise<void> {
   log.log('info', 'supervisor', `phoenix-ga ${VERSION} starting, pid ${process.pid}, node ${process.version}${settings.configFile ? `, config ${settings.configFile}` : ', built-in defaults'}`);
   const store = createStateStore(settings.runDir, (e) => log.log('error', 'supervisor', `cannot write state: ${e.message}`));
   const previous = store.load();
-  const heartbeat = createHeartbeatSender({ target: settings.heartbeat, keyFile: settings.heartbeatKeyFile, vmId: settings.vmId, log });
+  const heartbeat = createHeartbeatSender({ target: settings.heartbeat, keyFile: settings.heartbeatKeyFile, vmId: settings.vmId, stateDir: settings.stateDir, log });
 
   const freeze = createFreezeGuard(settings.runDir, log, (p) => log.pause?.(p));
   // A previous supervisor may have died while file systems were frozen.
@@ -74,16 +74,17 @@ async function run(settings: Settings): Promise<void> {
 
   const shutdown = (signal: string): void => {
     log.log('info', 'supervisor', `${signal}: stopping`);
-    service!.stop().then(() => {
+    // The service's last beat says `stopping`: the collector shows a clean stop, not a dead VM.
+    service!.stop().then(() => heartbeat.close()).then(() => {
       channel.close();
-      heartbeat.close();
       log.log('info', 'supervisor', 'stopped');
       process.exit(EXIT.ok);
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => log.log('info', 'supervisor', 'SIGHUP ignored (restart the service to reload the config)'));
+  // Key rotation without a restart; the rest of the config needs one.
+  process.on('SIGHUP', () => heartbeat.reload());
   // Node's default for SIGUSR1 opens an inspector on 127.0.0.1:9229, which any local user
   // could then use to run code as root; a listener turns that off.
   for (const sig of ['SIGUSR1', 'SIGUSR2'] as const) process.on(sig, () => log.log('info', 'supervisor', `${sig} ignored`));

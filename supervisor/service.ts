@@ -308,6 +308,7 @@ export class Service {
 
   private finishStop(): void {
     this.save();
+    this.d.heartbeat.send({ ...this.heartbeatPayload(this.d.now()), stopping: true });
     this.resolveStopped?.();
   }
 }
