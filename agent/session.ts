@@ -3,6 +3,7 @@
 // paused while too many requests wait or while the peer does not read its replies.
 
 import type { Dispatcher, Outcome } from './dispatcher';
+import { isRequestText } from './wire/envelope';
 import { FrameLexer, FrameLimits } from './wire/lexer';
 
 export interface Link {
@@ -47,6 +48,7 @@ export class Session {
     return new FrameLexer({
       message: (text) => this.queue.push({ text }),
       error: (error) => this.queue.push({ error }),
+      isRequest: isRequestText,
     }, this.limits);
   }
 
