@@ -113,7 +113,7 @@ function main(): void {
     });
     // The previous generation's owed replies go out before anything new is read.
     if (config.owedReplies) port.link.write(config.owedReplies);
-    session = attach(port.link, openLedgerWriter(LEDGER_FD, (e) => log('warn', `reply ledger: ${e.message}`)));
+    session = attach(port.link, config.replyLedger ? openLedgerWriter(LEDGER_FD, (e) => log('warn', `reply ledger: ${e.message}`)) : undefined);
     port.start();
   }
   process.on('SIGTERM', () => process.exit(0));

@@ -26,6 +26,8 @@ export interface WorkerConfig {
    * once (the host was not reading); written before anything is read (see reply-ledger.ts).
    */
   owedReplies?: string;
+  /** Serial only: fd 5 is the reply ledger's file. */
+  replyLedger?: boolean;
 }
 
 export type ToWorker =

@@ -1,13 +1,15 @@
-// The reply ledger: what a worker has read from the serial channel and not yet answered, told to
-// the supervisor as it happens over a pipe of its own (fd 5 of the worker). The supervisor holds
-// the port, so the host never sees a worker die; without this a request in flight would never be
-// answered and libvirt, which matches replies by order and waits without a timeout, would hang.
-// When a worker dies, the supervisor answers each owed request once, in order, before the next
-// generation reads anything: an error that names the restart and what is known of the outcome.
+// The reply ledger: what a worker has read from the serial channel and not yet answered, kept in a
+// file of the run directory that the supervisor opens for each generation (the worker's fd 5).
+// The supervisor holds the port, so the host never sees a worker die; without this a request in
+// flight would never be answered and libvirt, which matches replies by order and waits without a
+// timeout, would hang. When a worker dies, the supervisor reads the file and answers each owed
+// request once, in order, before the next generation reads anything: an error that names the
+// restart and what is known of the outcome. The supervisor does not read the file otherwise.
 //
-// Records are text lines (the worker writes them with one write(2) each, so a record is in the
-// kernel before the request runs; a death in the microseconds between reading a request and
-// recording it, or between sending a reply and recording that, is the window left):
+// Records are text lines (the worker appends each with one write(2), so a record is in the kernel
+// before the request runs, and empties the file whenever nothing is owed; a death in the
+// microseconds between reading a request and recording it, or between sending a reply and
+// recording that, is the window left):
 //   +SEQ FLAGS CMD ID   owed: request SEQ was read (FLAGS: d delimited, n no reply on success,
 //                       m mutating, k idempotency key; or -), CMD its command, ID its id as JSON
 //   >SEQ                its side effect may have begun (journaled as started)
@@ -15,7 +17,13 @@
 //   =SEQ                every reply up to SEQ is in the kernel
 // The worker imports the encoder; the supervisor never imports anything from agent/.
 
+import * as fs from 'fs';
+import * as path from 'path';
+
 export const LEDGER_FD = 5;
+export const LEDGER_FILE = 'replies-owed';
+/** Read at most this much of the file after a death (1024 queued requests with long ids fit). */
+export const LEDGER_MAX_BYTES = 4 << 20;
 
 export interface OwedRequest {
   seq: number;
@@ -47,6 +55,24 @@ export function stepRecord(seq: number, step: 'started' | 'done' | 'failed'): st
 
 export function paidRecord(seq: number): string {
   return `=${seq}\n`;
+}
+
+/** Supervisor side: the ledger file of the run directory, opened once, emptied for each generation. */
+export function openLedgerFile(runDir: string): number {
+  const c = fs.constants;
+  const fd = fs.openSync(path.join(runDir, LEDGER_FILE), c.O_RDWR | c.O_APPEND | c.O_CREAT | c.O_NOFOLLOW, 0o600);
+  fs.ftruncateSync(fd, 0);
+  return fd;
+}
+
+/** The records a generation left, once it is dead; the file is emptied for the next one. */
+export function readLedgerFile(fd: number): ReplyLedger {
+  const ledger = new ReplyLedger();
+  const buf = Buffer.alloc(Math.min(LEDGER_MAX_BYTES, fs.fstatSync(fd).size));
+  const n = fs.readSync(fd, buf, 0, buf.length, 0);
+  ledger.feed(buf.toString('latin1', 0, n) + '\n');
+  fs.ftruncateSync(fd, 0);
+  return ledger;
 }
 
 /** Supervisor side: the owed requests of one worker generation, from its records. */

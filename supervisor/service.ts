@@ -11,6 +11,7 @@ import type { Logger } from './log';
 import { bootId, processMemory, processStartTime } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
 import type { Settings } from './settings';
+import { openLedgerFile } from './reply-ledger';
 import { DeathRecord, PersistedState, StateStore } from './state-store';
 import type { FreezeGuard } from './thaw';
 import { Worker, WorkerExit } from './worker';
@@ -46,6 +47,7 @@ export class Service {
   private hostConnected: boolean | null = null;
   /** Replies owed by a dead generation that the port did not take at once: the next one writes them first. */
   private owedReplies = '';
+  private ledgerFd: number | null = null;
   private stopping: Promise<void> | null = null;
   private resolveStopped: (() => void) | null = null;
   private readonly startedAt: number;
@@ -155,11 +157,15 @@ export class Service {
     this.generation += 1;
     const { settings } = this.d;
     const serialFd = this.d.channel.serialFd();
+    if (serialFd !== null && this.ledgerFd === null) {
+      try { this.ledgerFd = openLedgerFile(settings.runDir); } catch (e) { this.d.log.log('warn', 'supervisor', `reply ledger: ${(e as Error).message}`); }
+    }
     const w = new Worker({
       nodePath: process.execPath,
       agentPath: this.d.agentPath,
       heapMb: settings.workerHeapMb,
       serialFd,
+      ledgerFd: this.ledgerFd,
       now: this.d.now,
       config: {
         generation: this.generation,
@@ -177,6 +183,7 @@ export class Service {
         osRoot: settings.osRoot,
         testCrashAt: settings.testCrashAt,
         ...(this.owedReplies ? { owedReplies: this.owedReplies } : {}),
+        ...(serialFd !== null && this.ledgerFd !== null ? { replyLedger: true } : {}),
       },
     }, {
       message: (m) => this.onWorkerMessage(w, m),

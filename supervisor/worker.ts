@@ -6,10 +6,9 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import type * as net from 'net';
-import type { Readable } from 'stream';
 import { classifyDeath, DeathReason } from './death';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
-import { LEDGER_FD, ReplyLedger } from './reply-ledger';
+import { readLedgerFile, ReplyLedger } from './reply-ledger';
 import { cgroupOomKills, oomCounterFiles, systemOomKills } from './proc';
 
 export interface WorkerSpawnOptions {
@@ -18,6 +17,8 @@ export interface WorkerSpawnOptions {
   heapMb: number;
   config: WorkerConfig;
   serialFd: number | null;
+  /** The reply ledger's file, with the serial port (see reply-ledger.ts). */
+  ledgerFd: number | null;
   now: () => number;
 }
 
@@ -67,8 +68,7 @@ export class Worker {
   /** Connections handed over and not yet acknowledged by the worker, by connection id. */
   private readonly handedOver = new Map<number, net.Socket>();
   private nextCid = 0;
-  private readonly ledger: ReplyLedger | null;
-  private readonly ledgerPipe: Readable | null;
+  private readonly ledgerFd: number | null;
 
   constructor(opts: WorkerSpawnOptions, private readonly on: WorkerHandlers) {
     this.generation = opts.config.generation;
@@ -76,7 +76,9 @@ export class Worker {
     this.lastProgressAt = this.spawnedAt;
     const stdio: Array<'ignore' | 'pipe' | 'ipc' | number> = ['ignore', 'ignore', 'pipe', 'ipc'];
     // The serial port (fd 4) and its reply ledger (fd 5).
-    if (opts.serialFd !== null) stdio.push(opts.serialFd, 'pipe');
+    this.ledgerFd = opts.serialFd !== null ? opts.ledgerFd : null;
+    if (opts.serialFd !== null) stdio.push(opts.serialFd);
+    if (this.ledgerFd !== null) stdio.push(this.ledgerFd);
     this.child = spawn(opts.nodePath, [...workerExecArgs(opts.heapMb), opts.agentPath], {
       stdio,
       detached: true,
@@ -93,12 +95,6 @@ export class Worker {
     if (this.pid > 0) {
       try { fs.writeFileSync(`/proc/${this.pid}/oom_score_adj`, String(WORKER_OOM_SCORE_ADJ)); } catch { /* not permitted */ }
       this.refreshOomBaseline();
-    }
-    this.ledger = opts.serialFd !== null ? new ReplyLedger() : null;
-    this.ledgerPipe = this.ledger ? (this.child.stdio as unknown as Array<Readable | null>)[LEDGER_FD] ?? null : null;
-    if (this.ledgerPipe) {
-      this.ledgerPipe.setEncoding('latin1');
-      this.ledgerPipe.on('data', (d: string) => this.ledger!.feed(d));
     }
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (d: string) => this.onStderr(d));
@@ -217,14 +213,13 @@ export class Worker {
       // acknowledged is unread and can go to the next generation instead of being dropped.
       const unread = [...this.handedOver.values()];
       this.handedOver.clear();
-      this.on.exit({ reason, code, signal, unread, owed: this.ledger });
+      let owed: ReplyLedger | null = null;
+      try { owed = this.ledgerFd !== null ? readLedgerFile(this.ledgerFd) : null; } catch { /* nothing known */ }
+      this.on.exit({ reason, code, signal, unread, owed });
     };
     // Wait (bounded) for stderr to drain (V8's heap-limit message) and for the IPC channel to
     // deliver what the worker sent before it died (connection acknowledgements).
-    // Likewise for the last records of the reply ledger.
-    const ledgerPipe = this.ledgerPipe;
-    const pending = [this.child.stderr && !this.child.stderr.readableEnded ? 'stderr' : '', this.child.connected ? 'ipc' : '',
-      ledgerPipe && !ledgerPipe.readableEnded ? 'ledger' : ''].filter(Boolean);
+    const pending = [this.child.stderr && !this.child.stderr.readableEnded ? 'stderr' : '', this.child.connected ? 'ipc' : ''].filter(Boolean);
     const done = (what: string): void => {
       const i = pending.indexOf(what);
       if (i >= 0) pending.splice(i, 1);
@@ -234,6 +229,5 @@ export class Worker {
     if (pending.length === 0) finish();
     this.child.stderr?.once('end', () => done('stderr'));
     this.child.once('disconnect', () => done('ipc'));
-    ledgerPipe?.once('end', () => done('ledger'));
   }
 }
