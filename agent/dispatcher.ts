@@ -5,7 +5,7 @@
 import { FREEZE_SAFE } from './actions/filesystems';
 import type { Command, CommandContext } from './commands/command';
 import type { ExactlyOnce } from './journal/exactly-once';
-import { readEnvelope, requestId } from './wire/envelope';
+import { readEnvelope, Request, requestId } from './wire/envelope';
 import { JsonObject, JsonSyntaxError, JsonValue, parseJson } from './wire/json-parse';
 import { errorLine, NO_ID, QgaError, RequestId, successLine } from './wire/reply';
 
@@ -17,8 +17,19 @@ export interface Reply {
 
 export type Outcome = Reply | null;
 
+/** A framed message, parsed: a request to run, or a reply already decided (a syntax or envelope error). */
+export type Parsed =
+  | { request: Request; command: Command<never> | undefined; reply?: undefined }
+  | { reply: Reply; request?: undefined };
+
+/** Journal steps of a running command, as the channel's reply ledger records them. */
+export type Progress = (step: 'started' | 'done' | 'failed') => void;
+
 export interface Dispatcher {
-  dispatch(text: Buffer): Outcome | Promise<Outcome>;
+  /** Parses one framed message; cheap, no side effect, no check that depends on the agent's state. */
+  parse(text: Buffer): Parsed;
+  /** Checks a parsed request against the agent's state now (enabled, frozen, arguments) and runs it. */
+  run(p: Parsed, progress?: Progress): Outcome | Promise<Outcome>;
   lexicalError(desc: string): Outcome;
 }
 
@@ -49,21 +60,28 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
 
   return {
     lexicalError: (desc) => ({ line: errorLine('GenericError', desc, NO_ID), delimited: false }),
-    dispatch(text) {
+    parse(text) {
       let value: JsonValue;
       try {
         value = parseJson(text);
       } catch (e) {
-        if (e instanceof JsonSyntaxError) return { line: errorLine('GenericError', e.message, NO_ID), delimited: false };
+        if (e instanceof JsonSyntaxError) return { reply: { line: errorLine('GenericError', e.message, NO_ID), delimited: false } };
         throw e;
       }
-      let id = requestId(value);
-      let name = '?';
       try {
-        const req = readEnvelope(value);
-        id = req.id;
-        name = req.execute;
-        const cmd = byName.get(req.execute);
+        const request = readEnvelope(value);
+        return { request, command: byName.get(request.execute) };
+      } catch (e) {
+        return { reply: fail(e, requestId(value), '?') };
+      }
+    },
+    run(p, progress) {
+      if (p.reply) return p.reply;
+      const req = p.request;
+      const { id } = req;
+      const name = req.execute;
+      try {
+        const cmd = p.command;
         if (!cmd) throw new QgaError('CommandNotFound', `The command ${req.execute.slice(0, 128)} has not been found`);
         if (!isEnabled(cmd.name)) throw new QgaError('CommandNotFound', `Command ${cmd.name} has been disabled`);
         if (ctx.freezer.status() === 'frozen' && !FREEZE_SAFE.has(cmd.name)) {
@@ -72,7 +90,7 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
         const { key, rest } = cmd.mutating ? splitKey(req.args) : { key: undefined, rest: req.args };
         const args = cmd.args.check(rest, '') as Record<string, unknown>;
         const result = cmd.mutating
-          ? mutations.run({ cmd: cmd.name, key, publicArgs: withoutSecrets(args, cmd.secret), run: async () => cmd.run(args as never, full) })
+          ? mutations.run({ cmd: cmd.name, key, publicArgs: withoutSecrets(args, cmd.secret), run: async () => cmd.run(args as never, full), progress })
           : cmd.run(args as never, full);
         const finish = (r: unknown): Outcome =>
           cmd.successResponse === false ? null : { line: successLine(r ?? {}, id), delimited: cmd.delimited === true };

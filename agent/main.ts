@@ -4,6 +4,7 @@
 import * as net from 'net';
 import type { WorkerConfig } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
+import { LEDGER_FD } from '../supervisor/reply-ledger';
 import * as path from 'path';
 import { createExec } from './actions/exec';
 import { createFileHandles } from './actions/file-handles';
@@ -20,6 +21,7 @@ import { createSystem } from './os/system';
 import { startStats } from './stats/service';
 import { connectSupervisor } from './supervisor-link';
 import { createIdleCollector, v8FullGc } from './idle-gc';
+import { LedgerWriter, openLedgerWriter } from './reply-ledger';
 
 const SERIAL_FD = 4;
 /** qemu-ga's nesting limit. */
@@ -91,10 +93,11 @@ function main(): void {
   };
   const idleGc = createIdleCollector(IDLE_GC_AFTER, IDLE_GC_QUIET_MS, v8FullGc());
   const counted: Dispatcher = {
-    dispatch: (text) => { idleGc.request(); return dispatcher.dispatch(text); },
+    parse: (text) => dispatcher.parse(text),
+    run: (p, progress) => { idleGc.request(); return dispatcher.run(p, progress); },
     lexicalError: (desc) => dispatcher.lexicalError(desc),
   };
-  const attach = (link: Link): Session => new Session(link, counted, limits, onBusy);
+  const attach = (link: Link, ledger?: LedgerWriter): Session => new Session(link, counted, { limits, onBusy, ledger });
 
   if (config.channel.kind === 'unix') {
     const serve = createConnectionServer(attach);
@@ -108,7 +111,9 @@ function main(): void {
         supervisor.hostConnected(connected);
       },
     });
-    session = attach(port.link);
+    // The previous generation's owed replies go out before anything new is read.
+    if (config.owedReplies) port.link.write(config.owedReplies);
+    session = attach(port.link, config.replyLedger ? openLedgerWriter(LEDGER_FD, (e) => log('warn', `reply ledger: ${e.message}`)) : undefined);
     port.start();
   }
   process.on('SIGTERM', () => process.exit(0));

@@ -13,7 +13,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /** Minified size budgets (DESIGN section 7): each 100 KB costs about 10 ms of start-up. */
 export const BUNDLES = [
-  { entry: 'supervisor/main.ts', out: 'dist/supervisor.js', budget: 30_000, forbid: /^agent\// },
+  { entry: 'supervisor/main.ts', out: 'dist/supervisor.js', budget: 34_000, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'dist/ctl.js', budget: 80_000, forbid: /^agent\// },
   { entry: 'agent/main.ts', out: 'dist/agent.js', budget: 200_000, forbid: /^panel\// },
   { entry: 'panel/receiver-cli.ts', out: 'dist/phoenix-ga-receiver.js', budget: 60_000, forbid: /^agent\// },

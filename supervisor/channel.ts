@@ -18,6 +18,8 @@ export interface Channel {
   state(): ChannelState;
   /** The serial port's descriptor, to be inherited by the worker; null for unix or while not open. */
   serialFd(): number | null;
+  /** Serial: writes what the port takes now without waiting (it is non-blocking); returns the rest. */
+  writeNow(text: string): string;
   close(): void;
 }
 
@@ -64,6 +66,16 @@ export function openSerialChannel(path: string, events: ChannelEvents, log: Logg
     path,
     state: () => state,
     serialFd: () => fd,
+    writeNow(text) {
+      let off = 0;
+      try {
+        while (fd !== null && off < text.length) off += fs.writeSync(fd, off ? text.slice(off) : text, null, 'latin1');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN') log.log('warn', 'channel', `writing to ${path}: ${code ?? (e as Error).message}`);
+      }
+      return text.slice(off);
+    },
     close() {
       if (timer) clearTimeout(timer);
       if (fd !== null) fs.closeSync(fd);
@@ -111,6 +123,7 @@ export function openUnixChannel(path: string, events: ChannelEvents, log: Logger
     ready,
     state: () => state,
     serialFd: () => null,
+    writeNow: (text) => text,
     close() {
       server.close();
       if (state === 'listening') try { fs.unlinkSync(path); } catch { /* gone */ }

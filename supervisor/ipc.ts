@@ -21,6 +21,13 @@ export interface WorkerConfig {
   osRoot: string;
   /** Tests only: "STEP:COMMAND", the worker kills itself with SIGKILL right after that journal step. */
   testCrashAt: string | null;
+  /**
+   * Serial only: replies owed by the previous generation that the supervisor could not write at
+   * once (the host was not reading); written before anything is read (see reply-ledger.ts).
+   */
+  owedReplies?: string;
+  /** Serial only: fd 5 is the reply ledger's file. */
+  replyLedger?: boolean;
 }
 
 export type ToWorker =

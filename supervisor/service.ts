@@ -11,6 +11,7 @@ import type { Logger } from './log';
 import { bootId, processMemory, processStartTime } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
 import type { Settings } from './settings';
+import { openLedgerFile } from './reply-ledger';
 import { DeathRecord, PersistedState, StateStore } from './state-store';
 import type { FreezeGuard } from './thaw';
 import { Worker, WorkerExit } from './worker';
@@ -44,6 +45,9 @@ export class Service {
   private tickTimer: NodeJS.Timeout | null = null;
   private pingSeq = 0;
   private hostConnected: boolean | null = null;
+  /** Replies owed by a dead generation that the port did not take at once: the next one writes them first. */
+  private owedReplies = '';
+  private ledgerFd: number | null = null;
   private stopping: Promise<void> | null = null;
   private resolveStopped: (() => void) | null = null;
   private readonly startedAt: number;
@@ -153,11 +157,15 @@ export class Service {
     this.generation += 1;
     const { settings } = this.d;
     const serialFd = this.d.channel.serialFd();
+    if (serialFd !== null && this.ledgerFd === null) {
+      try { this.ledgerFd = openLedgerFile(settings.runDir); } catch (e) { this.d.log.log('warn', 'supervisor', `reply ledger: ${(e as Error).message}`); }
+    }
     const w = new Worker({
       nodePath: process.execPath,
       agentPath: this.d.agentPath,
       heapMb: settings.workerHeapMb,
       serialFd,
+      ledgerFd: this.ledgerFd,
       now: this.d.now,
       config: {
         generation: this.generation,
@@ -174,12 +182,15 @@ export class Service {
         freezeTimeoutMs: settings.freezeTimeoutMs,
         osRoot: settings.osRoot,
         testCrashAt: settings.testCrashAt,
+        ...(this.owedReplies ? { owedReplies: this.owedReplies } : {}),
+        ...(serialFd !== null && this.ledgerFd !== null ? { replyLedger: true } : {}),
       },
     }, {
       message: (m) => this.onWorkerMessage(w, m),
       stderrLine: (line) => this.d.log.log('info', `worker[${w.pid}]`, line),
       exit: (e) => this.onWorkerExit(w, e),
     });
+    this.owedReplies = '';
     this.worker = w;
     this.restart = { ...this.restart, lastSpawnAt: w.spawnedAt };
     this.setState('starting');
@@ -215,6 +226,7 @@ export class Service {
     this.hostConnected = null;
     // Frozen file systems must not outlive the worker that froze them.
     this.d.freeze.thawNow(`worker ${w.pid} died while they were frozen`);
+    this.answerOwed(w, e);
     if (this.stopping) { for (const s of e.unread) s.destroy(); this.finishStop(); return; }
     for (const s of e.unread.reverse()) this.queueConnection(s, true);
     const lifetime = now - w.spawnedAt;
@@ -227,6 +239,16 @@ export class Service {
       `worker ${w.pid} (generation ${w.generation}) died: ${e.reason} (${how}) after ${lifetime} ms; restarting in ${decision.delayMs} ms`);
     this.scheduleSpawn(decision.delayMs);
     this.save();
+  }
+
+  /** Every request the dead worker read and did not answer gets its one reply now, in order. */
+  private answerOwed(w: Worker, e: WorkerExit): void {
+    if (!e.owed?.size) return;
+    const n = e.owed.size;
+    const text = e.owed.takeReplies(this.stopping ? 'was stopped: the agent is shutting down' : `${deathWords(e)} and was restarted`);
+    const rest = this.d.channel.writeNow(this.owedReplies + text);
+    this.owedReplies = rest;
+    this.d.log.log('warn', 'supervisor', `worker ${w.pid} left ${n} request(s) unanswered; answered them${rest ? ` (${rest.length} bytes wait for the host to read)` : ''}`);
   }
 
   private tick(): void {
@@ -310,5 +332,17 @@ export class Service {
     this.save();
     this.d.heartbeat.send({ ...this.heartbeatPayload(this.d.now()), stopping: true });
     this.resolveStopped?.();
+  }
+}
+
+/** How a worker ended, for the replies it owed. */
+function deathWords(e: WorkerExit): string {
+  switch (e.reason) {
+    case 'crash': return `crashed (exit code ${e.code})`;
+    case 'signal': return `was killed by ${e.signal}`;
+    case 'heap-oom': return 'ran out of heap memory';
+    case 'kernel-oom': return "was killed by the kernel's OOM killer";
+    case 'hung': return 'was killed for making no progress (hung)';
+    case 'clean': return 'exited';
   }
 }

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import type * as net from 'net';
 import { classifyDeath, DeathReason } from './death';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
+import { readLedgerFile, ReplyLedger } from './reply-ledger';
 import { cgroupOomKills, oomCounterFiles, systemOomKills } from './proc';
 
 export interface WorkerSpawnOptions {
@@ -16,6 +17,8 @@ export interface WorkerSpawnOptions {
   heapMb: number;
   config: WorkerConfig;
   serialFd: number | null;
+  /** The reply ledger's file, with the serial port (see reply-ledger.ts). */
+  ledgerFd: number | null;
   now: () => number;
 }
 
@@ -25,6 +28,8 @@ export interface WorkerExit {
   signal: NodeJS.Signals | null;
   /** Unix connections handed over that the worker never took: they go to the next generation. */
   unread: net.Socket[];
+  /** Serial: what the worker read and did not answer (see reply-ledger.ts). */
+  owed: ReplyLedger | null;
 }
 
 export interface WorkerHandlers {
@@ -63,13 +68,17 @@ export class Worker {
   /** Connections handed over and not yet acknowledged by the worker, by connection id. */
   private readonly handedOver = new Map<number, net.Socket>();
   private nextCid = 0;
+  private readonly ledgerFd: number | null;
 
   constructor(opts: WorkerSpawnOptions, private readonly on: WorkerHandlers) {
     this.generation = opts.config.generation;
     this.spawnedAt = opts.now();
     this.lastProgressAt = this.spawnedAt;
     const stdio: Array<'ignore' | 'pipe' | 'ipc' | number> = ['ignore', 'ignore', 'pipe', 'ipc'];
+    // The serial port (fd 4) and its reply ledger (fd 5).
+    this.ledgerFd = opts.serialFd !== null ? opts.ledgerFd : null;
     if (opts.serialFd !== null) stdio.push(opts.serialFd);
+    if (this.ledgerFd !== null) stdio.push(this.ledgerFd);
     this.child = spawn(opts.nodePath, [...workerExecArgs(opts.heapMb), opts.agentPath], {
       stdio,
       detached: true,
@@ -204,7 +213,9 @@ export class Worker {
       // acknowledged is unread and can go to the next generation instead of being dropped.
       const unread = [...this.handedOver.values()];
       this.handedOver.clear();
-      this.on.exit({ reason, code, signal, unread });
+      let owed: ReplyLedger | null = null;
+      try { owed = this.ledgerFd !== null ? readLedgerFile(this.ledgerFd) : null; } catch { /* nothing known */ }
+      this.on.exit({ reason, code, signal, unread, owed });
     };
     // Wait (bounded) for stderr to drain (V8's heap-limit message) and for the IPC channel to
     // deliver what the worker sent before it died (connection acknowledgements).

@@ -1,14 +1,12 @@
 // The serial channel (a character device held by the supervisor), on a pseudo-terminal bridged by
-// socat to a unix socket that plays the host's side. A pty stands in for the virtio port here
-// (the VM test in test/e2e drives a real virtio-serial port); it is also a device that
-// net.Socket cannot take.
+// socat to a unix socket that plays the host's side (test/helpers/serial-bridge.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { startAgent, tempDir, waitFor } from './helpers/agent';
 import { QgaClient } from './helpers/qga-client';
+import { startHostBridge } from './helpers/serial-bridge';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -20,13 +18,6 @@ function wakeups(pid: number): { ctx: number; cpuMs: number } {
     cpuNs += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
   }
   return { ctx, cpuMs: cpuNs / 1e6 };
-}
-
-function startHostBridge(dir: string): { proc: ChildProcess; port: string; hostSock: string } {
-  const port = path.join(dir, 'port');
-  const hostSock = path.join(dir, 'host.sock');
-  const proc = spawn('socat', [`PTY,link=${port},raw,echo=0`, `UNIX-LISTEN:${hostSock}`], { stdio: 'ignore' });
-  return { proc, port, hostSock };
 }
 
 test('serial channel: served through the held descriptor, no disconnect across worker restarts, quiet at idle, no spin without a host', async () => {

@@ -94,21 +94,24 @@ export function rawStream(h: StreamHandle, events: RawStreamEvents): RawStream {
     h.readStart();
   };
   const link: Link = {
-    write(data) {
+    write(data, written) {
       if (closed) return true;
       const req = new B.WriteWrap();
       req.handle = h;
       req.async = false;
       req.oncomplete = () => {
         if (full && h.writeQueueSize < HIGH_WATER / 2) { full = false; drainCb?.(); }
+        written?.();
       };
       // A string is written straight from V8's memory when the socket takes it at once, and copied
       // into memory the request owns when it does not. Not a Buffer: each was a malloc that glibc
       // kept, fragmented, after a burst; and libuv would hold only a raw pointer into it until the
       // write completed (a collection in between freed it: EFAULT or stray bytes for the peer).
       // A failed write loses this reply only; a qemu-ga host resyncs after a timeout.
-      if (h.writeLatin1String(req, data) < 0) return true;
-      if (B.state[B.kLastWriteWasAsync] && h.writeQueueSize >= HIGH_WATER) full = true;
+      if (h.writeLatin1String(req, data) < 0) { written?.(); return true; }
+      // Only a write that went asynchronous completes through oncomplete.
+      if (!B.state[B.kLastWriteWasAsync]) written?.();
+      else if (h.writeQueueSize >= HIGH_WATER) full = true;
       return !full;
     },
     onDrain: (cb) => { drainCb = cb; },

@@ -3,6 +3,7 @@
 // expected: integer") and the handler gets typed, validated values. Unknown keys are errors.
 
 import type { JsonObject, JsonValue } from '../wire/json-parse';
+import { RawJson } from '../wire/json-write';
 import { QgaError } from '../wire/reply';
 
 export interface Schema<T> {
@@ -139,7 +140,7 @@ export function object<F extends FieldMap>(fields: F, doc = 'object'): ObjectSch
     doc,
     fields,
     check(v, name) {
-      if (v === null || typeof v !== 'object' || Array.isArray(v) || typeof v === 'bigint') return badType(name, 'object');
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof RawJson) return badType(name, 'object');
       const o = v as JsonObject;
       const out: Record<string, unknown> = {};
       const prefix = name ? `${name}.` : '';

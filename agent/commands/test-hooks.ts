@@ -5,7 +5,7 @@
 
 import type * as childProcess from 'child_process';
 import { command } from './command';
-import { int, object, oneOf, str } from './schema';
+import { int, object, oneOf, optional, str } from './schema';
 
 const held: unknown[] = [];
 
@@ -46,10 +46,11 @@ export const testCommands = [
   }),
   command({
     name: 'phoenix-test-mutate',
-    description: 'Test only: a mutating command whose every run appends one line to `file` (counts runs under the journal).',
-    args: object({ file: str({ maxLength: 4096 }), tag: str({ maxLength: 64 }) }),
+    description: 'Test only: a mutating command whose every run appends one line to `file` (counts runs under the journal), after `ms` milliseconds.',
+    args: object({ file: str({ maxLength: 4096 }), tag: str({ maxLength: 64 }), ms: optional(int({ min: 0, max: 600_000 })) }),
     mutating: true,
-    run: (a) => {
+    run: async (a) => {
+      if (a.ms) await new Promise((r) => setTimeout(r, a.ms));
       require('fs').appendFileSync(a.file, `${a.tag}\n`);
       return { ran: a.tag };
     },

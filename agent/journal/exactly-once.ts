@@ -12,6 +12,21 @@ export interface MutationRequest {
   /** Arguments without the secret ones. */
   publicArgs: Record<string, unknown>;
   run(): Promise<unknown>;
+  /** Told when the side effect may begin (journaled as started) and when the outcome is recorded. */
+  progress?(step: 'started' | 'done' | 'failed'): void;
+}
+
+/** Runs R, telling its progress: the outcome of a run without a key is known only to this process. */
+async function tracked(r: MutationRequest): Promise<unknown> {
+  r.progress?.('started');
+  try {
+    const result = await r.run();
+    r.progress?.('done');
+    return result;
+  } catch (e) {
+    r.progress?.('failed');
+    throw e;
+  }
 }
 
 function canonical(v: unknown): string {
@@ -47,12 +62,13 @@ export function createExactlyOnce(journal: Journal | null, crashAt?: (step: stri
     if (seen && (seen.digest !== digest || seen.cmd !== r.cmd)) {
       throw new QgaError('GenericError', `idempotency key '${r.key}' was already used for ${seen.cmd} with other arguments; use a new key for a new request`);
     }
-    if (seen?.step === 'done') return seen.result;
-    if (seen?.step === 'failed') throw new QgaError(seen.error!.class as 'GenericError', seen.error!.desc);
+    if (seen?.step === 'done') { r.progress?.('done'); return seen.result; }
+    if (seen?.step === 'failed') { r.progress?.('failed'); throw new QgaError(seen.error!.class as 'GenericError', seen.error!.desc); }
     try {
       j.record({ key: r.key, cmd: r.cmd, digest, step: 'received' });
       point('received', r.cmd);
       j.record({ key: r.key, cmd: r.cmd, digest, step: 'started' });
+      r.progress?.('started');
       point('started', r.cmd);
     } catch (e) {
       // Fail closed: without a journal entry the side effect must not happen.
@@ -62,17 +78,19 @@ export function createExactlyOnce(journal: Journal | null, crashAt?: (step: stri
       const result = await r.run();
       point('effect', r.cmd);
       j.record({ key: r.key, cmd: r.cmd, digest, step: 'done', result: result ?? {} });
+      r.progress?.('done');
       point('done', r.cmd);
       return result;
     } catch (e) {
       j.record({ key: r.key, cmd: r.cmd, digest, step: 'failed', error: errorOf(e) });
+      r.progress?.('failed');
       throw e;
     }
   };
 
   return {
     run(r) {
-      if (r.key === undefined || !journal) return serial(r.run);
+      if (r.key === undefined || !journal) return serial(() => tracked(r));
       const key = r.key;
       const digest = argsDigest(r.cmd, r.publicArgs);
       const running = inFlight.get(key);

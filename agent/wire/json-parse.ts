@@ -1,11 +1,19 @@
-// Strict JSON parser for one framed request, with qemu-ga's error texts and two things JSON.parse
-// cannot do: integers beyond 2^53 survive digit for digit (as bigint), and duplicate keys are an
-// error. Single-quoted strings are accepted (a QMP extension). Objects have no prototype, so
+// Strict JSON parser for one framed request, with qemu-ga's error texts and things JSON.parse
+// cannot do: integers beyond 2^53 survive digit for digit (as bigint), numbers beyond a double's
+// range keep their text (RawJson: an id of 1e400 is echoed as 1e400, where qemu-ga writes `inf`,
+// which is not JSON), and duplicate keys are an error. Single-quoted strings are accepted (a QMP extension). Objects have no prototype, so
 // "__proto__" is an ordinary key. Error texts name offsets, never request text: a request may
 // carry a password, and V8's own JSON.parse errors quote their input.
 
-export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | JsonObject;
+import { RawJson } from './json-write';
+
+export type JsonValue = null | boolean | number | bigint | RawJson | string | JsonValue[] | JsonObject;
 export interface JsonObject { [key: string]: JsonValue }
+
+/** A JSON object as parsed here (no prototype), not an array, a bigint or a kept number text. */
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === null;
+}
 
 export class JsonSyntaxError extends Error {}
 
@@ -180,7 +188,8 @@ class Parser {
         const n = Number(text);
         return Number.isSafeInteger(n) ? (n === 0 ? 0 : n) : BigInt(text);
       }
-      return Number(text);
+      const n = Number(text);
+      return Number.isFinite(n) ? n : new RawJson(text);
     }
     const word = this.wordAt(this.i);
     if (!word) fail(`stray token at offset ${this.i}`);

@@ -1,12 +1,24 @@
 // Streaming framer for the qemu-ga wire protocol: a message ends when its braces and brackets
 // balance (not at a newline), so several requests in one read and one request over many reads
 // both work. It tracks only what framing needs (strings, escapes, depth); the parser checks syntax.
+//
+// Recovery, so that no byte sequence can silence the channel:
+// - A lexical error (a control byte, 0xFE/0xFF, a non-ASCII byte outside a string, a newline or
+//   other control byte inside a string, a stray `}` `]` `,` `:` at the top level) discards the
+//   partial message and skips input up to the next brace, bracket or control byte (a newline),
+//   where framing starts again: the points where qemu-ga's lexer recovers.
+// - A line that starts inside an unfinished request and holds a complete request of its own (an
+//   object with an `execute` member) ends the unfinished one: an unclosed `{` cannot swallow the
+//   next request, as it does in qemu-ga.
+// - At most one error per line: a discarded run costs one error reply, not one per byte.
 
 export interface FrameSink {
   /** A complete top-level JSON text (object, array or scalar), not yet parsed; the sink owns it. */
   message(text: Buffer): void;
   /** A lexical error; the lexer has reset. Replies to it carry no id. */
   error(desc: string): void;
+  /** Whether TEXT, a complete object that began a line inside an unfinished message, is a request of its own. */
+  isRequest(text: Buffer): boolean;
 }
 
 export interface FrameLimits {
@@ -16,135 +28,218 @@ export interface FrameLimits {
   maxDepth: number;
 }
 
-const enum State { Between, Scalar, Value, String, Escape }
+const enum State { Between, Scalar, Value, String, Escape, Recovery }
 
-const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
-const DQUOTE = 0x22, SQUOTE = 0x27, BACKSLASH = 0x5c;
+/** Byte classes. */
+const enum C { Other, Space, Newline, Open, Close, Quote, Backslash, Separator, Control, Invalid, High }
 
-/** Bytes that reset the lexer: 0xFF (the resync byte, never valid UTF-8) and C0 controls but TAB, LF, CR. */
-function isResetByte(b: number): boolean {
-  return b === 0xff || (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d);
-}
-
-function isWhitespace(b: number): boolean {
-  return b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
-}
-
-function isStructural(b: number): boolean {
-  return b === LBRACE || b === RBRACE || b === LBRACKET || b === RBRACKET || b === 0x3a || b === 0x2c;
-}
+const CLASS = new Uint8Array(256);
+for (let b = 0; b < 0x20; b++) CLASS[b] = C.Control;
+for (let b = 0x80; b < 0x100; b++) CLASS[b] = C.High;
+CLASS[0xfe] = CLASS[0xff] = C.Invalid;
+CLASS[0x20] = CLASS[0x09] = CLASS[0x0d] = C.Space;
+CLASS[0x0a] = C.Newline;
+CLASS[0x7b] = CLASS[0x5b] = C.Open;
+CLASS[0x7d] = CLASS[0x5d] = C.Close;
+CLASS[0x22] = CLASS[0x27] = C.Quote;
+CLASS[0x5c] = C.Backslash;
+CLASS[0x2c] = CLASS[0x3a] = C.Separator;
 
 /** How a stray byte is named in an error: qemu-ga shows invalid UTF-8 as U+FFFD. */
 function strayText(b: number): string {
   return b >= 0x80 ? '\ufffd' : String.fromCharCode(b);
 }
 
+/** Bytes of one span of input (a message, or a candidate line) gathered across pushes. */
+class Span {
+  parts: Buffer[] = [];
+  size = 0;
+  /** Where the span starts in the current chunk (0 when it began in an earlier one), -1 when not gathering. */
+  from = -1;
+
+  begin(at: number): void {
+    this.parts = [];
+    this.size = 0;
+    this.from = at;
+  }
+
+  stop(): void {
+    this.parts = [];
+    this.size = 0;
+    this.from = -1;
+  }
+
+  /** Bytes so far, counting the current chunk up to index TO (exclusive). */
+  length(to: number): number {
+    return this.size + (this.from >= 0 ? to - this.from : 0);
+  }
+
+  /** At the end of a chunk the caller may reuse: what is kept of it is copied. */
+  carry(chunk: Buffer, n: number): void {
+    if (this.from < 0) return;
+    if (n > this.from) {
+      this.parts.push(Buffer.from(chunk.subarray(this.from, n)));
+      this.size += n - this.from;
+    }
+    this.from = 0;
+  }
+
+  /** The whole span up to index TO of the current chunk, as a buffer of its own. */
+  take(chunk: Buffer, to: number): Buffer {
+    if (this.from >= 0 && to > this.from) { this.parts.push(chunk.subarray(this.from, to)); this.size += to - this.from; }
+    // Always a copy: messages may wait in a queue while the caller reuses its read buffer.
+    const text = this.parts.length === 1 ? Buffer.from(this.parts[0]) : Buffer.concat(this.parts, this.size);
+    this.stop();
+    return text;
+  }
+}
+
 export class FrameLexer {
   private state = State.Between;
   private depth = 0;
-  private quote = DQUOTE;
-  private parts: Buffer[] = [];
-  private size = 0;
-  /** Set while the rest of an oversized or over-deep message is skipped. */
+  private quote = 0x22;
+  private readonly msg = new Span();
+  /** Set while the rest of an oversized or over-deep message is skipped (kept lexically in step). */
   private discarding = false;
-  /** Consecutive reset bytes give one error, not one per byte. */
-  private justReset = false;
+  /** An error was reported on this line and no message came since: further errors are silent. */
+  private quiet = false;
+  /** Only whitespace so far on this line, which began inside an unfinished message. */
+  private lineFresh = false;
+  /** A `{` that began a line inside an unfinished message, and the depth it returns to when closed. */
+  private readonly line = new Span();
+  private lineBase = -1;
 
   constructor(private readonly sink: FrameSink, private readonly limits: FrameLimits) {}
 
   push(chunk: Buffer): void {
-    // First byte of the current message inside this chunk; a message begun earlier continues at 0.
-    let start = this.state === State.Between ? -1 : 0;
     const n = chunk.length;
+    const msg = this.msg, line = this.line;
     for (let i = 0; i < n; i++) {
       const b = chunk[i];
-      if (isResetByte(b)) {
-        this.reset(b);
-        start = -1;
-        continue;
-      }
-      this.justReset = false;
+      const c = CLASS[b];
       switch (this.state) {
         case State.Between:
-          if (isWhitespace(b)) continue;
-          start = i;
-          if (b === LBRACE || b === LBRACKET) { this.state = State.Value; this.depth = 1; }
-          else if (b === DQUOTE || b === SQUOTE) { this.state = State.String; this.quote = b; this.depth = 0; }
-          else if (isStructural(b)) { this.emit(chunk, start, i + 1); start = -1; }
-          else this.state = State.Scalar;
+          if (c === C.Space) continue;
+          if (c === C.Newline) { this.quiet = false; continue; }
+          if (c === C.Open) { this.state = State.Value; this.depth = 1; this.lineFresh = false; msg.begin(i); }
+          else if (c === C.Quote) { this.state = State.String; this.quote = b; this.depth = 0; msg.begin(i); }
+          else if (c === C.Close || c === C.Separator) { this.fail('JSON parse error, expecting value'); continue; }
+          else if (c >= C.Control) { this.fail(`JSON parse error, stray '${strayText(b)}'`); continue; }
+          else { this.state = State.Scalar; msg.begin(i); }
           break;
         case State.Scalar:
           // A top-level keyword or number ends at the first delimiter, which is then read again.
-          if (isWhitespace(b) || isStructural(b) || b === DQUOTE || b === SQUOTE) {
-            this.emit(chunk, start, i);
-            start = -1;
-            i--;
-          }
-          break;
+          if (c === C.Other) break;
+          if (c >= C.Control) { this.fail(`JSON parse error, stray '${strayText(b)}'`); continue; }
+          this.finish(chunk, i);
+          i--;
+          continue;
         case State.Value:
-          if (b === DQUOTE || b === SQUOTE) { this.state = State.String; this.quote = b; }
-          else if (b === LBRACE || b === LBRACKET) {
-            if (++this.depth > this.limits.maxDepth && !this.discarding) {
-              this.discarding = true;
-              this.parts = [];
-              this.size = 0;
-              this.sink.error('JSON nesting depth limit exceeded');
+          if (c === C.Space) break;
+          if (c === C.Newline) { this.lineFresh = true; this.quiet = false; break; }
+          if (c === C.Quote) { this.state = State.String; this.quote = b; }
+          else if (c === C.Open) {
+            if (this.lineFresh) { line.begin(i); this.lineBase = this.depth; }
+            if (++this.depth > this.limits.maxDepth && !this.discarding) this.overLimit('JSON nesting depth limit exceeded');
+          } else if (c === C.Close) {
+            if (--this.depth === 0) {
+              line.stop();
+              if (this.discarding) this.resetMessage(); else this.finish(chunk, i + 1);
+              continue;
             }
-          } else if (b === RBRACE || b === RBRACKET) {
-            if (--this.depth === 0) { this.emit(chunk, start, i + 1); start = -1; }
-          }
+            if (this.depth === this.lineBase && line.from >= 0 && this.takeLine(chunk, i + 1)) continue;
+          } else if (c >= C.Control) { this.fail(`JSON parse error, stray '${strayText(b)}'`); continue; }
+          this.lineFresh = false;
           break;
         case State.String:
-          if (b === BACKSLASH) this.state = State.Escape;
+          if (c === C.Backslash) this.state = State.Escape;
           else if (b === this.quote) {
-            if (this.depth === 0) { this.emit(chunk, start, i + 1); start = -1; }
-            else this.state = State.Value;
+            if (this.depth > 0) this.state = State.Value;
+            else { this.finish(chunk, i + 1); continue; }
+          } else if (b < 0x20 || c === C.Invalid) {
+            this.fail(`JSON parse error, stray '${strayText(b)}'`);
+            continue;
           }
           break;
         case State.Escape:
+          if (b < 0x20 || c === C.Invalid) {
+            this.fail(`JSON parse error, stray '${strayText(b)}'`);
+            continue;
+          }
           this.state = State.String;
           break;
+        case State.Recovery:
+          // qemu-ga's resynchronization points: braces, brackets, control bytes but TAB, 0xFE, 0xFF.
+          if (c === C.Open || c === C.Close || c === C.Newline || c === C.Control || c === C.Invalid || b === 0x0d) {
+            this.state = State.Between;
+            i--;
+          }
+          continue;
       }
-      if (start >= 0 && !this.discarding && this.size + (i - start + 1) > this.limits.maxBytes) {
-        this.discarding = true;
-        this.parts = [];
-        this.size = 0;
-        this.sink.error(`JSON token size limit exceeded: a request may hold at most ${this.limits.maxBytes} bytes`);
+      if (msg.from >= 0 && !this.discarding && msg.length(i + 1) > this.limits.maxBytes) {
+        this.overLimit(this.sizeError());
       }
+      if (line.from >= 0 && line.length(i + 1) > this.limits.maxBytes) { line.stop(); this.lineBase = -1; }
     }
     // The caller may reuse CHUNK once push returns: what is kept of it is copied.
-    if (start >= 0 && this.state !== State.Between) this.keep(chunk, start, n, true);
+    msg.carry(chunk, n);
+    line.carry(chunk, n);
   }
 
-  private keep(chunk: Buffer, from: number, to: number, copy = false): void {
-    if (this.discarding || to <= from) return;
-    this.parts.push(copy ? Buffer.from(chunk.subarray(from, to)) : chunk.subarray(from, to));
-    this.size += to - from;
+  /** A `{` line inside an unfinished message just closed: a request of its own ends the unfinished one. */
+  private takeLine(chunk: Buffer, to: number): boolean {
+    const text = this.line.take(chunk, to);
+    this.lineBase = -1;
+    if (!this.sink.isRequest(text)) return false;
+    this.report('JSON parse error, unfinished request abandoned: a new request began on the next line');
+    this.resetMessage();
+    this.emit(text);
+    return true;
   }
 
-  private emit(chunk: Buffer, from: number, to: number): void {
-    const discarded = this.discarding;
-    if (!discarded) this.keep(chunk, from, to);
-    // Always a copy: messages may wait in a queue while the caller reuses its read buffer.
-    const text = this.parts.length === 1 ? Buffer.from(this.parts[0]) : Buffer.concat(this.parts, this.size);
-    this.parts = [];
-    this.size = 0;
+  private overLimit(desc: string): void {
+    this.discarding = true;
+    this.msg.stop();
+    this.report(desc);
+  }
+
+  /** The message ends at index TO of CHUNK. */
+  private finish(chunk: Buffer, to: number): void {
+    if (this.msg.length(to) > this.limits.maxBytes) { this.overLimit(this.sizeError()); this.resetMessage(); return; }
+    this.emit(this.msg.take(chunk, to));
+  }
+
+  private sizeError(): string {
+    return `JSON token size limit exceeded: a request may hold at most ${this.limits.maxBytes} bytes`;
+  }
+
+  private emit(text: Buffer): void {
+    this.resetMessage();
+    this.quiet = false;
+    this.sink.message(text);
+  }
+
+  /** A lexical error: the partial message is dropped and input skipped to a recovery point. */
+  private fail(desc: string): void {
+    this.resetMessage();
+    this.state = State.Recovery;
+    this.report(desc);
+  }
+
+  private report(desc: string): void {
+    if (this.quiet) return;
+    this.quiet = true;
+    // Only the offending byte is ever named: the discarded bytes may be part of a secret.
+    this.sink.error(desc);
+  }
+
+  private resetMessage(): void {
+    this.msg.stop();
+    this.line.stop();
+    this.lineBase = -1;
+    this.lineFresh = false;
     this.state = State.Between;
     this.depth = 0;
     this.discarding = false;
-    if (!discarded) this.sink.message(text);
-  }
-
-  private reset(b: number): void {
-    const hadPartial = this.state !== State.Between;
-    this.parts = [];
-    this.size = 0;
-    this.state = State.Between;
-    this.depth = 0;
-    this.discarding = false;
-    if (this.justReset && !hadPartial) return;
-    this.justReset = true;
-    // Only the offending byte is named: the discarded bytes may be part of a secret.
-    this.sink.error(`JSON parse error, stray '${strayText(b)}'`);
   }
 }

@@ -1,0 +1,24 @@
+// The host's side of a serial channel for tests: socat makes a pseudo-terminal (raw, no echo) that
+// the agent opens as its port, and bridges it to a unix socket the test connects to as the host.
+// A pty stands in for the virtio port (the VM test drives a real one); it is also a device that
+// net.Socket cannot take.
+
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { waitFor } from './agent';
+
+export interface HostBridge { proc: ChildProcess; port: string; hostSock: string }
+
+export function startHostBridge(dir: string): HostBridge {
+  const port = path.join(dir, 'port');
+  const hostSock = path.join(dir, 'host.sock');
+  const proc = spawn('socat', [`PTY,link=${port},raw,echo=0`, `UNIX-LISTEN:${hostSock}`], { stdio: 'ignore' });
+  return { proc, port, hostSock };
+}
+
+export async function startedHostBridge(dir: string): Promise<HostBridge> {
+  const b = startHostBridge(dir);
+  await waitFor('socat pty', () => fs.existsSync(b.port) && fs.existsSync(b.hostSock), 3000);
+  return b;
+}

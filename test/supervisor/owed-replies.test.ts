@@ -1,0 +1,142 @@
+// Every request read from the serial channel gets exactly one reply, in order, even when the worker
+// dies before answering it: the supervisor holds the port (the host never sees the death), so it
+// answers what the dead worker owed, naming the restart and what the journal knows of the outcome.
+// Real worker deaths (SIGKILL, the watchdog's kill of a hung worker, a crash at each journal step),
+// over a pty bridged to a unix socket that plays the host (as libvirt: one connection, no 0xFF).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'fs';
+import { Agent, startAgent, tempDir, waitFor } from '../helpers/agent';
+import { QgaClient } from '../helpers/qga-client';
+import { HostBridge, startedHostBridge } from '../helpers/serial-bridge';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function serialAgent(extra: string[] = [], hangTimeout = 30): Promise<{ agent: Agent; bridge: HostBridge; host: QgaClient; dir: string; pid: number }> {
+  const dir = tempDir();
+  const bridge = await startedHostBridge(dir);
+  const agent = startAgent({ dir, channel: `serial:${bridge.port}`, interval: 0.5, hangTimeout, testCommands: true, args: ['--state-dir', `${dir}/state`, ...extra] });
+  const pid = await agent.waitReady();
+  const host = await QgaClient.connect(bridge.hostSock);
+  return { agent, bridge, host, dir, pid };
+}
+
+async function newWorker(agent: Agent, old: number): Promise<number> {
+  return waitFor('new worker', () => { const s = agent.state(); return s?.worker.state === 'ready' && s.worker.pid !== old && s.worker.pid; }, 8000);
+}
+
+/** Reads lines until none comes for QUIET ms. */
+async function drainLines(host: QgaClient, quietMs = 600): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    try { out.push(await host.nextLine(quietMs)); } catch { return out; }
+  }
+}
+
+const mutate = (file: string, tag: string, extra: Record<string, unknown> = {}, id?: unknown): string =>
+  JSON.stringify({ execute: 'phoenix-test-mutate', arguments: { file, tag, ...extra }, ...(id !== undefined ? { id } : {}) });
+
+test('a worker killed mid-command: the command and every request behind it get one reply each, in order; nothing twice', async () => {
+  const { agent, bridge, host, dir, pid } = await serialAgent();
+  try {
+    const runs = `${dir}/runs`;
+    const reqs: string[] = [];
+    for (let i = 1; i <= 40; i++) reqs.push(`{"execute":"guest-ping","id":${i}}`);
+    reqs.push(mutate(runs, 'slow', { ms: 20_000 }, 'M'));
+    for (let i = 41; i <= 80; i++) reqs.push(`{"execute":"guest-ping","id":${i}}`);
+    reqs.push('{"execute":"guest-sync-delimited","arguments":{"id":99}}');
+    host.write(reqs.join('\n') + '\n');
+    // The 40 pings before it are answered; then the slow command runs.
+    for (let i = 1; i <= 40; i++) assert.equal(await host.next(), { return: {}, id: i });
+    await sleep(300);
+    process.kill(pid, 'SIGKILL');
+    const lines = await drainLines(host, 1500);
+    assert.is(lines.length, 42, lines.join('\n'));
+    const first = JSON.parse(lines[0]);
+    assert.is(first.id, 'M');
+    assert.match(first.error.desc, /^the outcome of phoenix-test-mutate is unknown: the agent's worker process was killed by SIGKILL and was restarted while it ran$/);
+    for (let i = 41; i <= 80; i++) {
+      const r = JSON.parse(lines[i - 40]);
+      assert.is(r.id, i);
+      assert.match(r.error.desc, /^guest-ping did not complete: the agent's worker process was killed by SIGKILL and was restarted; send it again$/);
+    }
+    assert.ok(lines[41].startsWith('\xff{"error"'), `the sync-delimited reply keeps its 0xFF: ${JSON.stringify(lines[41])}`);
+    // The next generation serves the same connection; the killed command never ran.
+    await newWorker(agent, pid);
+    host.write('{"execute":"guest-sync","arguments":{"id":7}}\n');
+    assert.equal(await host.next(), { return: 7 });
+    assert.not.ok(fs.existsSync(runs));
+    assert.equal(await drainLines(host, 300), []);
+  } finally {
+    host.close();
+    await agent.stop();
+    bridge.proc.kill();
+  }
+});
+
+// What the journal knows when the worker dies at each step of a command with an idempotency key,
+// and what a retry with the same key then gets.
+const STEPS: Array<[string, RegExp, number]> = [
+  ['received', /^phoenix-test-mutate was not run: the agent's worker process was killed by SIGKILL and was restarted before it began; it is safe to send it again$/, 1],
+  ['started', /^the outcome of phoenix-test-mutate is unknown: .* while it ran; send it again with the same idempotency-key to learn the outcome$/, 1],
+  ['effect', /^the outcome of phoenix-test-mutate is unknown: /, 2],
+  ['done', /^phoenix-test-mutate completed, but the agent's worker process was killed by SIGKILL and was restarted before its reply was sent$/, 1],
+];
+
+for (const [step, desc, runs] of STEPS) {
+  test(`killed at journal step "${step}": one error reply saying what is known, and the retry with the key gets the outcome`, async () => {
+    const { agent, bridge, host, dir, pid } = await serialAgent(['--test-crash-at', `${step}:phoenix-test-mutate`]);
+    try {
+      const file = `${dir}/runs`;
+      const req = mutate(file, 't', { 'idempotency-key': 'k-1' });
+      host.write(req + '\n');
+      const r = await host.next(5000);
+      assert.match(r.error.desc, desc, JSON.stringify(r));
+      await newWorker(agent, pid);
+      host.write(req + '\n');
+      assert.equal(await host.next(5000), { return: { ran: 't' } });
+      assert.is(fs.readFileSync(file, 'utf8').trim().split('\n').length, runs);
+      assert.equal(await drainLines(host, 300), []);
+    } finally {
+      host.close();
+      await agent.stop();
+      bridge.proc.kill();
+    }
+  });
+}
+
+test('a hung worker killed by the watchdog: its request is answered, naming the hang', async () => {
+  const { agent, bridge, host, pid } = await serialAgent([], 1.5);
+  try {
+    host.write('{"execute":"phoenix-test-block","arguments":{"ms":60000},"id":"B"}\n{"execute":"guest-ping","id":"after"}\n');
+    const r = await host.next(8000);
+    assert.is(r.id, 'B');
+    assert.match(r.error.desc, /^phoenix-test-block did not complete: the agent's worker process was killed for making no progress \(hung\) and was restarted; send it again$/);
+    assert.equal((await host.next(3000)).id, 'after');
+    await newWorker(agent, pid);
+    host.write('{"execute":"guest-ping","id":1}\n');
+    assert.equal(await host.next(), { return: {}, id: 1 });
+  } finally {
+    host.close();
+    await agent.stop();
+    bridge.proc.kill();
+  }
+});
+
+test('the agent stopping while a command runs: it is answered before the port closes', async () => {
+  const { agent, bridge, host, dir } = await serialAgent();
+  try {
+    host.write(mutate(`${dir}/runs`, 's', { ms: 20_000 }, 9) + '\n');
+    await sleep(300);
+    const stopped = agent.stop();
+    const r = await host.next(8000);
+    assert.is(r.id, 9);
+    assert.match(r.error.desc, /^the outcome of phoenix-test-mutate is unknown: the agent's worker process was stopped: the agent is shutting down while it ran$/);
+    await stopped;
+  } finally {
+    host.close();
+    bridge.proc.kill();
+  }
+});
+
+test.run();
