@@ -21,5 +21,5 @@ export function acquireLock(runDir: string): boolean {
   fs.closeSync(fd);
   // flock -n: 1 when another process holds the lock.
   if (r?.status === 1) return false;
-  throw new Error(`${file}: ${tool ? `not a file of this user, or flock(1) failed (${r?.status})` : 'no flock(1) (util-linux)'}`);
+  throw new Error(`${file}: ${tool ? `not root's file, or flock(1) failed (${r?.status})` : 'no flock(1)'}`);
 }

@@ -223,7 +223,7 @@ export class Service {
         w.send({ t: 'freeze-ack', rid: m.rid, error: this.d.freeze.frozen(m.mounts, m.deadlineMs) });
         break;
       case 'journal':
-        this.journal = m.state ? { state: m.state, reason: m.reason } : null;
+        this.journal = m.state ? m as { state: JournalState; reason: string | null } : null;
         break;
     }
   }

@@ -41,10 +41,8 @@ export const DEFAULT_BLOCKED = ['guest-exec', 'guest-exec-status', 'guest-file-o
 
 type Raw = Map<string, { value: string; where: string }>;
 
-interface KeySpec {
-  /** KEY is the key's own name, for the error texts. */
-  apply(s: Settings, value: string, where: string, key: string): void;
-}
+/** Sets the key's value in S; KEY is the key's own name, for the error texts. */
+type KeySpec = (s: Settings, value: string, where: string, key: string) => void;
 
 const fail = (where: string, key: string, msg: string): never => {
   throw new SettingsError(`${where}: ${key}: ${msg}`);
@@ -88,25 +86,25 @@ export function parseHostPort(where: string, key: string, v: string): { host: st
 }
 
 const KEYS: Record<string, KeySpec> = {
-  channel: { apply: (s, v, w) => { s.channel = parseChannel(w, v); } },
-  'run-dir': { apply: (s, v, w, k) => { s.runDir = absolute(w, k, v); } },
-  'log-file': { apply: (s, v, w, k) => { s.logFile = v === '-' ? '-' : absolute(w, k, v); } },
-  'log-max-bytes': { apply: (s, v, w, k) => { s.logMaxBytes = integer(w, k, v, 4096, 1 << 30); } },
-  heartbeat: { apply: (s, v, w, k) => { s.heartbeat = v === '' || v === 'off' ? null : parseHostPort(w, k, v); } },
-  'heartbeat-key-file': { apply: (s, v, w, k) => { s.heartbeatKeyFile = absolute(w, k, v); } },
-  'heartbeat-interval': { apply: (s, v, w, k) => { s.heartbeatIntervalMs = seconds(w, k, v, 0.05, 3600); } },
-  'vm-id': { apply: (s, v, w, k) => { if (!ID_PATTERN.test(v)) fail(w, k, `expected 1-64 characters of A-Z a-z 0-9 . _ : -, got '${v}'`); s.vmId = v; } },
-  'worker-heap-mb': { apply: (s, v, w, k) => { s.workerHeapMb = integer(w, k, v, 8, 4096); } },
-  'hang-timeout': { apply: (s, v, w, k) => { s.hangTimeoutMs = seconds(w, k, v, 0.1, 3600); } },
-  'stop-grace': { apply: (s, v, w, k) => { s.stopGraceMs = seconds(w, k, v, 0, 300); } },
-  'max-request-bytes': { apply: (s, v, w, k) => { s.maxRequestBytes = integer(w, k, v, 4096, 64 << 20); } },
-  'allow-rpcs': { apply: (s, v, w, k) => { s.allowRpcs = rpcList(w, k, v); } },
-  'block-rpcs': { apply: (s, v, w, k) => { s.blockRpcs = rpcList(w, k, v); } },
-  'stats-interval': { apply: (s, v, w, k) => { s.statsIntervalMs = integer(w, k, v, 1, 3600) * 1000; } },
-  'stats-history': { apply: (s, v, w, k) => { s.statsHistory = integer(w, k, v, 10, 10_000); } },
-  'state-dir': { apply: (s, v, w, k) => { s.stateDir = absolute(w, k, v); } },
-  'freeze-timeout': { apply: (s, v, w, k) => { s.freezeTimeoutMs = seconds(w, k, v, 1, 86_400); } },
-  'os-root': { apply: (s, v, w, k) => { s.osRoot = absolute(w, k, v); } },
+  channel: (s, v, w) => { s.channel = parseChannel(w, v); },
+  'run-dir': (s, v, w, k) => { s.runDir = absolute(w, k, v); },
+  'log-file': (s, v, w, k) => { s.logFile = v === '-' ? '-' : absolute(w, k, v); },
+  'log-max-bytes': (s, v, w, k) => { s.logMaxBytes = integer(w, k, v, 4096, 1 << 30); },
+  heartbeat: (s, v, w, k) => { s.heartbeat = v === '' || v === 'off' ? null : parseHostPort(w, k, v); },
+  'heartbeat-key-file': (s, v, w, k) => { s.heartbeatKeyFile = absolute(w, k, v); },
+  'heartbeat-interval': (s, v, w, k) => { s.heartbeatIntervalMs = seconds(w, k, v, 0.05, 3600); },
+  'vm-id': (s, v, w, k) => { if (!ID_PATTERN.test(v)) fail(w, k, `expected 1-64 characters of A-Z a-z 0-9 . _ : -, got '${v}'`); s.vmId = v; },
+  'worker-heap-mb': (s, v, w, k) => { s.workerHeapMb = integer(w, k, v, 8, 4096); },
+  'hang-timeout': (s, v, w, k) => { s.hangTimeoutMs = seconds(w, k, v, 0.1, 3600); },
+  'stop-grace': (s, v, w, k) => { s.stopGraceMs = seconds(w, k, v, 0, 300); },
+  'max-request-bytes': (s, v, w, k) => { s.maxRequestBytes = integer(w, k, v, 4096, 64 << 20); },
+  'allow-rpcs': (s, v, w, k) => { s.allowRpcs = rpcList(w, k, v); },
+  'block-rpcs': (s, v, w, k) => { s.blockRpcs = rpcList(w, k, v); },
+  'stats-interval': (s, v, w, k) => { s.statsIntervalMs = integer(w, k, v, 1, 3600) * 1000; },
+  'stats-history': (s, v, w, k) => { s.statsHistory = integer(w, k, v, 10, 10_000); },
+  'state-dir': (s, v, w, k) => { s.stateDir = absolute(w, k, v); },
+  'freeze-timeout': (s, v, w, k) => { s.freezeTimeoutMs = seconds(w, k, v, 1, 86_400); },
+  'os-root': (s, v, w, k) => { s.osRoot = absolute(w, k, v); },
 };
 
 /** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
@@ -128,11 +126,12 @@ function defaultVmId(): string {
 }
 
 export function defaultSettings(): Settings {
-  const root = process.getuid?.() === 0;
+  const uid = process.getuid?.() ?? 0;
+  const root = uid === 0;
   return {
     configFile: null,
     channel: { kind: 'serial', path: '/dev/virtio-ports/org.qemu.guest_agent.0' },
-    runDir: root ? '/run/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${process.getuid?.() ?? 0}`,
+    runDir: root ? '/run/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${uid}`,
     logFile: root ? '/var/log/phoenix-ga.log' : '-',
     logMaxBytes: 1 << 20,
     heartbeat: null,
@@ -149,7 +148,7 @@ export function defaultSettings(): Settings {
     testCommands: false,
     statsIntervalMs: 60_000,
     statsHistory: 720,
-    stateDir: root ? '/var/lib/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${process.getuid?.() ?? 0}/state`,
+    stateDir: root ? '/var/lib/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${uid}/state`,
     freezeTimeoutMs: 600_000,
     osRoot: '/',
     testCrashAt: null,
@@ -221,11 +220,11 @@ export function loadSettings(flags: Map<string, string>, readFile = readConfigFi
   }
   if (text !== null) {
     s.configFile = file;
-    for (const [key, { value, where }] of parseConfigText(text, file)) KEYS[key].apply(s, value, where, key);
+    for (const [key, { value, where }] of parseConfigText(text, file)) KEYS[key](s, value, where, key);
   }
   for (const [flag, value] of flags) {
     const key = FLAG_KEYS[flag];
-    if (key) KEYS[key].apply(s, value, `--${flag}`, key);
+    if (key) KEYS[key](s, value, `--${flag}`, key);
   }
   if (flags.has('test-commands')) s.testCommands = true;
   const crash = flags.get('test-crash-at');
