@@ -90,7 +90,7 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
         const { key, rest } = cmd.mutating ? splitKey(req.args) : { key: undefined, rest: req.args };
         const args = cmd.args.check(rest, '') as Record<string, unknown>;
         const result = cmd.mutating
-          ? mutations.run({ cmd: cmd.name, key, publicArgs: withoutSecrets(args, cmd.secret), run: async () => cmd.run(args as never, full), progress })
+          ? mutations.run({ cmd: cmd.name, key, publicArgs: withoutSecrets(args, cmd.secret), secretArgs: onlySecrets(args, cmd.secret), run: async () => cmd.run(args as never, full), progress })
           : cmd.run(args as never, full);
         const finish = (r: unknown): Outcome =>
           cmd.successResponse === false ? null : { line: successLine(r ?? {}, id), delimited: cmd.delimited === true };
@@ -108,4 +108,8 @@ function withoutSecrets(args: Record<string, unknown>, secret: string[] | undefi
   const out = { ...args };
   for (const k of secret) delete out[k];
   return out;
+}
+
+function onlySecrets(args: Record<string, unknown>, secret: string[] | undefined): Record<string, unknown> | undefined {
+  return secret && Object.fromEntries(secret.map((k) => [k, args[k]]));
 }

@@ -80,6 +80,8 @@ function main(): void {
   const journal = openJournal({
     dir: path.join(config.stateDir, 'journal'), maxEntries: 1000, bootId: (host.read('/proc/sys/kernel/random/boot_id') ?? '').trim(),
     completesByReboot: (name) => commands.some((c) => c.name === name && c.completesByReboot === true),
+    // Read-only or full: served anyway; the supervisor tells the panel why keyed commands are refused.
+    onProblem: (p) => { supervisor.journal(p?.state ?? null, p?.reason ?? null); if (p) log('warn', `journal: ${p.reason}; commands with an idempotency key are refused until it can be written`); },
   });
   for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
   const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }) },

@@ -1,7 +1,7 @@
 // The worker's side of the IPC channel to its supervisor: answers progress pings (the watchdog),
 // announces readiness, asks for the supervisor's view, and exits when the supervisor is gone.
 
-import type { FromWorker, ToWorker } from '../supervisor/ipc';
+import type { FromWorker, JournalState, ToWorker } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
 import { QgaError } from './wire/reply';
 
@@ -12,28 +12,46 @@ export interface SupervisorLink {
   /** Name of a command in flight, reported with each pong ("busy"). */
   setBusy(name: string | null): void;
   onConnection(cb: (handle: unknown) => void): void;
-  /** File systems frozen (with the thaw deadline, ms since the epoch) or thawed (empty list). */
-  frozen(mounts: string[], deadlineMs: number | null): void;
+  /**
+   * File systems about to freeze (with the thaw deadline, ms since the epoch): resolves once the
+   * supervisor holds a durable record of them, rejects when it cannot (then nothing may freeze).
+   * An empty list: thawed.
+   */
+  frozen(mounts: string[], deadlineMs: number | null): Promise<void>;
+  /** The journal's state (null: usable), for the heartbeat and phoenix-agent-status. */
+  journal(state: JournalState | null, reason: string | null): void;
 }
 
 const STATUS_TIMEOUT_MS = 2000;
+/** Writing a small file in /run takes milliseconds; past this the freeze is refused. */
+const FREEZE_ACK_TIMEOUT_MS = 5000;
 
 export function connectSupervisor(onGone: () => void): SupervisorLink {
   const send = (m: FromWorker): void => { if (process.connected) process.send!(m); };
   let busy: string | null = null;
   let rid = 0;
   let lastHost: boolean | null = null;
-  const waiting = new Map<number, (view: unknown) => void>();
+  const waiting = new Map<number, (answer: unknown) => void>();
   let connectionCb: ((handle: unknown) => void) | null = null;
   process.on('message', (m: ToWorker, handle?: unknown) => {
     if (m.t === 'ping') send({ t: 'pong', seq: m.seq, busy });
     else if (m.t === 'status') { waiting.get(m.rid)?.(m.view); waiting.delete(m.rid); }
+    else if (m.t === 'freeze-ack') { waiting.get(m.rid)?.(m.error); waiting.delete(m.rid); }
     else if (m.t === 'conn' && handle && connectionCb) {
       connectionCb(handle);
       // Our copy is open: the supervisor may now close its own.
       send({ t: 'conn-ok', cid: m.cid });
     }
   });
+  /** Sends the request made for a fresh id, and waits for its answer at most MS. */
+  const ask = (request: (id: number) => FromWorker, ms: number, late: string): Promise<unknown> => {
+    const id = ++rid;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { waiting.delete(id); reject(new QgaError('GenericError', late)); }, ms);
+      waiting.set(id, (answer) => { clearTimeout(t); resolve(answer); });
+      send(request(id));
+    });
+  };
   // The supervisor died (even by SIGKILL): the IPC pipe closes and the worker must not outlive it.
   process.on('disconnect', () => { onGone(); process.exit(WORKER_EXIT.orphaned); });
   return {
@@ -44,18 +62,18 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
       send({ t: 'host', connected });
     },
     setBusy(name) { busy = name; },
-    frozen: (mounts, deadlineMs) => send({ t: 'frozen', mounts, deadlineMs }),
-    onConnection(cb) { connectionCb = cb; },
-    status() {
-      const id = ++rid;
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => {
-          waiting.delete(id);
-          reject(new QgaError('GenericError', 'the supervisor did not answer within 2 s'));
-        }, STATUS_TIMEOUT_MS);
-        waiting.set(id, (view) => { clearTimeout(t); resolve(view); });
-        send({ t: 'status?', rid: id });
-      });
+    async frozen(mounts, deadlineMs) {
+      if (!mounts.length) { send({ t: 'frozen', mounts, deadlineMs }); return; }
+      const error = await ask((id) => ({ t: 'freeze?', rid: id, mounts, deadlineMs }), FREEZE_ACK_TIMEOUT_MS, 'the supervisor did not answer within 5 s')
+        .catch((e: QgaError) => {
+          // It may still make the record late: take it back, so nothing stays recorded as frozen.
+          send({ t: 'frozen', mounts: [], deadlineMs: null });
+          return e.desc;
+        });
+      if (error !== null) throw new QgaError('GenericError', String(error));
     },
+    journal: (state, reason) => send({ t: 'journal', state, reason }),
+    onConnection(cb) { connectionCb = cb; },
+    status: () => ask((id) => ({ t: 'status?', rid: id }), STATUS_TIMEOUT_MS, 'the supervisor did not answer within 2 s'),
   };
 }

@@ -56,6 +56,8 @@ export interface HeartbeatPayload {
   channel: { kind: string; state: string };
   /** Only in the last beat of a supervisor that stops cleanly (SIGTERM, SIGINT). */
   stopping?: true;
+  /** Present only while the worker's journal cannot take records: why (commands with a key are refused). */
+  journal?: 'read-only' | 'no-space' | 'error';
 }
 
 export interface HeartbeatHeader {

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import { nextStartCounter } from './heartbeat-counter';
 import { encodeHeartbeat, HeartbeatPayload, KEY_ID_PATTERN, randomEpoch } from './heartbeat-packet';
 import type { Logger } from './log';
+import { fileProblem } from './settings';
 
 export interface HeartbeatKey {
   id: string;
@@ -14,12 +15,12 @@ export interface HeartbeatKey {
 }
 
 /**
- * Reads "KEYID HEX" or "HEX" (at least 32 bytes of key). Refuses a file that group or others can
- * read, as ssh does with private keys. Errors never contain key material.
+ * Reads "KEYID HEX" or "HEX" (at least 32 bytes of key). Refuses a file that another user owns or
+ * that group or others can read, as ssh does with private keys. Errors never contain key material.
  */
 export function readHeartbeatKey(file: string): HeartbeatKey {
-  const st = fs.statSync(file);
-  if (st.mode & 0o077) throw new Error(`${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+  const problem = fileProblem(fs.statSync(file), file, 0o077);
+  if (problem) throw new Error(problem);
   const words = fs.readFileSync(file, 'utf8').trim().split(/\s+/);
   const [id, hex] = words.length === 2 ? words : ['', words[0]];
   if (words.length > 2 || !KEY_ID_PATTERN.test(id)) throw new Error(`${file}: expected 'KEYID HEXKEY' or 'HEXKEY' on one line`);

@@ -33,7 +33,12 @@ export interface WorkerConfig {
 export type ToWorker =
   | { t: 'ping'; seq: number }
   | { t: 'conn'; cid: number }
-  | { t: 'status'; rid: number; view: unknown };
+  | { t: 'status'; rid: number; view: unknown }
+  /** The answer to 'freeze?': null once the record is durable (the worker may freeze), else why not. */
+  | { t: 'freeze-ack'; rid: number; error: string | null };
+
+/** Why the journal cannot take records (the worker refuses commands whose idempotency key needs it). */
+export type JournalState = 'read-only' | 'no-space' | 'error';
 
 export type FromWorker =
   | { t: 'ready' }
@@ -41,7 +46,11 @@ export type FromWorker =
   | { t: 'status?'; rid: number }
   | { t: 'host'; connected: boolean }
   | { t: 'conn-ok'; cid: number }
-  | { t: 'frozen'; mounts: string[]; deadlineMs: number | null };
+  | { t: 'frozen'; mounts: string[]; deadlineMs: number | null }
+  /** Before any freeze: record these mounts as frozen, durably, and answer with 'freeze-ack'. */
+  | { t: 'freeze?'; rid: number; mounts: string[]; deadlineMs: number | null }
+  /** The journal's state, at start and on every change (null: usable). */
+  | { t: 'journal'; state: JournalState | null; reason: string | null };
 
 /** Exit codes of the worker that mean something to the supervisor. */
 export const WORKER_EXIT = {

@@ -1,29 +1,25 @@
-// Single instance: an abstract unix socket named after the run directory. The kernel releases it
-// when the holder dies, so there is no stale lock to clean up after kill -9. Connections to it are
-// dropped unread (it is reachable by any local user, like any abstract socket).
+// Single instance: flock(2) on RUN_DIR/lock, a root-owned file in the root-only run directory, so
+// only root can take it: a local user can neither open the file nor create anything beside it.
+// A lock belongs to the open file, which this process keeps open for its life, so the kernel
+// releases it when the holder dies, even by SIGKILL. Node has no flock(), so flock(1) takes it on
+// our descriptor, shared with its child, and exits; the lock stays with the descriptor. Node opens
+// files close-on-exec, so the worker never holds it.
 
-import * as net from 'net';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
-/** FNV-1a, 64 bits: a name, not a secret (and no crypto module on the start-up path). */
-function fnv1a64(s: string): string {
-  let h = 0xcbf29ce484222325n;
-  for (const b of Buffer.from(s)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  return h.toString(16).padStart(16, '0');
-}
-
-export function lockName(runDir: string): string {
-  return `\0phoenix-ga.${fnv1a64(path.resolve(runDir))}`;
-}
-
-/** Resolves true when this process now holds the lock, false when another process does. */
-export function acquireLock(runDir: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer((c) => c.destroy());
-    server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(false) : reject(e)));
-    server.listen(lockName(runDir), () => {
-      server.unref();
-      resolve(true);
-    });
-  });
+/** True when this process now holds the lock, false when another process does; throws why otherwise. */
+export function acquireLock(runDir: string): boolean {
+  const file = path.join(runDir, 'lock');
+  // O_NOFOLLOW: a link planted there is refused (ELOOP), never followed.
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+  const st = fs.fstatSync(fd);
+  const tool = ['/usr/bin/flock', '/bin/flock'].find((p) => fs.existsSync(p));
+  const r = tool && st.isFile() && st.uid === process.getuid!() ? spawnSync(tool, ['-n', '-x', '3'], { stdio: ['ignore', 'ignore', 'ignore', fd] }) : null;
+  if (r?.status === 0) return true;
+  fs.closeSync(fd);
+  // flock -n: 1 when another process holds the lock.
+  if (r?.status === 1) return false;
+  throw new Error(`${file}: ${tool ? `not root's file, or flock(1) failed (${r?.status})` : 'no flock(1)'}`);
 }

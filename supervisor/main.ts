@@ -37,7 +37,9 @@ async function run(settings: Settings): Promise<void> {
   } catch (e) {
     die(EXIT.temporary, `run-dir ${settings.runDir}: ${(e as Error).message}`);
   }
-  if (!(await acquireLock(settings.runDir))) {
+  let locked = false;
+  try { locked = acquireLock(settings.runDir); } catch (e) { die(EXIT.temporary, `lock ${(e as Error).message}`); }
+  if (!locked) {
     const other = readJsonFile<PersistedState>(stateFile(settings.runDir));
     die(EXIT.alreadyRunning, `another phoenix-ga supervisor${other ? ` (pid ${other.supervisor.pid})` : ''} is already running for run-dir ${settings.runDir}`);
   }
@@ -89,8 +91,10 @@ async function run(settings: Settings): Promise<void> {
   // could then use to run code as root; a listener turns that off.
   for (const sig of ['SIGUSR1', 'SIGUSR2'] as const) process.on(sig, () => log.log('info', 'supervisor', `${sig} ignored`));
   process.on('uncaughtException', (e) => {
-    // Crash-only: a supervisor bug ends the process; init restarts it and the worker follows.
-    log.log('error', 'supervisor', `internal error: ${e.stack ?? e.message}`);
+    // Crash-only: a supervisor bug ends the process; init restarts it and the worker follows. Nothing
+    // stays frozen behind it, and the reason reaches the log even while the log is paused.
+    freeze.thawNow('the supervisor is exiting after an internal error', true);
+    log.fatal('supervisor', `internal error: ${e.stack ?? e.message}`);
     process.exit(70);
   });
 }

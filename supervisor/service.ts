@@ -6,7 +6,7 @@ import type * as net from 'net';
 import type { Channel, ChannelState } from './channel';
 import type { HeartbeatSender } from './heartbeat';
 import type { HeartbeatPayload, WorkerState } from './heartbeat-packet';
-import type { FromWorker } from './ipc';
+import type { FromWorker, JournalState } from './ipc';
 import type { Logger } from './log';
 import { bootId, processMemory, processStartTime } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
@@ -48,6 +48,8 @@ export class Service {
   /** Replies owed by a dead generation that the port did not take at once: the next one writes them first. */
   private owedReplies = '';
   private ledgerFd: number | null = null;
+  /** What the worker last said about its journal: null while it is usable. */
+  private journal: { state: JournalState; reason: string | null } | null = null;
   private stopping: Promise<void> | null = null;
   private resolveStopped: (() => void) | null = null;
   private readonly startedAt: number;
@@ -131,6 +133,7 @@ export class Service {
       consecutive_failures: this.restart.failures,
       deaths: this.deaths.map((x) => ({ ...x, ago_ms: now - x.at_mono })),
       heartbeat: { enabled: this.d.heartbeat.enabled, target: hb ? `${hb.host}:${hb.port}` : null, vm_id: this.d.settings.vmId },
+      journal_reason: this.journal?.reason,
     };
   }
 
@@ -216,6 +219,12 @@ export class Service {
       case 'frozen':
         this.d.freeze.frozen(m.mounts, m.deadlineMs);
         break;
+      case 'freeze?':
+        w.send({ t: 'freeze-ack', rid: m.rid, error: this.d.freeze.frozen(m.mounts, m.deadlineMs) });
+        break;
+      case 'journal':
+        this.journal = m.state ? m as { state: JournalState; reason: string | null } : null;
+        break;
     }
   }
 
@@ -289,6 +298,7 @@ export class Service {
       restarts: { total: this.restartsTotal, failures_10m: this.recentFailures(now) },
       last_exit: last ? { reason: last.reason, code: last.code, signal: last.signal, ago_ms: now - last.at_mono } : null,
       channel: { kind: this.d.channel.kind, state: this.channelState() },
+      journal: this.journal?.state,
     };
   }
 

@@ -41,9 +41,8 @@ export const DEFAULT_BLOCKED = ['guest-exec', 'guest-exec-status', 'guest-file-o
 
 type Raw = Map<string, { value: string; where: string }>;
 
-interface KeySpec {
-  apply(s: Settings, value: string, where: string): void;
-}
+/** Sets the key's value in S; KEY is the key's own name, for the error texts. */
+type KeySpec = (s: Settings, value: string, where: string, key: string) => void;
 
 const fail = (where: string, key: string, msg: string): never => {
   throw new SettingsError(`${where}: ${key}: ${msg}`);
@@ -54,6 +53,9 @@ function number(where: string, key: string, v: string, min: number, max: number)
   if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) fail(where, key, `expected a number from ${min} to ${max}, got '${v}'`);
   return n;
 }
+
+/** Seconds in the file, milliseconds in the settings. */
+const seconds = (where: string, key: string, v: string, min: number, max: number): number => Math.round(number(where, key, v, min, max) * 1000);
 
 function integer(where: string, key: string, v: string, min: number, max: number): number {
   const n = number(where, key, v, min, max);
@@ -84,25 +86,25 @@ export function parseHostPort(where: string, key: string, v: string): { host: st
 }
 
 const KEYS: Record<string, KeySpec> = {
-  channel: { apply: (s, v, w) => { s.channel = parseChannel(w, v); } },
-  'run-dir': { apply: (s, v, w) => { s.runDir = absolute(w, 'run-dir', v); } },
-  'log-file': { apply: (s, v, w) => { s.logFile = v === '-' ? '-' : absolute(w, 'log-file', v); } },
-  'log-max-bytes': { apply: (s, v, w) => { s.logMaxBytes = integer(w, 'log-max-bytes', v, 4096, 1 << 30); } },
-  heartbeat: { apply: (s, v, w) => { s.heartbeat = v === '' || v === 'off' ? null : parseHostPort(w, 'heartbeat', v); } },
-  'heartbeat-key-file': { apply: (s, v, w) => { s.heartbeatKeyFile = absolute(w, 'heartbeat-key-file', v); } },
-  'heartbeat-interval': { apply: (s, v, w) => { s.heartbeatIntervalMs = Math.round(number(w, 'heartbeat-interval', v, 0.05, 3600) * 1000); } },
-  'vm-id': { apply: (s, v, w) => { if (!ID_PATTERN.test(v)) fail(w, 'vm-id', `expected 1-64 characters of A-Z a-z 0-9 . _ : -, got '${v}'`); s.vmId = v; } },
-  'worker-heap-mb': { apply: (s, v, w) => { s.workerHeapMb = integer(w, 'worker-heap-mb', v, 8, 4096); } },
-  'hang-timeout': { apply: (s, v, w) => { s.hangTimeoutMs = Math.round(number(w, 'hang-timeout', v, 0.1, 3600) * 1000); } },
-  'stop-grace': { apply: (s, v, w) => { s.stopGraceMs = Math.round(number(w, 'stop-grace', v, 0, 300) * 1000); } },
-  'max-request-bytes': { apply: (s, v, w) => { s.maxRequestBytes = integer(w, 'max-request-bytes', v, 4096, 64 << 20); } },
-  'allow-rpcs': { apply: (s, v, w) => { s.allowRpcs = rpcList(w, 'allow-rpcs', v); } },
-  'block-rpcs': { apply: (s, v, w) => { s.blockRpcs = rpcList(w, 'block-rpcs', v); } },
-  'stats-interval': { apply: (s, v, w) => { s.statsIntervalMs = integer(w, 'stats-interval', v, 1, 3600) * 1000; } },
-  'stats-history': { apply: (s, v, w) => { s.statsHistory = integer(w, 'stats-history', v, 10, 10_000); } },
-  'state-dir': { apply: (s, v, w) => { s.stateDir = absolute(w, 'state-dir', v); } },
-  'freeze-timeout': { apply: (s, v, w) => { s.freezeTimeoutMs = Math.round(number(w, 'freeze-timeout', v, 1, 86_400) * 1000); } },
-  'os-root': { apply: (s, v, w) => { s.osRoot = absolute(w, 'os-root', v); } },
+  channel: (s, v, w) => { s.channel = parseChannel(w, v); },
+  'run-dir': (s, v, w, k) => { s.runDir = absolute(w, k, v); },
+  'log-file': (s, v, w, k) => { s.logFile = v === '-' ? '-' : absolute(w, k, v); },
+  'log-max-bytes': (s, v, w, k) => { s.logMaxBytes = integer(w, k, v, 4096, 1 << 30); },
+  heartbeat: (s, v, w, k) => { s.heartbeat = v === '' || v === 'off' ? null : parseHostPort(w, k, v); },
+  'heartbeat-key-file': (s, v, w, k) => { s.heartbeatKeyFile = absolute(w, k, v); },
+  'heartbeat-interval': (s, v, w, k) => { s.heartbeatIntervalMs = seconds(w, k, v, 0.05, 3600); },
+  'vm-id': (s, v, w, k) => { if (!ID_PATTERN.test(v)) fail(w, k, `expected 1-64 characters of A-Z a-z 0-9 . _ : -, got '${v}'`); s.vmId = v; },
+  'worker-heap-mb': (s, v, w, k) => { s.workerHeapMb = integer(w, k, v, 8, 4096); },
+  'hang-timeout': (s, v, w, k) => { s.hangTimeoutMs = seconds(w, k, v, 0.1, 3600); },
+  'stop-grace': (s, v, w, k) => { s.stopGraceMs = seconds(w, k, v, 0, 300); },
+  'max-request-bytes': (s, v, w, k) => { s.maxRequestBytes = integer(w, k, v, 4096, 64 << 20); },
+  'allow-rpcs': (s, v, w, k) => { s.allowRpcs = rpcList(w, k, v); },
+  'block-rpcs': (s, v, w, k) => { s.blockRpcs = rpcList(w, k, v); },
+  'stats-interval': (s, v, w, k) => { s.statsIntervalMs = integer(w, k, v, 1, 3600) * 1000; },
+  'stats-history': (s, v, w, k) => { s.statsHistory = integer(w, k, v, 10, 10_000); },
+  'state-dir': (s, v, w, k) => { s.stateDir = absolute(w, k, v); },
+  'freeze-timeout': (s, v, w, k) => { s.freezeTimeoutMs = seconds(w, k, v, 1, 86_400); },
+  'os-root': (s, v, w, k) => { s.osRoot = absolute(w, k, v); },
 };
 
 /** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
@@ -124,11 +126,12 @@ function defaultVmId(): string {
 }
 
 export function defaultSettings(): Settings {
-  const root = process.getuid?.() === 0;
+  const uid = process.getuid?.() ?? 0;
+  const root = uid === 0;
   return {
     configFile: null,
     channel: { kind: 'serial', path: '/dev/virtio-ports/org.qemu.guest_agent.0' },
-    runDir: root ? '/run/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${process.getuid?.() ?? 0}`,
+    runDir: root ? '/run/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${uid}`,
     logFile: root ? '/var/log/phoenix-ga.log' : '-',
     logMaxBytes: 1 << 20,
     heartbeat: null,
@@ -145,7 +148,7 @@ export function defaultSettings(): Settings {
     testCommands: false,
     statsIntervalMs: 60_000,
     statsHistory: 720,
-    stateDir: root ? '/var/lib/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${process.getuid?.() ?? 0}/state`,
+    stateDir: root ? '/var/lib/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${uid}/state`,
     freezeTimeoutMs: 600_000,
     osRoot: '/',
     testCrashAt: null,
@@ -169,20 +172,41 @@ export function parseConfigText(text: string, file: string): Raw {
   return raw;
 }
 
-/** Flag name (without --) to config key, for the flags that override config keys. */
-const FLAG_KEYS: Record<string, string> = {
-  channel: 'channel', 'run-dir': 'run-dir', 'log-file': 'log-file', heartbeat: 'heartbeat',
-  'heartbeat-key': 'heartbeat-key-file', 'vm-id': 'vm-id', 'heartbeat-interval': 'heartbeat-interval',
-  'worker-heap-mb': 'worker-heap-mb', 'hang-timeout': 'hang-timeout', 'stop-grace': 'stop-grace',
-  'allow-rpcs': 'allow-rpcs', 'block-rpcs': 'block-rpcs', 'state-dir': 'state-dir', 'freeze-timeout': 'freeze-timeout', 'os-root': 'os-root',
-};
+/** Flag name (without --) to config key ("flag=key" where they differ), for the flags that override config keys. */
+const FLAG_KEYS: Record<string, string> = Object.fromEntries(('channel run-dir log-file heartbeat heartbeat-key=heartbeat-key-file vm-id heartbeat-interval '
+  + 'worker-heap-mb hang-timeout stop-grace allow-rpcs block-rpcs state-dir freeze-timeout os-root').split(' ').map((f) => {
+  const [flag, key = flag] = f.split('=');
+  return [flag, key];
+}));
 
 export function flagNames(): string[] {
   return Object.keys(FLAG_KEYS);
 }
 
+/**
+ * Why a file that steers this root process is not safe to use, or null: it must belong to root
+ * (or to the user running us) and grant group and others none of the BITS (0o022: write, 0o077: all).
+ */
+export function fileProblem(st: fs.Stats, file: string, bits: number): string | null {
+  const bad = st.mode & bits;
+  if (st.uid && st.uid !== process.getuid!()) return `${file} is owned by uid ${st.uid}, not root`;
+  return bad ? `${file} is ${bad & 0o044 ? 'readable' : 'writable'} by group or others (mode ${(st.mode & 0o777).toString(8)})` : null;
+}
+
+/** The config names paths that root writes to: a file another user could have written is refused. */
+function readConfigFile(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const problem = fileProblem(fs.fstatSync(fd), file, 0o022);
+    if (problem) throw new SettingsError(`config file ${problem}`);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Builds the settings from the flags already split into name → value. */
-export function loadSettings(flags: Map<string, string>, readFile = (f: string) => fs.readFileSync(f, 'utf8')): Settings {
+export function loadSettings(flags: Map<string, string>, readFile = readConfigFile): Settings {
   const s = defaultSettings();
   const explicit = flags.get('config');
   const file = explicit ?? DEFAULT_CONFIG_FILE;
@@ -191,15 +215,16 @@ export function loadSettings(flags: Map<string, string>, readFile = (f: string) 
     text = readFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof SettingsError) throw e;
     if (explicit !== undefined || code !== 'ENOENT') throw new SettingsError(`config file ${file}: ${(e as Error).message}`);
   }
   if (text !== null) {
     s.configFile = file;
-    for (const [key, { value, where }] of parseConfigText(text, file)) KEYS[key].apply(s, value, where);
+    for (const [key, { value, where }] of parseConfigText(text, file)) KEYS[key](s, value, where, key);
   }
   for (const [flag, value] of flags) {
     const key = FLAG_KEYS[flag];
-    if (key) KEYS[key].apply(s, value, `--${flag}`);
+    if (key) KEYS[key](s, value, `--${flag}`, key);
   }
   if (flags.has('test-commands')) s.testCommands = true;
   const crash = flags.get('test-crash-at');

@@ -43,6 +43,8 @@ export function stateFile(runDir: string): string {
 
 export function createStateStore(runDir: string, onError: (e: Error) => void): StateStore {
   const file = stateFile(runDir);
+  // A full or read-only run directory fails every save: say so once, and again after a success.
+  let failing = false;
   return {
     load() {
       const s = readJsonFile<PersistedState>(file);
@@ -53,8 +55,10 @@ export function createStateStore(runDir: string, onError: (e: Error) => void): S
         // No fsync: the run dir is /run (tmpfs, gone at reboot anyway); rename keeps it atomic
         // for readers, and the write stays off the restart path's critical time.
         writeFileAtomic(file, JSON.stringify(s, null, 1) + '\n', { fsync: false });
+        failing = false;
       } catch (e) {
-        onError(e as Error);
+        if (!failing) onError(e as Error);
+        failing = true;
       }
     },
   };

@@ -1,18 +1,29 @@
 // The supervisor's guarantee for frozen file systems: thawed at the deadline even if the worker
 // is hung, thawed at once if the worker dies while they are frozen, and thawed by the next
-// supervisor if this one dies (RUN_DIR/frozen.json says what was frozen).
+// supervisor if this one dies (RUN_DIR/frozen.json says what was frozen). Hence the order: the
+// worker asks, the record is made durable, and only then may the worker freeze; a record that
+// cannot be written (a full /run) means no freeze, and the supervisor lives on.
 
-import { execFile } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomic } from './atomic-file';
 import type { Logger } from './log';
 
 const FSFREEZE = ['/usr/sbin/fsfreeze', '/sbin/fsfreeze'];
+const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 
 export interface FreezeGuard {
-  frozen(mounts: string[], deadlineMs: number | null): void;
-  /** Thaws now whatever is recorded as frozen (worker death, supervisor start). */
-  thawNow(why: string): void;
+  /**
+   * A non-empty list: records the freeze to come (durably) and stops the log; returns null when
+   * the worker may freeze, else why not. An empty list: the worker thawed.
+   */
+  frozen(mounts: string[], deadlineMs: number | null): string | null;
+  /**
+   * Thaws now whatever is recorded as frozen (worker death, supervisor start); SYNC: before this
+   * returns, bounded (the supervisor is about to exit).
+   */
+  thawNow(why: string, sync?: boolean): void;
 }
 
 export function createFreezeGuard(runDir: string, log: Logger, onPause: (paused: boolean) => void): FreezeGuard {
@@ -20,17 +31,20 @@ export function createFreezeGuard(runDir: string, log: Logger, onPause: (paused:
   let mounts: string[] = [];
   let timer: NodeJS.Timeout | null = null;
   const tool = FSFREEZE.find((p) => fs.existsSync(p)) ?? 'fsfreeze';
-  const thaw = (list: string[], why: string): void => {
-    if (!list.length) return;
+  // EINVAL: not frozen any more (the worker thawed it first): fine.
+  const failed = (e: Error | null): boolean => !!e && !/Invalid argument/.test(String(e));
+  const thaw = (list: string[], why: string, sync?: boolean): void => {
     let left = list.length;
+    let err: Error | null = null;
+    const after = (e: Error | null): void => {
+      if (failed(e)) err = e;
+      if (--left) return;
+      onPause(false);
+      log.log(err ? 'error' : 'warn', 'supervisor', `thawed ${list.join(', ')} (${why})${err ? `: ${err.message}` : ''}`);
+    };
     for (const mp of [...list].reverse()) {
-      execFile(tool, ['-u', mp], { timeout: 30_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } }, (e) => {
-        // EINVAL: not frozen any more (the worker thawed it first): fine.
-        if (--left === 0) {
-          onPause(false);
-          log.log(e && !/Invalid argument/.test(String(e)) ? 'error' : 'warn', 'supervisor', `thawed ${list.join(', ')} (${why})${e && !/Invalid argument/.test(String(e)) ? `: ${e.message}` : ''}`);
-        }
-      });
+      if (!sync) { execFile(tool, ['-u', mp], { timeout: 30_000, env: ENV }, after); continue; }
+      try { execFileSync(tool, ['-u', mp], { timeout: 10_000, env: ENV, stdio: 'pipe' }); after(null); } catch (e) { after(e as Error); }
     }
   };
   const clear = (): void => {
@@ -39,24 +53,31 @@ export function createFreezeGuard(runDir: string, log: Logger, onPause: (paused:
     mounts = [];
     try { fs.unlinkSync(file); } catch { /* none */ }
   };
+  const recorded = (): string[] => {
+    try { return (JSON.parse(fs.readFileSync(file, 'utf8')) as { mounts: string[] }).mounts ?? []; } catch { return []; }
+  };
   return {
     frozen(list, deadlineMs) {
-      if (!list.length) { clear(); onPause(false); return; }
+      if (!list.length) { clear(); onPause(false); return null; }
+      try {
+        writeFileAtomic(file, JSON.stringify({ mounts: list, deadlineMs }) + '\n');
+      } catch (e) {
+        const why = `cannot record the freeze of ${list.join(', ')}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+        log.log('error', 'supervisor', `${why}; nothing is frozen`);
+        return why;
+      }
       // Stop writing the log before the worker freezes anything (the log may be on a frozen disk).
       onPause(true);
       mounts = list;
-      fs.writeFileSync(file, JSON.stringify({ mounts: list, deadlineMs }) + '\n', { mode: 0o600 });
       if (timer) clearTimeout(timer);
       // A little after the worker's own deadline, in case the worker is hung.
       if (deadlineMs !== null) timer = setTimeout(() => { const l = mounts; clear(); thaw(l, 'freeze deadline passed'); }, Math.max(0, deadlineMs - Date.now()) + 5000);
+      return null;
     },
-    thawNow(why) {
-      let list = mounts;
-      if (!list.length) {
-        try { list = (JSON.parse(fs.readFileSync(file, 'utf8')) as { mounts: string[] }).mounts ?? []; } catch { list = []; }
-      }
+    thawNow(why, sync) {
+      const list = mounts.length ? mounts : recorded();
       clear();
-      thaw(list, why);
+      thaw(list, why, sync);
     },
   };
 }

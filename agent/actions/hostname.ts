@@ -1,6 +1,7 @@
 // phoenix-set-hostname: the kernel's host name (live, in the agent's UTS namespace) and the files
 // that carry it across a reboot (/etc/hostname, the 127.0.1.1 line of /etc/hosts). Checked as
-// systemd's hostname_is_valid does, so nothing can be injected into /etc/hosts.
+// systemd's hostname_is_valid does, so nothing can be injected into /etc/hosts; and, as RFC 1123
+// asks, never in a form a resolver reads as an address (1.2.3.4, or inet_aton's 127.1 and 0x7f.1).
 
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
@@ -9,6 +10,8 @@ const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 /** Linux HOST_NAME_MAX. */
 const MAX = 64;
 const RESERVED = new Set(['localhost', 'localhost.localdomain', 'localhost4', 'localhost6', 'ip6-localhost', 'ip6-loopback']);
+/** A number as inet_aton reads one part of an address: decimal, octal (0...) or hex (0x...). */
+const INET_PART = /^(?:0[xX][0-9a-fA-F]*|[0-9]+)$/;
 
 export function checkHostname(name: string): void {
   const bad = (why: string): never => { throw new QgaError('GenericError', `Parameter 'hostname' ${why}`); };
@@ -18,6 +21,9 @@ export function checkHostname(name: string): void {
     if (!LABEL.test(label)) bad('must be labels of letters, digits and inner hyphens (1-63 each) separated by single dots');
   }
   if (RESERVED.has(name.toLowerCase())) bad(`'${name}' is reserved for the loopback address`);
+  const labels = name.split('.');
+  if (labels.length <= 4 && labels.every((l) => INET_PART.test(l))) bad(`'${name}' reads as an IPv4 address; expected a name with a letter in its last label`);
+  if (/^[0-9]+$/.test(labels[labels.length - 1])) bad(`'${name}' ends in an all-numeric label; expected a letter in the last label (RFC 1123)`);
 }
 
 /** The /etc/hosts text with our name on 127.0.1.1 (Debian's convention), other lines as they were. */

@@ -1,6 +1,8 @@
 // Runs mutating commands one at a time, in arrival order, across every connection, and with the
 // journal when the request carries an idempotency key: a retry gets the recorded outcome, a
 // retry that arrives while the first run is still going waits for it (never two runs at once).
+// Without a usable journal (a read-only or full state directory) a command with a key is refused
+// before it runs; its recorded outcome is still answered.
 
 import type * as cryptoModule from 'crypto';
 import { QgaError } from '../wire/reply';
@@ -11,6 +13,8 @@ export interface MutationRequest {
   key: string | undefined;
   /** Arguments without the secret ones. */
   publicArgs: Record<string, unknown>;
+  /** The secret ones: they reach the journal only as a keyed digest, to tell a reuse apart. */
+  secretArgs?: Record<string, unknown>;
   run(): Promise<unknown>;
   /** Told when the side effect may begin (journaled as started) and when the outcome is recorded. */
   progress?(step: 'started' | 'done' | 'failed'): void;
@@ -56,6 +60,18 @@ export function createExactlyOnce(journal: Journal | null, crashAt?: (step: stri
   const errorOf = (e: unknown): { class: string; desc: string } =>
     e instanceof QgaError ? { class: e.cls, desc: e.desc } : { class: 'GenericError', desc: `internal error: ${e instanceof Error ? e.name : 'unknown'}` };
 
+  const unavailable = (cmd: string, why: string): QgaError =>
+    new QgaError('GenericError', `${cmd} was not run: its idempotency key needs the journal, which is unavailable: ${why}`);
+  const digestOf = (r: MutationRequest): string => {
+    const pub = argsDigest(r.cmd, r.publicArgs);
+    if (!r.secretArgs || !Object.keys(r.secretArgs).length) return pub;
+    try {
+      return `${pub}.${journal!.secretDigest(canonical(r.secretArgs))}`;
+    } catch (e) {
+      throw unavailable(r.cmd, `no digest key for secret arguments (${(e as Error).message})`);
+    }
+  };
+
   const once = async (r: MutationRequest & { key: string }, digest: string): Promise<unknown> => {
     const j = journal!;
     const seen = j.get(r.key);
@@ -64,6 +80,8 @@ export function createExactlyOnce(journal: Journal | null, crashAt?: (step: stri
     }
     if (seen?.step === 'done') { r.progress?.('done'); return seen.result; }
     if (seen?.step === 'failed') { r.progress?.('failed'); throw new QgaError(seen.error!.class as 'GenericError', seen.error!.desc); }
+    const problem = j.ready();
+    if (problem) throw unavailable(r.cmd, problem.reason);
     try {
       j.record({ key: r.key, cmd: r.cmd, digest, step: 'received' });
       point('received', r.cmd);
@@ -74,25 +92,30 @@ export function createExactlyOnce(journal: Journal | null, crashAt?: (step: stri
       // Fail closed: without a journal entry the side effect must not happen.
       throw new QgaError('GenericError', `the journal cannot be written (${(e as NodeJS.ErrnoException).code ?? 'error'}): ${r.cmd} was not run`);
     }
+    let result: unknown;
     try {
-      const result = await r.run();
-      point('effect', r.cmd);
-      j.record({ key: r.key, cmd: r.cmd, digest, step: 'done', result: result ?? {} });
-      r.progress?.('done');
-      point('done', r.cmd);
-      return result;
+      result = await r.run();
     } catch (e) {
-      j.record({ key: r.key, cmd: r.cmd, digest, step: 'failed', error: errorOf(e) });
+      recordOutcome(() => j.record({ key: r.key, cmd: r.cmd, digest, step: 'failed', error: errorOf(e) }));
       r.progress?.('failed');
       throw e;
     }
+    point('effect', r.cmd);
+    recordOutcome(() => j.record({ key: r.key, cmd: r.cmd, digest, step: 'done', result: result ?? {} }));
+    r.progress?.('done');
+    point('done', r.cmd);
+    return result;
   };
+  // The side effect happened: its answer goes out even if the disk took not even the reserve's
+  // room (the entry stays in memory for this worker's retries; journal-file.ts keeps that rare).
+  const recordOutcome = (write: () => void): void => { try { write(); } catch { /* see above */ } };
 
   return {
     run(r) {
       if (r.key === undefined || !journal) return serial(() => tracked(r));
       const key = r.key;
-      const digest = argsDigest(r.cmd, r.publicArgs);
+      let digest: string;
+      try { digest = digestOf(r); } catch (e) { return Promise.reject(e); }
       const running = inFlight.get(key);
       if (running) {
         if (running.digest !== digest) return Promise.reject(new QgaError('GenericError', `idempotency key '${key}' is in use by a running request with other arguments`));

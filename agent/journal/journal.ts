@@ -4,17 +4,19 @@
 // recorded outcome instead of a second run; the same key with other arguments is a conflict. A
 // command in flight when a worker died is "interrupted"; retried and interrupted again, it is
 // failed for good (a poison command is never run a third time). Secrets never enter it: the
-// digest covers the arguments with secret fields left out. Readable with cat.
+// digest covers the arguments with secret fields left out, and those only as a keyed digest.
+// Readable with cat. A state directory that is read-only or full does not stop the worker: the
+// recorded outcomes are still answered, and ready() says why nothing new may run (journal-file.ts).
 
-import * as fs from 'fs';
-import * as path from 'path';
+import { JournalProblem, openJournalFile } from './journal-file';
+import { secretDigester } from './secret-digest';
 
 export type Step = 'received' | 'started' | 'done' | 'failed' | 'interrupted';
 
 export interface Entry {
   key: string;
   cmd: string;
-  /** Digest of the non-secret arguments. */
+  /** Digest of the non-secret arguments (and a keyed digest of the secret ones after a dot). */
   digest: string;
   step: Step;
   /** Times this command was in flight when a worker died. */
@@ -26,9 +28,14 @@ export interface Entry {
 
 export interface Journal {
   get(key: string): Entry | undefined;
+  /** Records a step; throws when it could not be written whole (the entry is kept in memory). */
   record(e: Omit<Entry, 'at' | 'interruptions'> & { interruptions?: number }): Entry;
   /** Entries in flight at the last worker death (found at start-up), already marked. */
   readonly recovered: Entry[];
+  /** Null when a new command may run under its key; else why not (read-only, no space, ...). */
+  ready(): JournalProblem | null;
+  /** A keyed digest of secret text, 32 hex digits (throws when the state directory has no key). */
+  secretDigest(text: string): string;
 }
 
 export interface JournalOptions {
@@ -38,42 +45,29 @@ export interface JournalOptions {
   /** Commands that finish by rebooting: started + a new boot means done. */
   completesByReboot: (cmd: string) => boolean;
   bootId: string;
+  /** Called at open with the journal's state, then at each change (null: it takes records). */
+  onProblem?: (p: JournalProblem | null) => void;
 }
 
-const FILE = 'journal.jsonl';
-
 export function openJournal(o: JournalOptions): Journal {
-  fs.mkdirSync(o.dir, { recursive: true, mode: 0o700 });
-  const file = path.join(o.dir, FILE);
+  const file = openJournalFile(o.dir, o.onProblem ?? (() => undefined));
   const latest = new Map<string, Entry & { boot?: string }>();
-  let text = '';
-  try { text = fs.readFileSync(file, 'utf8'); } catch { /* a new journal */ }
   let lines = 0;
-  for (const line of text.split('\n')) {
-    if (!line) continue;
+  for (const line of file.lines) {
     try {
       const e = JSON.parse(line) as Entry & { boot?: string };
       if (typeof e.key === 'string' && typeof e.step === 'string') { latest.delete(e.key); latest.set(e.key, e); lines++; }
-    } catch { /* a torn last line from a crash */ }
+    } catch { /* a record glued to a cut one by an older version */ }
   }
-  let fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
   const append = (e: Entry & { boot: string }): void => {
-    fs.writeSync(fd, JSON.stringify(e) + '\n');
-    fs.fsyncSync(fd);
+    file.append(JSON.stringify(e));
     lines++;
   };
   const compact = (): void => {
     const keep = [...latest.values()].slice(-o.maxEntries);
+    if (!file.replace(keep.map((e) => JSON.stringify(e)))) return;
     latest.clear();
     for (const e of keep) latest.set(e.key, e);
-    const tmp = `${file}.new`;
-    fs.writeFileSync(tmp, keep.map((e) => JSON.stringify(e) + '\n').join(''), { mode: 0o600 });
-    const tfd = fs.openSync(tmp, 'r');
-    fs.fsyncSync(tfd);
-    fs.closeSync(tfd);
-    fs.renameSync(tmp, file);
-    fs.closeSync(fd);
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW);
     lines = keep.length;
   };
   const now = (): string => new Date().toISOString();
@@ -93,13 +87,16 @@ export function openJournal(o: JournalOptions): Journal {
     }
     latest.delete(e.key);
     latest.set(e.key, next);
-    append(next);
+    // Unwritable (read-only): kept in memory, and found again by the next worker.
+    try { append(next); } catch { /* reported by the file */ }
     recovered.push(next);
   }
   if (lines > 2 * o.maxEntries) compact();
   return {
     recovered,
     get: (key) => latest.get(key),
+    ready: () => file.ready(),
+    secretDigest: secretDigester(o.dir),
     record(e) {
       const prev = latest.get(e.key);
       const entry = { interruptions: prev?.interruptions ?? 0, ...e, at: now(), boot: o.bootId };

@@ -1,35 +1,15 @@
 // fsfreeze and fstrim on a real ext4 file system (a loop device), and guest-exec.
 import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawn } from 'child_process';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { fstrim } from '../../agent/actions/filesystems';
 import { createHost } from '../../agent/os/host';
 import { createSystem } from '../../agent/os/system';
 import { startAgent, tempDir, waitFor } from '../helpers/agent';
+import { loopFs, writes } from '../helpers/loop-fs';
 import { QgaClient } from '../helpers/qga-client';
-
-function loopFs(): { mnt: string; cleanup(): void } {
-  if (process.getuid!() !== 0) throw new Error('needs root for a loop mount (CI is root)');
-  const dir = tempDir('loopfs-');
-  const img = path.join(dir, 'fs.img');
-  const mnt = path.join(dir, 'mnt');
-  fs.mkdirSync(mnt);
-  execFileSync('truncate', ['-s', '64M', img]);
-  execFileSync('mkfs.ext4', ['-q', '-F', img]);
-  execFileSync('mount', ['-o', 'loop', img, mnt]);
-  return { mnt, cleanup: () => { try { execFileSync('fsfreeze', ['-u', mnt], { stdio: 'ignore' }); } catch { /* thawed */ } execFileSync('umount', [mnt]); } };
-}
-
-/** Whether a write with fsync into DIR completes within MS (it blocks on a frozen file system). */
-function writes(dir: string, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const p = spawn('dd', ['if=/dev/zero', `of=${dir}/probe-${Date.now()}`, 'bs=4k', 'count=1', 'conv=fsync'], { stdio: 'ignore' });
-    const t = setTimeout(() => { resolve(false); }, ms);
-    p.on('exit', (code) => { clearTimeout(t); resolve(code === 0); });
-  });
-}
 
 const F = suite('fsfreeze');
 F('freeze-list freezes for real, only freeze-safe commands run meanwhile, thaw releases the writer', async () => {

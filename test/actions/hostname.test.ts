@@ -35,13 +35,22 @@ S('sets the name live (in the agent\'s namespace only) and in /etc, and says wha
 
 S('invalid names are refused and nothing changes', async ({ tree, c }) => {
   const before = [tree.read('/etc/hostname'), tree.read('/etc/hosts')];
-  const bad = ['a..b', '.a', 'a.', '-a', 'a-', 'a_b', 'x'.repeat(64) + '.y', 'a'.repeat(65), 'bücher', 'a b', 'a\n1.2.3.4 evil', '-F/etc/shadow', 'localhost', 'LOCALHOST.localdomain', ''];
+  const bad = ['a..b', '.a', 'a.', '-a', 'a-', 'a_b', 'x'.repeat(64) + '.y', 'a'.repeat(65), 'bücher', 'a b', 'a\n1.2.3.4 evil', '-F/etc/shadow', 'localhost', 'LOCALHOST.localdomain', '',
+    // Names a resolver takes for an IPv4 address (inet_aton's forms) or with an all-numeric top label.
+    '1.2.3.4', '10.0.0.1', '127.1', '2130706433', '0x7f.1', '0X7F000001', '017.0.0.1', 'web.123', '0xdeadbeefcafe1'];
   for (const h of bad) {
     const r = await c.request('phoenix-set-hostname', { hostname: h });
     assert.ok(r.error && r.error.desc.startsWith("Parameter 'hostname' "), `${JSON.stringify(h)}: ${JSON.stringify(r)}`);
   }
   assert.equal([tree.read('/etc/hostname'), tree.read('/etc/hosts')], before);
   assert.is((await c.request('guest-get-host-name')).return['host-name'], 'web-01.example.com');
+});
+
+S('names that start with digits are fine when they cannot be read as an address', async ({ c }) => {
+  for (const h of ['3com.example', '1password', '0xgood', '1-2-3-4', '1.2.3.4a', 'web-01']) {
+    const r = await c.request('phoenix-set-hostname', { hostname: h });
+    assert.ok(r.return, `${h}: ${JSON.stringify(r)}`);
+  }
 });
 
 S('a /etc/hosts without a 127.0.1.1 line gets one after localhost; a symlinked /etc/hostname is refused', async ({ tree, c }) => {

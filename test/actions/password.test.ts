@@ -60,6 +60,11 @@ S('bad input is refused before chpasswd runs, with qemu-ga texts where qemu-ga h
     ['alice', '$6$', true, /not a crypt\(3\) hash/],
     ['alice', '$6$salt$ab:cd', true, /not a crypt\(3\) hash/],
     ['alice', '!', true, /not a crypt\(3\) hash/],
+    ['alice', '$6$$$$$$$$$$', true, /not a crypt\(3\) hash/],
+    ['alice', `$6$saltsalt$${'a'.repeat(85)}`, true, /not a crypt\(3\) hash/],
+    ['alice', `$1$toolongsalt$${'a'.repeat(22)}`, true, /not a crypt\(3\) hash/],
+    ['alice', `$2b$4$${'a'.repeat(53)}`, true, /not a crypt\(3\) hash/],
+    ['alice', `$y$j9T$$${'a'.repeat(42)}`, true, /not a crypt\(3\) hash/],
   ];
   for (const [user, pw, crypted, want] of cases) {
     const r = await set(c, user, pw, crypted);
@@ -71,6 +76,33 @@ S('bad input is refused before chpasswd runs, with qemu-ga texts where qemu-ga h
   const type = await c.request('guest-set-user-password', { username: 'alice', password: b64('x'), crypted: 'false' });
   assert.is(type.error.desc, "Invalid parameter type for 'crypted', expected: boolean");
   assert.is(tree.read('/etc/shadow'), before, 'nothing changed');
+});
+
+S('an idempotency key reused with another password is a conflict, and the password stays as first set', async ({ tree, agent, c }) => {
+  const first = execFileSync('openssl', ['passwd', '-6', '-salt', 'firstsal', 'first secret'], { encoding: 'utf8' }).trim();
+  const second = execFileSync('openssl', ['passwd', '-6', '-salt', 'secondsa', 'second secret'], { encoding: 'utf8' }).trim();
+  const key = { 'idempotency-key': `pw-${crypto.randomBytes(4).toString('hex')}` };
+  assert.equal(await set(c, 'alice', first, true, key), { return: {} });
+  assert.equal(await set(c, 'alice', first, true, key), { return: {} }, 'the same request again: the recorded answer');
+  const other = await set(c, 'alice', second, true, key);
+  assert.match(other.error?.desc ?? JSON.stringify(other), /idempotency key 'pw-[0-9a-f]+' was already used for guest-set-user-password with other arguments/, JSON.stringify(other));
+  assert.is(shadowHash(tree.read('/etc/shadow'), 'alice'), first, 'the first password is in place, not silently kept while reporting success');
+  const journal = fs.readFileSync(`${agent.dir}/state/journal/journal.jsonl`, 'utf8');
+  for (const h of [first, second]) assert.not.ok(journal.includes(h.split('$')[3]), 'no hash in the journal');
+  const macKey = fs.statSync(`${agent.dir}/state/journal/secret.key`);
+  assert.is(macKey.mode & 0o777, 0o600);
+});
+
+S('no password for nobody (uid 65534) nor a system account; a nologin shell alone is no reason', async ({ tree, c }) => {
+  tree.write('/etc/passwd', tree.read('/etc/passwd') + 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nsftp1:x:1003:1003::/home/sftp1:/usr/sbin/nologin\n');
+  tree.write('/etc/shadow', tree.read('/etc/shadow') + 'nobody:*:19000:0:99999:7:::\nsftp1:!:19000:0:99999:7:::\n', 0o640);
+  const hash = execFileSync('openssl', ['passwd', '-6', '-salt', 'nobodysa', 'x'], { encoding: 'utf8' }).trim();
+  const before = tree.read('/etc/shadow');
+  const r = await set(c, 'nobody', hash, true);
+  assert.match(r.error?.desc ?? JSON.stringify(r), /^user 'nobody' is the unprivileged placeholder account \(uid 65534\)/, `${JSON.stringify(r)}; shadow changed: ${tree.read('/etc/shadow') !== before}`);
+  assert.is(tree.read('/etc/shadow'), before, 'nothing changed');
+  assert.equal(await set(c, 'sftp1', hash, true), { return: {} }, 'an SFTP-only user with a nologin shell gets its password');
+  assert.is(shadowHash(tree.read('/etc/shadow'), 'sftp1'), hash);
 });
 
 S("chpasswd's own reason comes back when it fails (PAM is not usable inside this tree)", async ({ c }) => {

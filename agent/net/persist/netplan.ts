@@ -7,7 +7,7 @@ import type { System } from '../../os/system';
 import { cidr, parseCidr, plan, type Entry } from './address';
 import { exists, globMatch, listDir, refuseLink, removeFile, writeFile } from './files';
 import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
-import { parseYaml, type Yaml } from './yaml';
+import { parseYaml, yamlKey, type Yaml } from './yaml';
 
 export const NETPLAN_FILE = '/etc/netplan/90-phoenix-ga.yaml';
 const DIRS = ['/lib/netplan', '/etc/netplan', '/run/netplan'];
@@ -89,7 +89,7 @@ function render(ours: Map<string, { type: string; id: string; addrs: string[] }>
     text += `  ${type}:\n`;
     for (const o of ours.values()) {
       if (o.type !== type) continue;
-      text += `    ${/^[\w.-]+$/.test(o.id) ? o.id : JSON.stringify(o.id)}:\n      addresses:\n` + o.addrs.map((a) => `        - "${a}"\n`).join('');
+      text += `    ${yamlKey(o.id)}:\n      addresses:\n` + o.addrs.map((a) => `        - "${a}"\n`).join('');
     }
   }
   return text;

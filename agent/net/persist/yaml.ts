@@ -1,11 +1,22 @@
 // A reader for the YAML that netplan files are written in: block mappings and sequences, plain and
 // quoted scalars, one-line (or bracket-continued) flow [..] and {..}, comments. Anchors, aliases,
 // tags, block scalars (| >) and several documents are refused with the file and line, so a file we
-// cannot read is never half-read. Every scalar stays a string (or null for an empty value).
+// cannot read is never half-read. Every scalar stays a string (or null for an empty value, ~ or
+// null); a mapping key is always its text, as netplan reads IDs (a plain `null:` names "null").
+// yamlKey() writes a key back so that every YAML reader takes it for that text.
 
 import { PersistError } from './types';
 
 export type Yaml = string | null | Yaml[] | { [key: string]: Yaml };
+
+/** Plain keys a YAML 1.1 or 1.2 reader would take for null, a boolean or a number (or a non-name). */
+const PLAIN_SAFE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+const SPECIAL = /^(?:null|true|false|yes|no|on|off|y|n)$/i;
+
+/** KEY as YAML text that every reader takes for the string KEY: plain when safe, else quoted. */
+export function yamlKey(key: string): string {
+  return PLAIN_SAFE.test(key) && !SPECIAL.test(key) ? key : JSON.stringify(key);
+}
 
 interface Line { indent: number; text: string; no: number }
 
@@ -92,8 +103,7 @@ export function parseYaml(text: string, file: string): Yaml {
       if (!m) return null;
       end = m.index;
     }
-    const key = value(t.slice(0, end), no);
-    return [typeof key === 'string' ? key : '', t.slice(end + 1).trim()];
+    return [keyText(t.slice(0, end), no), t.slice(end + 1).trim()];
   }
   function closing(t: string, at: number, no: number): number {
     const q = t[at];
@@ -105,6 +115,11 @@ export function parseYaml(text: string, file: string): Yaml {
       }
     }
     throw bad(no, 'an unterminated quoted scalar');
+  }
+  /** A key is its text: `null:` and `~:` name "null" and "~", as in netplan. */
+  function keyText(t: string, no: number): string {
+    const key = value(t, no);
+    return key === null ? t : typeof key === 'string' ? key : '';
   }
   function unquote(t: string): string {
     if (t[0] === "'") return t.slice(1, -1).replace(/''/g, "'");
@@ -145,12 +160,13 @@ export function parseYaml(text: string, file: string): Yaml {
       for (;;) {
         ws();
         if (f.t[f.at] === (open === '[' ? ']' : '}')) { f.at++; return open === '[' ? list : obj; }
+        const from = f.at;
         const item = flow(f, no);
         ws();
         if (open === '{') {
           if (f.t[f.at] !== ':') throw bad(no, 'expected ":" in a flow mapping');
           f.at++;
-          obj[typeof item === 'string' ? item : ''] = flow(f, no);
+          obj[item === null ? f.t.slice(from, f.at - 1).trim() : typeof item === 'string' ? item : ''] = flow(f, no);
           ws();
         } else list.push(item);
         if (f.t[f.at] === ',') f.at++;

@@ -84,4 +84,26 @@ test('refused: an undefined interface, a definition matched by pattern, a symbol
   assert.equal(snapshot(root), before);
 });
 
+// YAML reads a plain null, ~, true, yes, on or 1.0 as a null, a boolean or a number, not a name;
+// netplan itself takes every definition ID as text. Both forms of the customer's file are read as
+// netplan reads them, and ours always says such an ID in quotes.
+test('IDs that YAML would read as null, booleans or numbers are quoted in our file and read back as names', () => {
+  for (const id of ['null', 'NULL', '~', 'true', 'False', 'yes', 'on', 'y', '1.0', '0x1f', '012', '.inf']) {
+    for (const quoted of [false, true]) {
+      const root = makeTree('ubuntu2404-netplan');
+      put(root, '/etc/netplan/70-odd.yaml', `network:\n  version: 2\n  ethernets:\n    ${quoted ? JSON.stringify(id) : id}:\n      match: {name: "ens5"}\n      dhcp4: true\n`, 0o600);
+      const sys = createSystem(root);
+      const a: Address = { iface: 'ens5', address: '10.5.0.2', prefix: 24, family: 4 };
+      const b: Address = { ...a, address: '10.5.0.3' };
+      netplan.ensure(sys, a, true);
+      netplan.ensure(sys, b, true);
+      const what = `${id} (${quoted ? 'quoted' : 'plain'} in the customer's file)`;
+      assert.is(read(root, OURS), HEAD + `  ethernets:\n    ${JSON.stringify(id)}:\n      addresses:\n        - "10.5.0.2/24"\n        - "10.5.0.3/24"\n`, what);
+      assert.equal(netplan.list(sys, 'ens5'), [a, b], what);
+      assert.equal(netplan.ensure(sys, a, false).action, 'removed', what);
+      assert.equal(netplan.list(sys, 'ens5'), [b], what);
+    }
+  }
+});
+
 test.run();

@@ -64,4 +64,21 @@ function run(tool: string, args: string[]) {
   assert.not.match(r.out, /error|unknown|misplaced/i);
 });
 
+(GENERATE ? test : test.skip)('netplan generate merges our addresses into definitions whose IDs YAML reads as null, booleans or numbers', () => {
+  for (const id of ['null', '~', 'true', 'on', '1.0']) {
+    const root = makeTree('ubuntu2404-netplan');
+    put(root, '/etc/netplan/70-odd.yaml', `network:\n  version: 2\n  ethernets:\n    ${id}:\n      match: {name: "ens5"}\n      dhcp4: true\n`, 0o600);
+    const sys = createSystem(root);
+    netplan.ensure(sys, { iface: 'ens5', address: '10.5.0.2', prefix: 24, family: 4 }, true);
+    netplan.ensure(sys, { iface: 'ens5', address: '10.5.0.3', prefix: 24, family: 4 }, true);
+    const r = run(GENERATE!, ['--root-dir', root]);
+    assert.equal([r.code, r.out], [0, ''], id);
+    const dir = path.join(root, 'run/systemd/network');
+    const ens5 = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).find((t) => t.includes('Name=ens5'));
+    assert.ok(ens5, `${id}: a network file for ens5`);
+    assert.match(ens5!, 'DHCP=ipv4', id);
+    assert.match(ens5!, 'Address=10.5.0.2/24\nAddress=10.5.0.3/24\n', id);
+  }
+});
+
 test.run();
