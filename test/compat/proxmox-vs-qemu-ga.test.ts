@@ -1,6 +1,6 @@
 // Proxmox VE's whole agent command list, sent the way a Proxmox host sends it (test/helpers/
 // proxmox-client.ts), to Debian's qemu-ga and to phoenix-ga on the same machine, each on a serial
-// port (a pty; qemu-ga in its isa-serial mode) that a host-side socket relays to, one connection
+// port (a pty; both in their isa-serial mode) that a host-side socket relays to, one connection
 // per command as QEMU's chardev serves Proxmox. Wherever the call works on qemu-ga it must work on
 // phoenix-ga, with the same shape.
 // Not sent here, because they act on the machine running the tests: guest-fsfreeze-freeze/-thaw
@@ -8,25 +8,17 @@
 // loop file system in test/actions and in the VM test; suspend's refusals in test/actions.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Agent, startAgent, tempDir, waitFor } from '../helpers/agent';
 import { perlBase64, ProxmoxQga, ProxmoxResult } from '../helpers/proxmox-client';
 import { QEMU_GA } from '../helpers/qemu-ga';
+import { startedChardevHost } from '../helpers/serial-bridge';
 
 interface Side { name: string; client: ProxmoxQga; stop(): Promise<void> }
 const S = suite<{ qga: Side; pga: Side; dir: string; user: string }>('proxmox wire vs qemu-ga');
-
-/** A pty for the agent and a host socket that relays one connection at a time to it, as QEMU's chardev. */
-async function bridge(dir: string): Promise<{ port: string; sock: string; proc: ChildProcess }> {
-  const port = path.join(dir, 'port');
-  const sock = path.join(dir, 'host.sock');
-  const proc = spawn('python3', [path.join(__dirname.split(`${path.sep}.test-out`)[0], 'test/helpers/serial-host.py'), port, sock], { stdio: 'ignore' });
-  await waitFor('socat', () => fs.existsSync(port) && fs.existsSync(sock), 3000);
-  return { port, sock, proc };
-}
 
 S.before(async (ctx) => {
   if (!QEMU_GA) throw new Error('qemu-ga not found: apt-get install qemu-guest-agent (.ci/run does)');
@@ -35,14 +27,14 @@ S.before(async (ctx) => {
   const pd = path.join(ctx.dir, 'pga');
   fs.mkdirSync(qd);
   fs.mkdirSync(pd);
-  const qb = await bridge(qd);
+  const qb = await startedChardevHost(qd);
   const qproc = spawn(QEMU_GA, ['-m', 'isa-serial', '-p', qb.port, '-t', qd, '-l', path.join(qd, 'log')], { stdio: 'ignore' });
-  const pb = await bridge(pd);
+  const pb = await startedChardevHost(pd);
   // As Debian's qemu-ga runs: nothing blocked (phoenix-ga blocks exec and file access by default).
-  const agent: Agent = startAgent({ dir: pd, channel: `serial:${pb.port}`, interval: 1, hangTimeout: 30, args: ['--block-rpcs', ''] });
+  const agent: Agent = startAgent({ dir: pd, channel: `isa-serial:${pb.port}`, interval: 1, hangTimeout: 30, args: ['--block-rpcs', ''] });
   await agent.waitReady();
-  ctx.qga = { name: 'qemu-ga', client: new ProxmoxQga(qb.sock, 'qemu-ga'), stop: async () => { qproc.kill('SIGKILL'); qb.proc.kill(); } };
-  ctx.pga = { name: 'phoenix-ga', client: new ProxmoxQga(pb.sock, 'phoenix-ga'), stop: async () => { await agent.stop(); pb.proc.kill(); } };
+  ctx.qga = { name: 'qemu-ga', client: new ProxmoxQga(qb.hostSock, 'qemu-ga'), stop: async () => { qproc.kill('SIGKILL'); qb.proc.kill(); } };
+  ctx.pga = { name: 'phoenix-ga', client: new ProxmoxQga(pb.hostSock, 'phoenix-ga'), stop: async () => { await agent.stop(); pb.proc.kill(); } };
   // qemu-ga's first reads of the port may race its start: wait until it answers.
   await waitFor('qemu-ga answers', async () => (await ctx.qga.client.cmd('guest-ping').catch(() => null)) !== null, 10_000, 200);
   ctx.user = `pgapve${crypto.randomBytes(3).toString('hex')}`;

@@ -3,12 +3,15 @@
 # (raw, no echo; its slave is the agent's port, linked at PORT) and a unix socket at SOCK that
 # relays one host connection at a time to it. Output of the agent while no host is connected is
 # dropped; a second connection waits until the first closes.
-# Usage: serial-host.py PORT SOCK
+# With --cooked the pty keeps a terminal's default line discipline (echo, CR/LF translation,
+# XON/XOFF), as an ISA serial port comes up in a guest.
+# Usage: serial-host.py PORT SOCK [--cooked]
 import os, pty, select, socket, sys, tty
 
 port, sock_path = sys.argv[1], sys.argv[2]
 master, slave = pty.openpty()
-tty.setraw(slave)
+if '--cooked' not in sys.argv[3:]:
+    tty.setraw(slave)
 os.symlink(os.ttyname(slave), port)
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sock_path)
