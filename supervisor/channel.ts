@@ -6,6 +6,7 @@
 // A unix socket is listened on here; accepted connections are handed, unread, to the current
 // worker over IPC, and wait here (bounded) while no worker is ready.
 
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import type { Logger } from './log';
@@ -33,7 +34,17 @@ export interface ChannelEvents {
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
-export function openSerialChannel(path: string, events: ChannelEvents, log: Logger): Channel {
+/**
+ * An ISA serial port (Proxmox `agent: type=isa`) starts in the tty's cooked mode (echo, line
+ * editing, CR/LF translation, XON/XOFF): make it a raw byte stream as qemu-ga does, through
+ * stty(1) on our descriptor (Node has no termios).
+ */
+function makeRaw(fd: number): string | null {
+  const r = spawnSync('stty', ['raw', '-echo', '-echoe', '-echok', '-echonl', '-iexten', '-ixany', '-imaxbel', 'min', '1', 'time', '0', '38400'], { stdio: [fd, 'ignore', 'pipe'], encoding: 'utf8' });
+  return r.status === 0 ? null : (r.stderr || r.error?.message || `exit ${r.status}`).trim();
+}
+
+export function openSerialChannel(path: string, events: ChannelEvents, log: Logger, tty = false): Channel {
   let fd: number | null = null;
   let state: ChannelState = 'absent';
   let timer: NodeJS.Timeout | null = null;
@@ -45,6 +56,8 @@ export function openSerialChannel(path: string, events: ChannelEvents, log: Logg
     try {
       const c = fs.constants;
       fd = fs.openSync(path, c.O_RDWR | c.O_NOCTTY | c.O_NONBLOCK);
+      const err = tty ? makeRaw(fd) : null;
+      if (err) log.log('warn', 'channel', `${path}: cannot set raw mode (${err}); bytes may be echoed or translated`);
       state = 'open';
       log.log('info', 'channel', `opened ${path}`);
       if (attempts > 1) events.opened();

@@ -59,7 +59,7 @@ async function run(settings: Settings): Promise<void> {
   };
   const channel: Channel = settings.channel.kind === 'unix'
     ? openUnixChannel(settings.channel.path, events, log)
-    : openSerialChannel(settings.channel.path, events, log);
+    : openSerialChannel(settings.channel.path, events, log, settings.channel.tty === true);
   service = new Service({
     settings, log, channel, heartbeat, store, freeze, version: VERSION,
     agentPath: path.join(__dirname, 'agent.js'),

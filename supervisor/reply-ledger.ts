@@ -77,21 +77,21 @@ export function readLedgerFile(fd: number): ReplyLedger {
 
 /** Supervisor side: the owed requests of one worker generation, from its records. */
 export class ReplyLedger {
-  private readonly owed = new Map<number, OwedRequest & { phase: Phase }>();
-  private partial = '';
+  readonly #owed = new Map<number, OwedRequest & { phase: Phase }>();
+  #partial = '';
 
   feed(text: string): void {
-    const lines = (this.partial + text).split('\n');
-    this.partial = lines.pop()!;
-    if (this.partial.length > 2 * MAX_ID_TEXT) this.partial = '';
-    for (const line of lines) this.record(line);
+    const lines = (this.#partial + text).split('\n');
+    this.#partial = lines.pop()!;
+    if (this.#partial.length > 2 * MAX_ID_TEXT) this.#partial = '';
+    for (const line of lines) this.#record(line);
   }
 
   get size(): number {
-    return this.owed.size;
+    return this.#owed.size;
   }
 
-  private record(line: string): void {
+  #record(line: string): void {
     const seq = parseInt(line.slice(1), 10);
     if (!(seq >= 0)) return;
     switch (line[0]) {
@@ -99,16 +99,16 @@ export class ReplyLedger {
         const m = /^\+\d+ (\S+) (\S+) ?(.*)$/.exec(line);
         if (!m) return;
         const f = m[1];
-        this.owed.set(seq, { seq, cmd: m[2], delimited: f.includes('d'), noReply: f.includes('n'), mutating: f.includes('m'), keyed: f.includes('k'), id: m[3] || null, phase: 'queued' });
+        this.#owed.set(seq, { seq, cmd: m[2], delimited: f.includes('d'), noReply: f.includes('n'), mutating: f.includes('m'), keyed: f.includes('k'), id: m[3] || null, phase: 'queued' });
         return;
       }
       case '>': case '!': case 'x': {
-        const e = this.owed.get(seq);
+        const e = this.#owed.get(seq);
         if (e) e.phase = line[0] === '>' ? 'started' : line[0] === '!' ? 'done' : 'failed';
         return;
       }
       case '=':
-        for (const k of this.owed.keys()) if (k <= seq) this.owed.delete(k);
+        for (const k of this.#owed.keys()) if (k <= seq) this.#owed.delete(k);
     }
   }
 
@@ -118,14 +118,14 @@ export class ReplyLedger {
    */
   takeReplies(why: string): string {
     let out = '';
-    for (const e of [...this.owed.values()].sort((a, b) => a.seq - b.seq)) {
+    for (const e of [...this.#owed.values()].sort((a, b) => a.seq - b.seq)) {
       // A command that answers only when it fails (guest-shutdown) and did not fail: no reply.
       if (e.noReply && (e.phase === 'started' || e.phase === 'done')) continue;
       const error = `{"class":"GenericError","desc":${JSON.stringify(describe(e, why))}}`;
       out += `${e.delimited ? '\xff' : ''}{${e.id !== null ? `"id":${e.id},` : ''}"error":${error}}\n`;
     }
-    this.owed.clear();
-    this.partial = '';
+    this.#owed.clear();
+    this.#partial = '';
     return out;
   }
 }

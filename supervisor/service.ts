@@ -33,91 +33,91 @@ const FAILURE_WINDOW_MS = 10 * 60_000;
 const MAX_DEATHS_KEPT = 20;
 
 export class Service {
-  private worker: Worker | null = null;
-  private state: WorkerState = 'starting';
-  private generation = 0;
-  private restart: RestartState = { failures: 0, lastSpawnAt: null };
-  private restartsTotal = 0;
-  private deaths: DeathRecord[] = [];
-  private pending: net.Socket[] = [];
-  private backoffTimer: NodeJS.Timeout | null = null;
-  private backoffUntil: number | null = null;
-  private tickTimer: NodeJS.Timeout | null = null;
-  private pingSeq = 0;
-  private hostConnected: boolean | null = null;
+  #worker: Worker | null = null;
+  #state: WorkerState = 'starting';
+  #generation = 0;
+  #restart: RestartState = { failures: 0, lastSpawnAt: null };
+  #restartsTotal = 0;
+  #deaths: DeathRecord[] = [];
+  #pending: net.Socket[] = [];
+  #backoffTimer: NodeJS.Timeout | null = null;
+  #backoffUntil: number | null = null;
+  #tickTimer: NodeJS.Timeout | null = null;
+  #pingSeq = 0;
+  #hostConnected: boolean | null = null;
   /** Replies owed by a dead generation that the port did not take at once: the next one writes them first. */
-  private owedReplies = '';
-  private ledgerFd: number | null = null;
+  #owedReplies = '';
+  #ledgerFd: number | null = null;
   /** What the worker last said about its journal: null while it is usable. */
-  private journal: { state: JournalState; reason: string | null } | null = null;
-  private stopping: Promise<void> | null = null;
-  private resolveStopped: (() => void) | null = null;
-  private readonly startedAt: number;
-  private readonly boot = bootId();
+  #journal: { state: JournalState; reason: string | null } | null = null;
+  #stopping: Promise<void> | null = null;
+  #resolveStopped: (() => void) | null = null;
+  readonly #startedAt: number;
+  readonly #boot = bootId();
 
   constructor(private readonly d: ServiceDeps) {
-    this.startedAt = d.now();
+    this.#startedAt = d.now();
   }
 
   /** Continues the bookkeeping of an earlier supervisor of this boot, then starts the first worker. */
   start(previous: PersistedState | null): void {
     let delay = 0;
-    if (previous && previous.boot === this.boot) {
-      this.generation = previous.worker.generation;
-      this.restartsTotal = previous.restarts_total;
-      this.deaths = previous.deaths.slice(-MAX_DEATHS_KEPT);
-      this.restart = { failures: previous.restart.failures, lastSpawnAt: previous.restart.last_spawn_mono };
-      this.killLeftoverWorker(previous);
-      const last = this.deaths[this.deaths.length - 1];
-      if (last && this.restart.failures > 1) {
-        const decision = decideRestart({ ...this.restart, failures: this.restart.failures - 1 }, {
+    if (previous && previous.boot === this.#boot) {
+      this.#generation = previous.worker.generation;
+      this.#restartsTotal = previous.restarts_total;
+      this.#deaths = previous.deaths.slice(-MAX_DEATHS_KEPT);
+      this.#restart = { failures: previous.restart.failures, lastSpawnAt: previous.restart.last_spawn_mono };
+      this.#killLeftoverWorker(previous);
+      const last = this.#deaths[this.#deaths.length - 1];
+      if (last && this.#restart.failures > 1) {
+        const decision = decideRestart({ ...this.#restart, failures: this.#restart.failures - 1 }, {
           reason: last.reason, at: last.at_mono, spawnedAt: last.at_mono - last.lifetime_ms,
         }, DEFAULT_RESTART_POLICY);
         delay = Math.max(0, last.at_mono + decision.delayMs - this.d.now());
       }
     }
-    this.tickTimer = setInterval(() => this.tick(), this.d.settings.heartbeatIntervalMs);
+    this.#tickTimer = setInterval(() => this.#tick(), this.d.settings.heartbeatIntervalMs);
     // The worker's start-up (a second Node start) is the longest wait: begin it first. The first
     // beat follows at once, so the panel learns of a (re)started supervisor without delay.
-    this.scheduleSpawn(delay);
-    this.d.heartbeat.send(this.heartbeatPayload(this.d.now()));
+    this.#scheduleSpawn(delay);
+    this.d.heartbeat.send(this.#heartbeatPayload(this.d.now()));
   }
 
   /** A unix connection accepted by the channel. */
   onConnection(socket: net.Socket): void {
-    if (this.stopping) { socket.destroy(); return; }
-    if (this.worker && this.state !== 'starting' && this.state !== 'hung' && this.worker.sendConnection(socket)) return;
-    this.queueConnection(socket, false);
+    if (this.#stopping) { socket.destroy(); return; }
+    if (this.#worker && this.#state !== 'starting' && this.#state !== 'hung' && this.#worker.sendConnection(socket)) return;
+    this.#queueConnection(socket, false);
   }
 
   /** Connections wait here (unread) while no worker is ready, up to a bound. */
-  private queueConnection(socket: net.Socket, first: boolean): void {
-    if (this.pending.length >= MAX_PENDING_CONNECTIONS) { socket.destroy(); return; }
-    if (first) this.pending.unshift(socket); else this.pending.push(socket);
-    socket.once('close', () => { this.pending = this.pending.filter((s) => s !== socket); });
+  #queueConnection(socket: net.Socket, first: boolean): void {
+    if (this.#pending.length >= MAX_PENDING_CONNECTIONS) { socket.destroy(); return; }
+    if (first) this.#pending.unshift(socket); else this.#pending.push(socket);
+    socket.once('close', () => { this.#pending = this.#pending.filter((s) => s !== socket); });
   }
 
   /** The serial port opened late: a new generation is needed to inherit it. */
   onChannelOpened(): void {
-    if (this.worker?.alive) {
+    if (this.#worker?.alive) {
       this.d.log.log('info', 'supervisor', 'channel opened; handing it to a new worker generation');
-      this.worker.stop(this.d.settings.stopGraceMs);
+      this.#worker.stop(this.d.settings.stopGraceMs);
     }
   }
 
   /** SIGTERM: stop the worker (grace period, then SIGKILL) and resolve when it is gone. */
   stop(): Promise<void> {
-    if (this.stopping) return this.stopping;
-    this.stopping = new Promise((resolve) => { this.resolveStopped = resolve; });
-    if (this.tickTimer) clearInterval(this.tickTimer);
-    if (this.backoffTimer) clearTimeout(this.backoffTimer);
-    for (const s of this.pending) s.destroy();
-    this.pending = [];
-    const w = this.worker;
-    this.setState('stopped');
+    if (this.#stopping) return this.#stopping;
+    this.#stopping = new Promise((resolve) => { this.#resolveStopped = resolve; });
+    if (this.#tickTimer) clearInterval(this.#tickTimer);
+    if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
+    for (const s of this.#pending) s.destroy();
+    this.#pending = [];
+    const w = this.#worker;
+    this.#setState('stopped');
     if (w?.alive) w.stop(this.d.settings.stopGraceMs);
-    else this.finishStop();
-    return this.stopping;
+    else this.#finishStop();
+    return this.#stopping;
   }
 
   /**
@@ -128,50 +128,50 @@ export class Service {
     const now = this.d.now();
     const hb = this.d.settings.heartbeat;
     return {
-      ...this.heartbeatPayload(now),
+      ...this.#heartbeatPayload(now),
       epoch: this.d.heartbeat.epoch,
-      consecutive_failures: this.restart.failures,
-      deaths: this.deaths.map((x) => ({ ...x, ago_ms: now - x.at_mono })),
+      consecutive_failures: this.#restart.failures,
+      deaths: this.#deaths.map((x) => ({ ...x, ago_ms: now - x.at_mono })),
       heartbeat: { enabled: this.d.heartbeat.enabled, target: hb ? `${hb.host}:${hb.port}` : null, vm_id: this.d.settings.vmId },
-      journal_reason: this.journal?.reason,
+      journal_reason: this.#journal?.reason,
     };
   }
 
-  private channelState(): string {
+  #channelState(): string {
     const s: ChannelState = this.d.channel.state();
-    if (s === 'open' && this.hostConnected !== null) return this.hostConnected ? 'host-connected' : 'host-disconnected';
+    if (s === 'open' && this.#hostConnected !== null) return this.#hostConnected ? 'host-connected' : 'host-disconnected';
     return s;
   }
 
-  private recentFailures(now: number): number {
-    return this.deaths.filter((x) => isFailure(x.reason) && now - x.at_mono < FAILURE_WINDOW_MS).length;
+  #recentFailures(now: number): number {
+    return this.#deaths.filter((x) => isFailure(x.reason) && now - x.at_mono < FAILURE_WINDOW_MS).length;
   }
 
-  private scheduleSpawn(delayMs: number): void {
-    if (this.stopping) return;
-    if (delayMs <= 0) { this.spawn(); return; }
-    this.setState('backoff');
-    this.backoffUntil = this.d.now() + delayMs;
-    this.backoffTimer = setTimeout(() => { this.backoffTimer = null; this.spawn(); }, delayMs);
+  #scheduleSpawn(delayMs: number): void {
+    if (this.#stopping) return;
+    if (delayMs <= 0) { this.#spawn(); return; }
+    this.#setState('backoff');
+    this.#backoffUntil = this.d.now() + delayMs;
+    this.#backoffTimer = setTimeout(() => { this.#backoffTimer = null; this.#spawn(); }, delayMs);
   }
 
-  private spawn(): void {
-    this.backoffUntil = null;
-    this.generation += 1;
+  #spawn(): void {
+    this.#backoffUntil = null;
+    this.#generation += 1;
     const { settings } = this.d;
     const serialFd = this.d.channel.serialFd();
-    if (serialFd !== null && this.ledgerFd === null) {
-      try { this.ledgerFd = openLedgerFile(settings.runDir); } catch (e) { this.d.log.log('warn', 'supervisor', `reply ledger: ${(e as Error).message}`); }
+    if (serialFd !== null && this.#ledgerFd === null) {
+      try { this.#ledgerFd = openLedgerFile(settings.runDir); } catch (e) { this.d.log.log('warn', 'supervisor', `reply ledger: ${(e as Error).message}`); }
     }
     const w = new Worker({
       nodePath: process.execPath,
       agentPath: this.d.agentPath,
       heapMb: settings.workerHeapMb,
       serialFd,
-      ledgerFd: this.ledgerFd,
+      ledgerFd: this.#ledgerFd,
       now: this.d.now,
       config: {
-        generation: this.generation,
+        generation: this.#generation,
         channel: { kind: this.d.channel.kind === 'serial' && serialFd === null ? 'none' : this.d.channel.kind, path: this.d.channel.path },
         maxRequestBytes: settings.maxRequestBytes,
         allowRpcs: settings.allowRpcs,
@@ -185,36 +185,36 @@ export class Service {
         freezeTimeoutMs: settings.freezeTimeoutMs,
         osRoot: settings.osRoot,
         testCrashAt: settings.testCrashAt,
-        ...(this.owedReplies ? { owedReplies: this.owedReplies } : {}),
-        ...(serialFd !== null && this.ledgerFd !== null ? { replyLedger: true } : {}),
+        ...(this.#owedReplies ? { owedReplies: this.#owedReplies } : {}),
+        ...(serialFd !== null && this.#ledgerFd !== null ? { replyLedger: true } : {}),
       },
     }, {
-      message: (m) => this.onWorkerMessage(w, m),
+      message: (m) => this.#onWorkerMessage(w, m),
       stderrLine: (line) => this.d.log.log('info', `worker[${w.pid}]`, line),
-      exit: (e) => this.onWorkerExit(w, e),
+      exit: (e) => this.#onWorkerExit(w, e),
     });
-    this.owedReplies = '';
-    this.worker = w;
-    this.restart = { ...this.restart, lastSpawnAt: w.spawnedAt };
-    this.setState('starting');
+    this.#owedReplies = '';
+    this.#worker = w;
+    this.#restart = { ...this.#restart, lastSpawnAt: w.spawnedAt };
+    this.#setState('starting');
   }
 
-  private onWorkerMessage(w: Worker, m: FromWorker): void {
-    if (w !== this.worker) return;
+  #onWorkerMessage(w: Worker, m: FromWorker): void {
+    if (w !== this.#worker) return;
     switch (m.t) {
       case 'ready':
         // Waiting clients first, bookkeeping after.
-        for (const s of this.pending.splice(0)) if (!w.sendConnection(s)) s.destroy();
-        this.setState('ready');
+        for (const s of this.#pending.splice(0)) if (!w.sendConnection(s)) s.destroy();
+        this.#setState('ready');
         break;
       case 'pong':
-        if (this.state === 'ready' || this.state === 'busy') this.state = m.busy ? 'busy' : 'ready';
+        if (this.#state === 'ready' || this.#state === 'busy') this.#state = m.busy ? 'busy' : 'ready';
         break;
       case 'status?':
         w.send({ t: 'status', rid: m.rid, view: this.view() });
         break;
       case 'host':
-        this.hostConnected = m.connected;
+        this.#hostConnected = m.connected;
         break;
       case 'frozen':
         this.d.freeze.frozen(m.mounts, m.deadlineMs);
@@ -223,106 +223,106 @@ export class Service {
         w.send({ t: 'freeze-ack', rid: m.rid, error: this.d.freeze.frozen(m.mounts, m.deadlineMs) });
         break;
       case 'journal':
-        this.journal = m.state ? m as { state: JournalState; reason: string | null } : null;
+        this.#journal = m.state ? m as { state: JournalState; reason: string | null } : null;
         break;
     }
   }
 
-  private onWorkerExit(w: Worker, e: WorkerExit): void {
-    if (w !== this.worker) return;
+  #onWorkerExit(w: Worker, e: WorkerExit): void {
+    if (w !== this.#worker) return;
     const now = this.d.now();
-    this.worker = null;
-    this.hostConnected = null;
+    this.#worker = null;
+    this.#hostConnected = null;
     // Frozen file systems must not outlive the worker that froze them.
     this.d.freeze.thawNow(`worker ${w.pid} died while they were frozen`);
-    this.answerOwed(w, e);
-    if (this.stopping) { for (const s of e.unread) s.destroy(); this.finishStop(); return; }
-    for (const s of e.unread.reverse()) this.queueConnection(s, true);
+    this.#answerOwed(w, e);
+    if (this.#stopping) { for (const s of e.unread) s.destroy(); this.#finishStop(); return; }
+    for (const s of e.unread.reverse()) this.#queueConnection(s, true);
     const lifetime = now - w.spawnedAt;
-    this.restartsTotal += 1;
-    this.deaths = [...this.deaths, { reason: e.reason, code: e.code, signal: e.signal, at_mono: now, at: new Date().toISOString(), lifetime_ms: lifetime, generation: w.generation }].slice(-MAX_DEATHS_KEPT);
-    const decision = decideRestart(this.restart, { reason: e.reason, at: now, spawnedAt: w.spawnedAt }, DEFAULT_RESTART_POLICY);
-    this.restart = decision.state;
+    this.#restartsTotal += 1;
+    this.#deaths = [...this.#deaths, { reason: e.reason, code: e.code, signal: e.signal, at_mono: now, at: new Date().toISOString(), lifetime_ms: lifetime, generation: w.generation }].slice(-MAX_DEATHS_KEPT);
+    const decision = decideRestart(this.#restart, { reason: e.reason, at: now, spawnedAt: w.spawnedAt }, DEFAULT_RESTART_POLICY);
+    this.#restart = decision.state;
     const how = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
     this.d.log.log(e.reason === 'clean' ? 'info' : 'warn', 'supervisor',
       `worker ${w.pid} (generation ${w.generation}) died: ${e.reason} (${how}) after ${lifetime} ms; restarting in ${decision.delayMs} ms`);
-    this.scheduleSpawn(decision.delayMs);
-    this.save();
+    this.#scheduleSpawn(decision.delayMs);
+    this.#save();
   }
 
   /** Every request the dead worker read and did not answer gets its one reply now, in order. */
-  private answerOwed(w: Worker, e: WorkerExit): void {
+  #answerOwed(w: Worker, e: WorkerExit): void {
     if (!e.owed?.size) return;
     const n = e.owed.size;
-    const text = e.owed.takeReplies(this.stopping ? 'was stopped: the agent is shutting down' : `${deathWords(e)} and was restarted`);
-    const rest = this.d.channel.writeNow(this.owedReplies + text);
-    this.owedReplies = rest;
+    const text = e.owed.takeReplies(this.#stopping ? 'was stopped: the agent is shutting down' : `${deathWords(e)} and was restarted`);
+    const rest = this.d.channel.writeNow(this.#owedReplies + text);
+    this.#owedReplies = rest;
     this.d.log.log('warn', 'supervisor', `worker ${w.pid} left ${n} request(s) unanswered; answered them${rest ? ` (${rest.length} bytes wait for the host to read)` : ''}`);
   }
 
-  private tick(): void {
+  #tick(): void {
     const now = this.d.now();
-    const w = this.worker;
-    if (w?.alive && this.state !== 'hung') {
+    const w = this.#worker;
+    if (w?.alive && this.#state !== 'hung') {
       const since = w.readyAt === null ? w.spawnedAt : w.lastProgressAt;
       if (now - since > this.d.settings.hangTimeoutMs) {
         this.d.log.log('warn', 'supervisor', `worker ${w.pid} made no progress for ${now - since} ms; killing it as hung`);
-        this.setState('hung');
+        this.#setState('hung');
         w.killAsHung();
       } else {
-        w.send({ t: 'ping', seq: ++this.pingSeq });
+        w.send({ t: 'ping', seq: ++this.#pingSeq });
         w.refreshOomBaseline();
       }
     }
-    this.d.heartbeat.send(this.heartbeatPayload(now));
+    this.d.heartbeat.send(this.#heartbeatPayload(now));
   }
 
-  private heartbeatPayload(now: number): HeartbeatPayload {
-    const w = this.worker;
+  #heartbeatPayload(now: number): HeartbeatPayload {
+    const w = this.#worker;
     const sup = processMemory(process.pid);
     const wm = w?.alive ? processMemory(w.pid) : null;
-    const last = this.deaths[this.deaths.length - 1];
+    const last = this.#deaths[this.#deaths.length - 1];
     return {
-      boot: this.boot,
+      boot: this.#boot,
       interval_ms: this.d.settings.heartbeatIntervalMs,
-      sup: { pid: process.pid, up_ms: now - this.startedAt, start_ms: this.startedAt, ver: this.d.version, rss_kb: sup?.rssKb ?? 0, anon_kb: sup?.anonKb ?? 0 },
+      sup: { pid: process.pid, up_ms: now - this.#startedAt, start_ms: this.#startedAt, ver: this.d.version, rss_kb: sup?.rssKb ?? 0, anon_kb: sup?.anonKb ?? 0 },
       worker: {
-        state: this.state,
+        state: this.#state,
         pid: w?.alive ? w.pid : null,
-        gen: this.generation,
+        gen: this.#generation,
         progress_age_ms: w?.alive && w.readyAt !== null ? now - w.lastProgressAt : null,
         rss_kb: wm?.rssKb ?? null,
         anon_kb: wm?.anonKb ?? null,
-        ...(this.backoffUntil !== null ? { backoff_ms: Math.max(0, this.backoffUntil - now) } : {}),
+        ...(this.#backoffUntil !== null ? { backoff_ms: Math.max(0, this.#backoffUntil - now) } : {}),
       },
-      restarts: { total: this.restartsTotal, failures_10m: this.recentFailures(now) },
+      restarts: { total: this.#restartsTotal, failures_10m: this.#recentFailures(now) },
       last_exit: last ? { reason: last.reason, code: last.code, signal: last.signal, ago_ms: now - last.at_mono } : null,
-      channel: { kind: this.d.channel.kind, state: this.channelState() },
-      journal: this.journal?.state,
+      channel: { kind: this.d.channel.kind, state: this.#channelState() },
+      journal: this.#journal?.state,
     };
   }
 
-  private setState(s: WorkerState): void {
-    this.state = s;
-    this.save();
+  #setState(s: WorkerState): void {
+    this.#state = s;
+    this.#save();
   }
 
-  private save(): void {
-    const w = this.worker;
+  #save(): void {
+    const w = this.#worker;
     this.d.store.save({
       format: 1,
-      boot: this.boot,
-      supervisor: { pid: process.pid, version: this.d.version, epoch: this.d.heartbeat.epoch, started_mono: this.startedAt },
+      boot: this.#boot,
+      supervisor: { pid: process.pid, version: this.d.version, epoch: this.d.heartbeat.epoch, started_mono: this.#startedAt },
       worker: {
-        state: this.state,
+        state: this.#state,
         pid: w?.alive ? w.pid : null,
         start_time: w?.alive ? processStartTime(w.pid) : null,
-        generation: this.generation,
+        generation: this.#generation,
       },
-      restart: { failures: this.restart.failures, last_spawn_mono: this.restart.lastSpawnAt },
-      restarts_total: this.restartsTotal,
-      deaths: this.deaths,
-      channel: { kind: this.d.channel.kind, path: this.d.channel.path, state: this.channelState() },
+      restart: { failures: this.#restart.failures, last_spawn_mono: this.#restart.lastSpawnAt },
+      restarts_total: this.#restartsTotal,
+      deaths: this.#deaths,
+      channel: { kind: this.d.channel.kind, path: this.d.channel.path, state: this.#channelState() },
       heartbeat: { enabled: this.d.heartbeat.enabled, interval_ms: this.d.settings.heartbeatIntervalMs },
       updated_mono: this.d.now(),
       updated_at: new Date().toISOString(),
@@ -330,7 +330,7 @@ export class Service {
   }
 
   /** A worker of a supervisor that died by SIGKILL may still run (stopped, or not yet noticed). */
-  private killLeftoverWorker(previous: PersistedState): void {
+  #killLeftoverWorker(previous: PersistedState): void {
     const { pid, start_time } = previous.worker;
     if (!pid || pid === process.pid || start_time === null) return;
     if (processStartTime(pid) !== start_time) return;
@@ -338,10 +338,10 @@ export class Service {
     try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 
-  private finishStop(): void {
-    this.save();
-    this.d.heartbeat.send({ ...this.heartbeatPayload(this.d.now()), stopping: true });
-    this.resolveStopped?.();
+  #finishStop(): void {
+    this.#save();
+    this.d.heartbeat.send({ ...this.#heartbeatPayload(this.d.now()), stopping: true });
+    this.#resolveStopped?.();
   }
 }
 

@@ -9,7 +9,8 @@ import { ID_PATTERN } from './heartbeat-packet';
 
 export interface Settings {
   configFile: string | null;
-  channel: { kind: 'unix' | 'serial'; path: string };
+  /** tty: an ISA serial port (raw mode is set on it, as qemu-ga's isa-serial). */
+  channel: { kind: 'unix' | 'serial'; path: string; tty?: boolean };
   runDir: string;
   logFile: string;
   logMaxBytes: number;
@@ -70,10 +71,10 @@ function rpcList(where: string, key: string, v: string): string[] {
 }
 
 export function parseChannel(where: string, v: string): Settings['channel'] {
-  const m = /^(unix|serial):(.+)$/.exec(v);
+  const m = /^(unix|serial|isa-serial):(.+)$/.exec(v);
   if (m) m[2] = absolute(where, 'channel', m[2]);
-  if (!m) fail(where, 'channel', `expected unix:/absolute/path or serial:/dev/..., got '${v}'`);
-  return { kind: m![1] as 'unix' | 'serial', path: m![2] };
+  if (!m) fail(where, 'channel', `expected unix:/absolute/path, serial:/dev/... or isa-serial:/dev/ttyS..., got '${v}'`);
+  return m![1] === 'isa-serial' ? { kind: 'serial', path: m![2], tty: true } : { kind: m![1] as 'unix' | 'serial', path: m![2] };
 }
 
 export function parseHostPort(where: string, key: string, v: string): { host: string; port: number } {

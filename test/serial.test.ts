@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startAgent, tempDir, waitFor } from './helpers/agent';
 import { QgaClient } from './helpers/qga-client';
-import { startHostBridge } from './helpers/serial-bridge';
+import { startedChardevHost, startHostBridge } from './helpers/serial-bridge';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -82,6 +82,32 @@ test('a serial device that does not exist yet: the supervisor runs, reports it a
     }
   } finally {
     await agent.stop();
+  }
+});
+
+test('an ISA serial port comes up as a terminal (echo, CR/LF translation): isa-serial makes it raw, bytes pass unchanged', async () => {
+  for (const [kind, works] of [['isa-serial', true], ['serial', false]] as const) {
+    const dir = tempDir();
+    const host = await startedChardevHost(dir, true);
+    const agent = startAgent({ dir, channel: `${kind}:${host.port}`, interval: 10, hangTimeout: 30 });
+    try {
+      await agent.waitReady();
+      const c = await QgaClient.connect(host.hostSock);
+      // A CR inside the request and 0xFF before it: a cooked tty would echo, turn CR into LF, and so on.
+      c.write(Buffer.concat([Buffer.from([0xff]), Buffer.from('{"execute":"guest-sync-delimited",\r"arguments":{"id":4242}}\n')]));
+      const lines: string[] = [];
+      for (;;) {
+        const l = await c.nextLine(1500).catch(() => null);
+        if (l === null) break;
+        lines.push(l);
+      }
+      const got = lines.includes('\xff{"return":4242}') && lines.every((l) => !l.includes('execute'));
+      assert.is(got, works, `${kind}: ${JSON.stringify(lines)}`);
+      c.close();
+    } finally {
+      await agent.stop();
+      host.proc.kill();
+    }
   }
 });
 

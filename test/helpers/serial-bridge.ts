@@ -22,3 +22,17 @@ export async function startedHostBridge(dir: string): Promise<HostBridge> {
   await waitFor('socat pty', () => fs.existsSync(b.port) && fs.existsSync(b.hostSock), 3000);
   return b;
 }
+
+/**
+ * A pty whose host side serves one connection at a time, as QEMU's socket chardev does (socat's
+ * fork mode would let two relays read the pty at once). COOKED keeps the tty's default line
+ * discipline, as an ISA serial port has before the agent makes it raw.
+ */
+export async function startedChardevHost(dir: string, cooked = false): Promise<HostBridge> {
+  const port = path.join(dir, 'port');
+  const hostSock = path.join(dir, 'host.sock');
+  const root = __dirname.split(`${path.sep}.test-out`)[0];
+  const proc = spawn('python3', [path.join(root, 'test/helpers/serial-host.py'), port, hostSock, ...(cooked ? ['--cooked'] : [])], { stdio: 'ignore' });
+  await waitFor('serial host', () => fs.existsSync(port) && fs.existsSync(hostSock), 3000);
+  return { proc, port, hostSock };
+}
