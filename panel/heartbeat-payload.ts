@@ -15,6 +15,7 @@ const CHANNEL_STATES: Record<ChannelState | 'host-connected' | 'host-disconnecte
   listening: true, open: true, absent: true, busy: true, error: true, closed: true, 'host-connected': true, 'host-disconnected': true,
 };
 const CHANNEL_KINDS: Record<'unix' | 'serial', true> = { unix: true, serial: true };
+const JOURNAL_PROBLEMS: Record<NonNullable<HeartbeatPayload['journal']>, true> = { 'read-only': true, 'no-space': true, error: true };
 
 const BOOT = /^[0-9a-f-]{1,64}$/;
 const VERSION = /^[0-9A-Za-z.+~_-]{1,40}$/;
@@ -61,6 +62,7 @@ export function checkPayload(p: unknown): HeartbeatPayload {
   const c = o.channel as Obj;
   need(isObj(c) && oneOf(CHANNEL_KINDS, c.kind) && oneOf(CHANNEL_STATES, c.state), 'channel');
   need(o.stopping === undefined || o.stopping === true, 'stopping');
+  need(o.journal === undefined || oneOf(JOURNAL_PROBLEMS, o.journal), 'journal');
   return {
     boot: o.boot as string,
     interval_ms: o.interval_ms as number,
@@ -73,5 +75,6 @@ export function checkPayload(p: unknown): HeartbeatPayload {
     last_exit: e === null ? null : { reason: e.reason as DeathReason, code: e.code as number | null, signal: e.signal as string | null, ago_ms: e.ago_ms as number },
     channel: { kind: c.kind as string, state: c.state as string },
     ...(o.stopping ? { stopping: true as const } : {}),
+    ...(o.journal !== undefined ? { journal: o.journal as HeartbeatPayload['journal'] } : {}),
   };
 }

@@ -23,12 +23,15 @@ type OptionalKeys<F extends FieldMap> = { [K in keyof F]: F[K] extends Optional<
 type RequiredKeys<F extends FieldMap> = Exclude<keyof F, OptionalKeys<F>>;
 export type ObjectOf<F extends FieldMap> = { [K in RequiredKeys<F>]: Out<F[K]> } & { [K in OptionalKeys<F>]?: Out<F[K]> };
 
+/** A parameter's name as an error shows it: an unexpected key is the client's text, so it is cut. */
+const shown = (name: string): string => (name.length > 64 ? `${name.slice(0, 64)}...` : name);
+
 const badType = (name: string, kind: string): never => {
-  throw new QgaError('GenericError', `Invalid parameter type for '${name}', expected: ${kind}`);
+  throw new QgaError('GenericError', `Invalid parameter type for '${shown(name)}', expected: ${kind}`);
 };
 
 export const bad = (name: string, why: string): never => {
-  throw new QgaError('GenericError', `Parameter '${name}' ${why}`);
+  throw new QgaError('GenericError', `Parameter '${shown(name)}' ${why}`);
 };
 
 export function int(opts: { min?: number; max?: number; doc?: string } = {}): Schema<number> {

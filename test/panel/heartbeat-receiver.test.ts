@@ -136,6 +136,7 @@ test('a VM with its own key cannot smuggle text: every field is checked, unknown
     ['interval_ms', payload({ interval_ms: 49 })],
     ['worker', payload({}, { pid: -1 })],
     ['stopping', { ...payload(), stopping: 'yes' }],
+    ['journal', { ...payload(), journal: `read-only\n${forged}` }],
   ];
   let seq = 1n;
   for (const [field, p] of bad) {
@@ -144,6 +145,9 @@ test('a VM with its own key cannot smuggle text: every field is checked, unknown
   }
   assert.ok(r.accept(beat(seq++, { p: { ...payload({ interval_ms: 3_600_000 }), extra: '\u001b[31m' } })).ok, 'the longest interval is accepted');
   assert.not.ok('extra' in r.view('vm1')!.payload, 'an unknown field is dropped');
+  // Why the agent refuses commands with a key (its journal cannot be written) reaches the panel.
+  assert.ok(r.accept(beat(seq++, { p: { ...payload(), journal: 'read-only' } })).ok);
+  assert.is(r.view('vm1')!.payload.journal, 'read-only');
 });
 
 test('rotation: two keys with the same key id are both tried; an expired one is not', () => {
