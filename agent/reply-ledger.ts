@@ -13,11 +13,13 @@ export interface LedgerWriter {
   step(seq: number, step: 'started' | 'done' | 'failed'): void;
   /** Every reply up to SEQ is in the kernel. */
   paid(seq: number): void;
+  /** The reply to SEQ is in the kernel, ahead of earlier ones. */
+  paidOne(seq: number): void;
 }
 
 export function openLedgerWriter(fd: number, onError: (e: Error) => void): LedgerWriter {
   let broken = false;
-  let owedUpTo = 0;
+  const owed = new Set<number>();
   const guard = (f: () => void): void => {
     if (broken) return;
     try {
@@ -33,13 +35,19 @@ export function openLedgerWriter(fd: number, onError: (e: Error) => void): Ledge
   });
   return {
     owe(requests) {
-      owedUpTo = requests[requests.length - 1].seq;
+      for (const r of requests) owed.add(r.seq);
       append(requests.map(owedRecord).join(''));
     },
     step: (seq, step) => append(stepRecord(seq, step)),
     paid(seq) {
-      if (seq >= owedUpTo) guard(() => fs.ftruncateSync(fd, 0));
+      for (const s of owed) if (s <= seq) owed.delete(s);
+      if (owed.size === 0) guard(() => fs.ftruncateSync(fd, 0));
       else append(paidRecord(seq));
+    },
+    paidOne(seq) {
+      if (!owed.delete(seq)) return;
+      if (owed.size === 0) guard(() => fs.ftruncateSync(fd, 0));
+      else append(paidRecord(seq, true));
     },
   };
 }

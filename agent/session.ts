@@ -33,12 +33,20 @@ export interface SessionOptions {
 
 /** Requests waiting at most (qemu-ga runs one at a time too); request bytes at most one request more than the limit. */
 const MAX_QUEUED = 1024;
+/**
+ * Answered at once, ahead of a command that is still running: they change nothing, and clients
+ * match their replies by id. A host that checks the agent is alive (Proxmox pings with a 3 s
+ * timeout) gets its answer during a long fstrim or freeze.
+ */
+const OVERTAKE = new Set(['guest-ping', 'guest-sync', 'guest-sync-delimited']);
 
 export class Session {
   private lexer: FrameLexer;
   private readonly queue: Job[] = [];
   private queuedBytes = 0;
   private running = false;
+  /** A command returned a promise and has not settled. */
+  private waiting = false;
   private paused = false;
   private closed = false;
   private out = '';
@@ -102,6 +110,7 @@ export class Session {
   }
 
   private drain(): void {
+    if (this.waiting && !this.waitingDrain && !this.closed) this.overtake();
     if (this.running || this.closed) return;
     this.running = true;
     while (this.queue.length && !this.waitingDrain && !this.closed) {
@@ -113,7 +122,9 @@ export class Session {
       if (r instanceof Promise) {
         this.flush();
         this.o.onBusy(true);
-        r.then((o) => { this.o.onBusy(false); this.emit(job.seq, o); this.running = false; this.flush(); this.drain(); });
+        this.waiting = true;
+        r.then((o) => { this.waiting = false; this.o.onBusy(false); this.emit(job.seq, o); this.running = false; this.flush(); this.drain(); });
+        this.overtake();
         return;
       }
       this.emit(job.seq, r);
@@ -123,6 +134,20 @@ export class Session {
     if (this.paused && this.queue.length < MAX_QUEUED / 2 && this.queuedBytes <= this.o.limits.maxBytes / 2) {
       this.paused = false;
       this.link.resume();
+    }
+  }
+
+  /** Pings and syncs waiting behind a running command are answered now (see OVERTAKE). */
+  private overtake(): void {
+    for (let i = 0; i < this.queue.length;) {
+      const job = this.queue[i];
+      const req = 'parsed' in job ? job.parsed.request : undefined;
+      const r = req && OVERTAKE.has(req.execute) ? this.dispatcher.run((job as { parsed: Parsed }).parsed) : undefined;
+      if (!r || r instanceof Promise) { i++; continue; }
+      this.queue.splice(i, 1);
+      this.queuedBytes -= job.bytes;
+      const ledger = this.o.ledger;
+      this.link.write((r.delimited ? '\xff' : '') + r.line + '\n', ledger && (() => ledger.paidOne(job.seq)));
     }
   }
 

@@ -15,6 +15,7 @@
 //   >SEQ                its side effect may have begun (journaled as started)
 //   !SEQ / xSEQ         it completed / it failed (the outcome is known, the reply not yet sent)
 //   =SEQ                every reply up to SEQ is in the kernel
+//   ~SEQ                the reply to SEQ alone is (a ping answered ahead of a slow command)
 // The worker imports the encoder; the supervisor never imports anything from agent/.
 
 import * as fs from 'fs';
@@ -53,8 +54,8 @@ export function stepRecord(seq: number, step: 'started' | 'done' | 'failed'): st
   return `${step === 'started' ? '>' : step === 'done' ? '!' : 'x'}${seq}\n`;
 }
 
-export function paidRecord(seq: number): string {
-  return `=${seq}\n`;
+export function paidRecord(seq: number, alone = false): string {
+  return `${alone ? '~' : '='}${seq}\n`;
 }
 
 /** Supervisor side: the ledger file of the run directory, opened once, emptied for each generation. */
@@ -109,6 +110,9 @@ export class ReplyLedger {
       }
       case '=':
         for (const k of this.#owed.keys()) if (k <= seq) this.#owed.delete(k);
+        return;
+      case '~':
+        this.#owed.delete(seq);
     }
   }
 

@@ -31,7 +31,7 @@ S.before(async (ctx) => {
   const qproc = spawn(QEMU_GA, ['-m', 'isa-serial', '-p', qb.port, '-t', qd, '-l', path.join(qd, 'log')], { stdio: 'ignore' });
   const pb = await startedChardevHost(pd);
   // As Debian's qemu-ga runs: nothing blocked (phoenix-ga blocks exec and file access by default).
-  const agent: Agent = startAgent({ dir: pd, channel: `isa-serial:${pb.port}`, interval: 1, hangTimeout: 30, args: ['--block-rpcs', ''] });
+  const agent: Agent = startAgent({ dir: pd, channel: `isa-serial:${pb.port}`, interval: 1, hangTimeout: 30, args: ['--block-rpcs', ''], testCommands: true });
   await agent.waitReady();
   ctx.qga = { name: 'qemu-ga', client: new ProxmoxQga(qb.hostSock, 'qemu-ga'), stop: async () => { qproc.kill('SIGKILL'); qb.proc.kill(); } };
   ctx.pga = { name: 'phoenix-ga', client: new ProxmoxQga(pb.hostSock, 'phoenix-ga'), stop: async () => { await agent.stop(); pb.proc.kill(); } };
@@ -140,6 +140,15 @@ S('qm guest file-read in 1 MiB chunks and file-write (Perl base64): the same byt
   // the write's does not): noted, not held against the comparison. phoenix-ga must always answer.
   await session(ctx.qga).catch((e) => console.log(`    qemu-ga: ${(e as Error).message}`));
   await session(ctx.pga);
+});
+
+S('Proxmox checks the agent with guest-ping (3 s) while an earlier call still runs: phoenix-ga answers it at once', async (ctx) => {
+  // An earlier Proxmox call gave up on a long command (its connection closed); the command goes on.
+  const slow = ctx.pga.client.cmd('phoenix-test-mutate', { file: path.join(ctx.dir, 'slow'), tag: 's', ms: 6000 }, 500).catch((e) => e as Error);
+  assert.match(String(await slow), /got timeout/);
+  const t0 = Date.now();
+  assert.equal(await ctx.pga.client.cmd('guest-ping'), { return: {} });
+  assert.ok(Date.now() - t0 < 3000);
 });
 
 S.run();
