@@ -72,7 +72,7 @@ S('guest-get-users: identical', async (ctx) => {
 
 S('guest-network-get-interfaces: same interfaces, addresses and shape, the default route\'s first; counters close', async (ctx) => {
   const { qemu, ours } = await both(ctx, 'guest-network-get-interfaces');
-  const strip = (l: Array<Record<string, unknown>>) => l.map(({ statistics, ...rest }) => ({ ...rest, hasStats: statistics !== undefined }))
+  const strip = (l: Array<Record<string, unknown>>) => l.map(({ statistics, ...rest }) => ({ ...rest, hasStats: statistics !== undefined }) as Record<string, unknown>)
     .sort((a, b) => String(a.name).localeCompare(String(b.name)));
   assert.equal(strip(ours), strip(qemu));
   // The order differs by design (interfaces-order = real-first): the default route's interface
