@@ -1,5 +1,5 @@
-// Lock-outs after failed attempts: fail2ban's bans in its sshd jail and pam_faillock's record of
-// failures for the user. Both tools are optional and only read (status, --user without --reset).
+// Lock-outs after failed attempts: fail2ban's bans in its sshd jail (fail2ban-client status, when
+// installed) and pam_faillock's record of failures for the user (its tally file, read directly).
 
 import type { Host } from '../os/host';
 import type { System } from '../os/system';
@@ -22,10 +22,18 @@ export async function fail2banFindings(sys: System): Promise<Finding[]> {
   return [warning('fail2ban', `fail2ban's sshd jail bans ${s.banned} address${s.banned === 1 ? '' : 'es'}: a client from one of them cannot connect (fail2ban-client set sshd unbanip ADDRESS)`, s.list.slice(0, 50))];
 }
 
-/** faillock's records ("2026-01-02 10:00:00 RHOST 192.0.2.1 V"): the valid ones count towards deny. */
-export function parseFaillock(text: string): { valid: string[]; all: number } {
-  const rows = text.split('\n').filter((l) => /^\d{4}-\d\d-\d\d /.test(l.trim()));
-  return { valid: rows.filter((l) => /\sV\s*$/.test(l)).map((l) => l.trim().replace(/\s+/g, ' ')), all: rows.length };
+/** One failure pam_faillock recorded: source[52], reserved u16, status u16, time u64 (64 bytes, host order). */
+export interface FailRecord { source: string; valid: boolean; time: number }
+
+const STATUS_VALID = 0x1;
+
+export function parseTally(b: Buffer): FailRecord[] {
+  const out: FailRecord[] = [];
+  for (let o = 0; o + 64 <= b.length; o += 64) {
+    const end = b.indexOf(0, o);
+    out.push({ source: b.toString('latin1', o, end >= o && end < o + 52 ? end : o + 52), valid: (b.readUInt16LE(o + 54) & STATUS_VALID) !== 0, time: Number(b.readBigUInt64LE(o + 56)) });
+  }
+  return out;
 }
 
 function faillockSettings(tree: Host): { deny: number; dir: string } {
@@ -39,15 +47,19 @@ function faillockInPam(tree: Host): boolean {
   return tree.list('/etc/pam.d').some((f) => /pam_faillock\.so/.test(tree.read(`/etc/pam.d/${f}`) ?? ''));
 }
 
-export async function faillockFindings(sys: System, tree: Host, user: string): Promise<Finding[]> {
-  const tool = sys.which('faillock');
-  if (!tool) return [notChecked('faillock', 'not checked: faillock is not installed')];
+/**
+ * The tally file is read directly: `faillock --user` is not read-only (it chmods the file to 0660),
+ * and the file is pam_faillock's own record format.
+ */
+export function faillockFindings(tree: Host, user: string): Finding[] {
   const { deny, dir } = faillockSettings(tree);
-  const r = await sys.run(tool, ['--dir', sys.at(dir), '--user', user], { timeoutMs: 10_000 });
-  if (r.code !== 0) return [warning('faillock', `faillock --user ${user} failed: ${r.stderr.trim().split('\n')[0]?.slice(0, 200) ?? r.code}`)];
-  const { valid } = parseFaillock(r.stdout);
+  const file = `${dir.replace(/\/$/, '')}/${user}`;
+  const data = tree.readBytes(file);
+  if (data === null) return [ok('faillock', `no failed attempts recorded for '${user}' (${file} does not exist)`)];
+  const valid = parseTally(data).filter((r) => r.valid);
+  const ev = valid.slice(-10).map((r) => `${new Date(r.time * 1000).toISOString().replace('T', ' ').slice(0, 19)} ${r.source} V`);
   if (!valid.length) return [ok('faillock', `no failed attempts recorded for '${user}'`)];
   const used = faillockInPam(tree);
-  if (valid.length >= deny && used) return [problem('faillock', `pam_faillock locks '${user}' out: ${valid.length} failures, deny = ${deny} (faillock --user ${user} --reset unlocks)`, valid.slice(-10))];
-  return [warning('faillock', `${valid.length} failed attempt${valid.length === 1 ? '' : 's'} recorded for '${user}' (deny = ${deny}${used ? '' : ', pam_faillock is not in /etc/pam.d: no lock-out'})`, valid.slice(-10))];
+  if (valid.length >= deny && used) return [problem('faillock', `pam_faillock locks '${user}' out: ${valid.length} failures, deny = ${deny} (faillock --user ${user} --reset unlocks)`, ev)];
+  return [warning('faillock', `${valid.length} failed attempt${valid.length === 1 ? '' : 's'} recorded for '${user}' (deny = ${deny}${used ? '' : ', pam_faillock is not in /etc/pam.d: no lock-out'})`, ev)];
 }

@@ -1,6 +1,6 @@
 // phoenix-diagnose-login: every reason a login of USER can fail, each with its evidence, so the
 // support answer to "I can't log in" is one call. Read-only: files are read, tools are asked
-// (sshd -T, nft list, iptables-save, fail2ban-client status, faillock --user), nothing is changed.
+// (sshd -T, nft list, iptables-save, fail2ban-client status), nothing is changed.
 // A tool that is not installed is "not checked", never an error.
 
 import { findAccount, USER_NAME } from '../os/accounts';
@@ -58,7 +58,7 @@ export async function diagnoseLogin(sys: System, live: Host, username: string): 
   }
   findings.push(...await firewallFindings(sys, sshd.ports));
   findings.push(...await fail2banFindings(sys));
-  findings.push(...await faillockFindings(sys, tree, username));
+  findings.push(...faillockFindings(tree, username));
   findings.push(...await rootFindings(sys));
   return { username, problems: findings.filter((f) => f.status === 'problem').length, findings };
 }
