@@ -50,7 +50,8 @@ async function effectiveConfig(sys: System, sshd: string, user: string): Promise
   const file = sys.root === '/' ? [] : ['-f', sys.at('/etc/ssh/sshd_config')];
   const r = await sys.run(sshd, ['-T', ...file, '-C', `user=${user},host=,addr=`], { timeoutMs: 10_000 });
   if (r.code === 0) return { config: parseSshdT(r.stdout), finding: ok('sshd-config', `effective settings for '${user}' from sshd -T`) };
-  const why = (r.stderr.trim().split('\n')[0] ?? '').slice(0, 200) || `exit ${r.code ?? r.signal}`;
+  // sshd ends its messages with CR LF.
+  const why = (r.stderr.replace(/\r/g, '').trim().split('\n')[0] ?? '').slice(0, 200) || `exit ${r.code ?? r.signal}`;
   const text = sys.readText('/etc/ssh/sshd_config');
   if (text === null) return { config: null, finding: problem('sshd-config', `sshd -T failed (${why}) and /etc/ssh/sshd_config cannot be read: sshd cannot start this way`) };
   return { config: parseSshdConfig(text), finding: warning('sshd-config', `sshd -T failed: ${why}; sshd may refuse to start. Settings below are read from /etc/ssh/sshd_config (Match blocks and Include not applied)`) };

@@ -111,6 +111,9 @@ S('system tree read-only, then full; journal read-only', async () => {
       assert.ok(kinds(x, 'guest-set-user-password').includes('journal'));
       assert.match(of(x, 'guest-set-user-password').reasons!.find((r) => r.kind === 'journal')!.desc, /journal is read-only/, JSON.stringify(x.journal));
       assert.equal(of(x, 'guest-get-osinfo'), { name: 'guest-get-osinfo', enabled: true });
+      // The login doctor says it too.
+      const d = (await c.request('phoenix-diagnose-login', { username: 'root' }, 30_000)).return;
+      assert.match(d.findings.find((f: { check: string }) => f.check === 'root-fs').desc, /^the root file system is read-only/);
     });
     t.readOnly(false);
     state.readOnly(false);
@@ -120,6 +123,8 @@ S('system tree read-only, then full; journal read-only', async () => {
       assert.is(x.root, 'full');
       assert.equal(kinds(x, 'guest-set-user-password'), ['no-space']);
       assert.is(x.journal, null);
+      const d = (await c.request('phoenix-diagnose-login', { username: 'root' }, 30_000)).return;
+      assert.match(d.findings.find((f: { check: string }) => f.check === 'root-fs').desc, /^the root file system is full/);
     });
     t.unfill();
     await withAgent({ args: ['--os-root', t.dir, '--state-dir', state.dir] }, async (c) => {

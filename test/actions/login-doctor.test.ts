@@ -182,7 +182,7 @@ S('each account reason, with its evidence', async (ctx) => {
   assert.not.match(JSON.stringify(l), /root:\*/);
 });
 
-S('/etc/nologin refuses everyone but root; AllowGroups; a read error of a tool is no error of the command', async (ctx) => {
+S('/etc/nologin refuses everyone but root; AllowGroups; a configuration sshd -T refuses', async (ctx) => {
   ctx.tree.write('/etc/nologin', 'maintenance until 6pm\n');
   try {
     assert.match(find(await diagnose(ctx, 'alice'), 'nologin', 'problem')[0].evidence![0], /maintenance until 6pm/);
@@ -192,6 +192,13 @@ S('/etc/nologin refuses everyone but root; AllowGroups; a read error of a tool i
   try {
     assert.equal(find(await diagnose(ctx, 'alice'), 'sshd-groups'), []);
     assert.match(find(await diagnose(ctx, 'withkey'), 'sshd-groups', 'problem')[0].desc, /AllowGroups is set and none of the groups of 'withkey' \(withkey\) is in it/);
+  } finally { ctx.tree.write('/etc/ssh/sshd_config', sshdConfig(ctx.port)); }
+  // A configuration sshd itself refuses: said, and its settings read from the file instead.
+  ctx.tree.write('/etc/ssh/sshd_config', `BogusOption yes\n${sshdConfig(ctx.port)}`);
+  try {
+    const d = await diagnose(ctx, 'root');
+    assert.match(find(d, 'sshd-config', 'warning')[0].desc, /^sshd -T failed: .*Bad configuration option: BogusOption; sshd may refuse to start\. Settings below are read from \/etc\/ssh\/sshd_config/);
+    assert.match(find(d, 'sshd-root', 'problem')[0].desc, /PermitRootLogin no/);
   } finally { ctx.tree.write('/etc/ssh/sshd_config', sshdConfig(ctx.port)); }
   // A bad user name is refused before anything runs.
   assert.match((await ctx.c.request('phoenix-diagnose-login', { username: '-oProxyCommand=x' })).error.desc, /'username' is not a user name/);
