@@ -103,3 +103,20 @@ export function classifyInterfaces(host: Host, names: string[]): Map<string, Int
   for (const c of out.values()) if (['bridge', 'bond', 'vlan', 'macvlan'].includes(c.kind) && realBelow(c, new Set([c.name]))) c.real = true;
   return out;
 }
+
+/**
+ * The real ones among NAMES, cheaply (for ordering on every guest-network-get-interfaces): a
+ * device outside /sys/devices/virtual is a NIC; a virtual one is real only when it forwards for a
+ * real device below it (then it is fully classified).
+ */
+export function realInterfaces(host: Host, names: string[]): Set<string> {
+  const out = new Set<string>();
+  const stacked: string[] = [];
+  for (const n of names) {
+    const link = host.link(`/sys/class/net/${n}`) ?? '/virtual/';
+    if (!link.includes('/virtual/')) out.add(n);
+    else if (host.list(`/sys/class/net/${n}`).some((e) => e.startsWith('lower_'))) stacked.push(n);
+  }
+  if (stacked.length) for (const c of classifyInterfaces(host, names).values()) if (c.real) out.add(c.name);
+  return out;
+}

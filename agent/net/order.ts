@@ -4,8 +4,8 @@
 // rest in the kernel's order; real-only also leaves out loopback and the software devices.
 
 import type { Host } from '../os/host';
-import { classifyInterfaces } from './classify';
-import { primaryAddresses } from './primary';
+import { realInterfaces } from './classify';
+import { defaultRouteInterfaces } from './primary';
 
 export type InterfacesOrder = 'as-is' | 'real-first' | 'real-only';
 
@@ -14,13 +14,12 @@ export const DEFAULT_INTERFACES_ORDER: InterfacesOrder = 'real-first';
 export function orderInterfaces<T extends { name: string }>(host: Host, rows: T[], order: InterfacesOrder | undefined): T[] {
   const mode = order ?? DEFAULT_INTERFACES_ORDER;
   if (mode === 'as-is') return rows;
-  const classes = classifyInterfaces(host, rows.map((r) => r.name));
-  const p = primaryAddresses(host);
-  const primary = [p.ipv4?.iface, p.ipv6?.iface].filter((x): x is string => !!x);
+  const real = realInterfaces(host, rows.map((r) => r.name));
+  const primary = defaultRouteInterfaces(host);
   const rank = (r: T): number => {
     const i = primary.indexOf(r.name);
     if (i >= 0) return i;
-    return classes.get(r.name)?.real ? 2 : 3;
+    return real.has(r.name) ? 2 : 3;
   };
   const kept = mode === 'real-only' ? rows.filter((r) => rank(r) < 3) : rows;
   // A stable sort keeps the kernel's order within each rank.

@@ -33,8 +33,18 @@ function addressesOf(host: Host, iface: string, version: 4 | 6): Array<{ address
     .map((a) => ({ address: a.address.split('%')[0], prefix: Number((a.cidr ?? '/0').split('/')[1]) }));
 }
 
+function readRoutes(host: Host): Route[] {
+  return parseRoutes(host.read('/proc/net/route') ?? '', host.read('/proc/net/ipv6_route') ?? '') as unknown as Route[];
+}
+
+/** The interfaces of the IPv4 and the IPv6 default route (the same one twice at most once). */
+export function defaultRouteInterfaces(host: Host): string[] {
+  const routes = readRoutes(host);
+  return [...new Set([defaultRoute(routes, 4)?.iface, defaultRoute(routes, 6)?.iface].filter((x): x is string => !!x))];
+}
+
 export function primaryAddresses(host: Host): Primaries {
-  const routes = parseRoutes(host.read('/proc/net/route') ?? '', host.read('/proc/net/ipv6_route') ?? '') as unknown as Route[];
+  const routes = readRoutes(host);
   const out: Primaries = { ipv4: null, ipv6: null };
   const r4 = defaultRoute(routes, 4);
   if (r4) {

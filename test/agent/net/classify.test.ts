@@ -15,7 +15,7 @@ import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { classifyInterfaces } from '../../../agent/net/classify';
+import { classifyInterfaces, realInterfaces } from '../../../agent/net/classify';
 import { createHost } from '../../../agent/os/host';
 import { Agent, startAgent, tempDir } from '../../helpers/agent';
 import { QgaClient } from '../../helpers/qga-client';
@@ -63,6 +63,8 @@ F('a bridge over the virtio NIC is real; Xen and Hyper-V NICs are hypervisor NIC
     assert.equal(pick('eth9'), ['bridge', false, null, false, 'random']);
     // A NIC with a driver no hypervisor presents (bare metal): real, not a hypervisor's.
     assert.equal(pick('bnx'), ['nic', true, 'bnx2', false, 'permanent']);
+    // The cheap test used for ordering agrees with the full classification.
+    assert.equal([...realInterfaces(createHost(root), [...c.keys()])].sort(), [...c.values()].filter((x) => x.real).map((x) => x.name).sort());
   } finally { fs.rmSync(root, { recursive: true, force: true }); }
 });
 
@@ -83,6 +85,7 @@ H('the virtio NIC of this VM is a real hypervisor NIC; loopback is loopback', ()
     assert.equal([x.kind, x.real, x.driver, x.hypervisor], ['nic', true, 'virtio_net', true], n);
     assert.match(x.device ?? '', /^\/sys\/devices\/.*virtio\d+$/);
   }
+  assert.equal([...realInterfaces(host, names)].sort(), [...c.values()].filter((x) => x.real).map((x) => x.name).sort());
   // Software devices of this machine (ifb, ...) are never real.
   for (const [n, x] of c) if (fs.realpathSync(`/sys/class/net/${n}`).includes('/virtual/')) assert.is(x.real, false, n);
 });
