@@ -84,7 +84,7 @@ function main(): void {
     onProblem: (p) => { supervisor.journal(p?.state ?? null, p?.reason ?? null); if (p) log('warn', `journal: ${p.reason}; commands with an idempotency key are refused until it can be written`); },
   });
   for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
-  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }) },
+  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), journal: () => journal.ready() },
     { allow: config.allowRpcs, block: config.blockRpcs }, createExactlyOnce(journal, crashPoint(config.testCrashAt, config.stateDir)),
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };

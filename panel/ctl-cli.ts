@@ -18,7 +18,9 @@ commands:
   set-hostname NAME
   add-ip IFACE ADDRESS/PREFIX [--no-persist]
   remove-ip IFACE ADDRESS/PREFIX [--no-persist]
-  list-ips [IFACE]
+  list-ips [IFACE]                          addresses, what each interface is, the primary ones
+  diagnose-login USER                       every reason USER's login can fail, with evidence
+  capabilities                              which commands work here, and why the others do not
   call NAME [JSON-ARGUMENTS] [--mutating]   any command
 `;
 
@@ -43,7 +45,41 @@ function cidr(s: string | undefined): { address: string; prefix: number } {
 function human(cmd: string, r: unknown): string {
   if (cmd === 'ping') return 'the agent answers';
   if (cmd === 'status' || cmd === 'add-ip' || cmd === 'remove-ip') return printable(humanLine(cmd, r));
+  if (cmd === 'list-ips') return listIps(r as IpRow[]);
+  if (cmd === 'diagnose-login') return diagnosis(r as Diagnosis);
+  if (cmd === 'capabilities') return capabilities(r as Caps);
   return safeJson(r, 2);
+}
+
+interface IpRow { interface: string; live: string[]; renderer: string | null; persisted: string[] | null; kind?: string | null; real?: boolean; driver?: string | null; primary?: string[] }
+interface Diagnosis { username: string; problems: number; findings: Array<{ check: string; status: string; desc: string; evidence?: string[] }> }
+interface Caps { commands: Array<{ name: string; enabled: boolean; reasons?: Array<{ kind: string; desc: string }> }>; frozen: boolean; root: string; journal: { desc: string } | null }
+
+const list = (xs: string[] | null | undefined): string => (xs && xs.length ? xs.join(' ') : '-');
+
+/** One line per interface: what it is, its primary addresses, live and persisted ones. */
+function listIps(rows: IpRow[]): string {
+  return rows.map((r) => printable(`${r.interface} (${r.kind ?? '?'}${r.driver ? ` ${r.driver}` : ''}${r.real ? ', real' : ''})`
+    + `${r.primary && r.primary.length ? ` primary ${list(r.primary)};` : ''} live ${list(r.live)}; `
+    + (r.renderer ? `persisted by ${r.renderer}: ${list(r.persisted)}` : 'not persisted'))).join('\n');
+}
+
+const RANK: Record<string, number> = { problem: 0, warning: 1, 'not-checked': 2, ok: 3 };
+
+/** Problems first, then warnings, what was not checked, and what is fine; evidence indented below. */
+function diagnosis(d: Diagnosis): string {
+  const head = `login of '${d.username}': ${d.problems ? `${d.problems} problem${d.problems === 1 ? '' : 's'}` : 'no problem found'}`;
+  const sorted = [...d.findings].sort((a, b) => (RANK[a.status] ?? 9) - (RANK[b.status] ?? 9));
+  const lines = sorted.flatMap((f) => [`  ${f.status.toUpperCase().padEnd(11)} ${f.check}: ${f.desc}`, ...(f.evidence ?? []).map((e) => `${' '.repeat(14)}${e}`)]);
+  return [head, ...lines].map(printable).join('\n');
+}
+
+function capabilities(c: Caps): string {
+  const off = c.commands.filter((x) => !x.enabled);
+  const width = Math.max(0, ...off.map((x) => x.name.length));
+  const lines = off.flatMap((x) => (x.reasons ?? []).map((r, i) => `  ${(i ? '' : x.name).padEnd(width)}  ${r.kind}: ${r.desc}`));
+  const state = `root ${c.root}, file systems ${c.frozen ? 'frozen' : 'thawed'}, journal ${c.journal ? 'refuses records' : 'ok'}`;
+  return [`${c.commands.length - off.length} of ${c.commands.length} commands work here; ${state}`, ...(off.length ? ['not working:', ...lines] : [])].map(printable).join('\n');
 }
 
 function humanLine(cmd: string, r: unknown): string {
@@ -89,6 +125,11 @@ async function main(): Promise<number> {
     } else if (cmd === 'set-hostname') r = await client.call('phoenix-set-hostname', { hostname: rest[0] }, { ...t, mutating: true });
     else if (cmd === 'add-ip' || cmd === 'remove-ip') r = await client.call(`phoenix-${cmd}`, { interface: rest[0], ...cidr(rest[1]), persist: !noPersist }, { ...t, mutating: true });
     else if (cmd === 'list-ips') r = await client.call('phoenix-list-ips', rest[0] ? { interface: rest[0] } : {}, t);
+    else if (cmd === 'diagnose-login') {
+      if (!rest[0]) throw new Error('diagnose-login needs a user name');
+      // It runs sshd -T, nft and the like: more time than a read.
+      r = await client.call('phoenix-diagnose-login', { username: rest[0] }, { timeoutMs: 30_000, ...t });
+    } else if (cmd === 'capabilities') r = await client.call('phoenix-capabilities', undefined, t);
     else if (cmd === 'call') r = await client.call(rest[0], rest[1] ? JSON.parse(rest[1]) : undefined, { ...t, mutating });
     else { process.stderr.write(`unknown command '${cmd}'\n${USAGE}`); return 2; }
     process.stdout.write((json ? safeJson(r) : human(cmd, r)) + '\n');

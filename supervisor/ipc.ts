@@ -19,6 +19,8 @@ export interface WorkerConfig {
   stateDir: string;
   freezeTimeoutMs: number;
   osRoot: string;
+  /** Order of guest-network-get-interfaces (config key interfaces-order). */
+  interfacesOrder: 'as-is' | 'real-first' | 'real-only';
   /** Tests only: "STEP:COMMAND", the worker kills itself with SIGKILL right after that journal step. */
   testCrashAt: string | null;
   /**

@@ -184,6 +184,7 @@ export class Service {
         stateDir: settings.stateDir,
         freezeTimeoutMs: settings.freezeTimeoutMs,
         osRoot: settings.osRoot,
+        interfacesOrder: settings.interfacesOrder,
         testCrashAt: settings.testCrashAt,
         ...(this.#owedReplies ? { owedReplies: this.#owedReplies } : {}),
         ...(serialFd !== null && this.#ledgerFd !== null ? { replyLedger: true } : {}),

@@ -31,6 +31,8 @@ export interface Settings {
   freezeTimeoutMs: number;
   /** The system tree the worker changes files in: "/" (a mounted image, or a test tree otherwise). */
   osRoot: string;
+  /** guest-network-get-interfaces: the default route's interface and the NICs first, or qemu-ga's order. */
+  interfacesOrder: 'as-is' | 'real-first' | 'real-only';
   testCrashAt: string | null;
 }
 
@@ -106,6 +108,7 @@ const KEYS: Record<string, KeySpec> = {
   'state-dir': (s, v, w, k) => { s.stateDir = absolute(w, k, v); },
   'freeze-timeout': (s, v, w, k) => { s.freezeTimeoutMs = seconds(w, k, v, 1, 86_400); },
   'os-root': (s, v, w, k) => { s.osRoot = absolute(w, k, v); },
+  'interfaces-order': (s, v, w, k) => { if (!/^(as-is|real-(first|only))$/.test(v)) fail(w, k, `expected real-first, as-is or real-only, got '${v}'`); s.interfacesOrder = v as Settings['interfacesOrder']; },
 };
 
 /** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
@@ -152,6 +155,7 @@ export function defaultSettings(): Settings {
     stateDir: root ? '/var/lib/phoenix-ga' : `${os.tmpdir()}/phoenix-ga-${uid}/state`,
     freezeTimeoutMs: 600_000,
     osRoot: '/',
+    interfacesOrder: 'real-first',
     testCrashAt: null,
   };
 }

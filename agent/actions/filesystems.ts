@@ -9,7 +9,7 @@ import type { Host } from '../os/host';
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 
-export const FREEZE_SAFE = new Set(['guest-ping', 'guest-info', 'guest-sync', 'guest-sync-delimited', 'guest-fsfreeze-status', 'guest-fsfreeze-thaw', 'phoenix-agent-status']);
+export const FREEZE_SAFE = new Set(['guest-ping', 'guest-info', 'guest-sync', 'guest-sync-delimited', 'guest-fsfreeze-status', 'guest-fsfreeze-thaw', 'phoenix-agent-status', 'phoenix-capabilities']);
 
 export function mountpoints(host: Host): string[] {
   return [...new Set(localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? ''), host).map((m) => m.mountpoint))];

@@ -6,8 +6,11 @@
 
 import * as fs from 'fs';
 import { checkAddress, CheckedAddress } from '../net/address';
+import { classifyInterfaces } from '../net/classify';
 import { changeLive, liveAddresses, LiveAddress } from '../net/live';
 import { detectRenderer, PersistChange } from '../net/persist';
+import { primaryAddresses } from '../net/primary';
+import type { Host } from '../os/host';
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 
@@ -91,18 +94,30 @@ export async function removeAddress(sys: System, a: { interface: string; address
 
 const key = (x: { address: string; prefix: number }) => `${x.address}/${x.prefix}`;
 
-export async function listAddresses(sys: System, iface: string | undefined): Promise<Array<Record<string, unknown>>> {
+/**
+ * Each row also says what the interface is (kind, real, driver: agent/net/classify.ts) and which
+ * of its addresses are the server's primary ones (on the default route's interface).
+ */
+export async function listAddresses(sys: System, host: Host, iface: string | undefined): Promise<Array<Record<string, unknown>>> {
   const live = (await liveAddresses(sys)).filter((x) => (iface ? x.iface === iface : true));
   const names = [...new Set(iface ? [iface] : live.map((x) => x.iface))];
+  const classes = classifyInterfaces(host, names);
+  const p = primaryAddresses(host);
+  const primary = [p.ipv4, p.ipv6].filter((x) => x !== null).map((x) => `${x!.iface} ${key(x!)}`);
   return names.map((name) => {
     const detection = detectRenderer(sys, name);
     const mine = live.filter((x) => x.iface === name && !(x.family === 6 && /^fe[89ab]/.test(x.address)));
     const persisted = detection.ok ? detection.renderer.list(sys, name) : null;
+    const c = classes.get(name);
     const row: Record<string, unknown> = {
       interface: name,
       live: mine.map(key),
       renderer: detection.ok ? detection.renderer.name : null,
       persisted: persisted ? persisted.map(key) : null,
+      kind: c?.kind ?? null,
+      real: c?.real ?? false,
+      driver: c?.driver ?? null,
+      primary: mine.map(key).filter((k) => primary.includes(`${name} ${k}`)),
     };
     if (!detection.ok) row.reason = detection.reason;
     if (persisted) {

@@ -39,9 +39,9 @@ export const actionCommands = [
   }),
   command({
     name: 'phoenix-list-ips',
-    description: 'Per interface: live addresses, persisted addresses, who owns the configuration, and the drift between live and persisted.',
+    description: 'Per interface: live addresses, persisted addresses, who owns the configuration, the drift between live and persisted; what the interface is (`kind`: nic, wlan, loopback, bridge, bond, vlan, macvlan, veth, tun, tap, wireguard, vxlan, geneve, tunnel or virtual; `real`: a NIC or stacked on one; `driver`) and which of its addresses are `primary` (on the default route\'s interface, IPv4 and IPv6). qemu-ga has no such command.',
     args: object({ interface: optional(str({ maxLength: 15 })) }),
-    run: (a, ctx) => listAddresses(ctx.sys, a.interface),
+    run: (a, ctx) => listAddresses(ctx.sys, ctx.host, a.interface),
   }),
   command({
     name: 'guest-set-user-password',

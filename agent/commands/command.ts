@@ -5,6 +5,7 @@ import type { WorkerConfig } from '../../supervisor/ipc';
 import type { createExec } from '../actions/exec';
 import type { FileHandles } from '../actions/file-handles';
 import type { Freezer } from '../actions/filesystems';
+import type { JournalProblem } from '../journal/journal-file';
 import type { Host } from '../os/host';
 import type { System } from '../os/system';
 import type { StatsService } from '../stats/service';
@@ -20,6 +21,8 @@ export interface CommandContext {
   freezer: Freezer;
   exec: ReturnType<typeof createExec>;
   files: FileHandles;
+  /** Why the journal takes no records now (read-only, full), or null. */
+  journal(): JournalProblem | null;
   /** Every command of this worker, for guest-info. */
   commands: readonly Command<never>[];
   isEnabled(name: string): boolean;

@@ -5,6 +5,7 @@ import { cpuStats, parseLoadavg, vcpus } from '../facts/cpu';
 import { guestDisks } from '../facts/block-devices';
 import { fsInfo, parseDiskstats } from '../facts/disks';
 import { interfaces, routes } from '../facts/network';
+import { orderInterfaces } from '../net/order';
 import { osInfo } from '../facts/osinfo';
 import { timezone } from '../facts/time';
 import { users } from '../facts/users';
@@ -85,9 +86,9 @@ export const factCommands = [
   }),
   command({
     name: 'guest-network-get-interfaces',
-    description: 'Network interfaces with hardware address, IP addresses and counters.',
+    description: 'Network interfaces with hardware address, IP addresses and counters, in qemu-ga\'s shape. The order follows the config key `interfaces-order`: by default (`real-first`) the default route\'s interface comes first, then the other NICs, then the rest (loopback, bridges, veth, tun...) in the kernel\'s order; `as-is` keeps qemu-ga\'s order (by ifindex); `real-only` lists only the NICs and what is stacked on them.',
     args: noArgs,
-    run: (_a, ctx) => interfaces(ctx.host),
+    run: (_a, ctx) => orderInterfaces(ctx.host, interfaces(ctx.host) as Array<{ name: string }>, ctx.config.interfacesOrder),
   }),
   command({
     name: 'guest-network-get-route',

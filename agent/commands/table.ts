@@ -2,6 +2,7 @@
 // can do; guest-info and docs/commands.md are generated from it.
 
 import { actionCommands } from './actions';
+import { beyondCommands } from './beyond';
 import type { Command } from './command';
 import { factCommands } from './facts';
 import { fileCommands } from './files';
@@ -18,6 +19,7 @@ export function commandTable(opts: { testCommands: boolean }): readonly Command<
     ...hotplugCommands,
     ...actionCommands,
     ...fileCommands,
+    ...beyondCommands,
     ...(opts.testCommands ? testCommands : []),
   ];
 }

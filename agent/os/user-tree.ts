@@ -165,3 +165,66 @@ function userDir(dirFd: number, shown: string, owner: TreeOwner, fds: number[]):
     },
   };
 }
+
+/** One step of a path below a home directory, as fstat saw it through a descriptor. */
+export interface InspectedEntry {
+  /** The path as shown (HOME/.ssh/authorized_keys). */
+  path: string;
+  kind: 'file' | 'dir' | 'link' | 'other' | 'missing';
+  uid?: number;
+  gid?: number;
+  /** Permission bits (st_mode & 07777). */
+  mode?: number;
+  nlink?: number;
+  size?: number;
+}
+
+/**
+ * Read-only look at HOME and then each of PARTS below it (".ssh", "authorized_keys"), for the
+ * login doctor: each step opened without following links (O_NOFOLLOW, non-blocking) and fstat'ed;
+ * the walk stops at a link, a missing entry or a non-directory. Nothing is changed; the last
+ * entry's bytes are read (through its descriptor) only when it is a regular file of OWNER's or
+ * root's with one link and at most MAX bytes. Throws UserTreeError when /proc is not mounted.
+ */
+export function inspectUserPath(home: string, shown: string, owner: TreeOwner, parts: string[], max: number): { entries: InspectedEntry[]; data: Buffer | null } {
+  const fds: number[] = [];
+  const entries: InspectedEntry[] = [];
+  const entry = (p: string, st: fs.Stats): InspectedEntry => ({
+    path: p, kind: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other', uid: st.uid, gid: st.gid, mode: st.mode & 0o7777, nlink: st.nlink, size: st.size,
+  });
+  try {
+    let fd: number;
+    try { fd = fs.openSync(home, C.O_RDONLY | C.O_DIRECTORY); } catch (e) {
+      entries.push({ path: shown, kind: code(e) === 'ENOENT' ? 'missing' : code(e) === 'ENOTDIR' ? 'other' : 'missing' });
+      return { entries, data: null };
+    }
+    fds.push(fd);
+    checkProc(fd);
+    entries.push(entry(shown, fs.fstatSync(fd)));
+    let p = shown.replace(/\/$/, '');
+    for (const [i, name] of parts.entries()) {
+      if (!/^[^/\0]+$/.test(name) || name === '.' || name === '..') fail(`invalid name '${name}' in ${p}`);
+      p = `${p}/${name}`;
+      const at = `/proc/self/fd/${fd}/${name}`;
+      let next: number;
+      try { next = fs.openSync(at, READ_FLAGS); } catch (e) {
+        let st: fs.Stats | undefined;
+        try { st = fs.lstatSync(at); } catch { /* missing */ }
+        entries.push(st?.isSymbolicLink() ? { path: p, kind: 'link', uid: st.uid } : st ? entry(p, st) : { path: p, kind: 'missing' });
+        return { entries, data: null };
+      }
+      fds.push(next);
+      const st = fs.fstatSync(next);
+      entries.push(entry(p, st));
+      if (i === parts.length - 1) {
+        const ok = st.isFile() && st.nlink === 1 && st.size <= max && (st.uid === owner.uid || st.uid === 0);
+        return { entries, data: ok ? fs.readFileSync(next).subarray(0, max) : null };
+      }
+      if (!st.isDirectory()) return { entries, data: null };
+      fd = next;
+    }
+    return { entries, data: null };
+  } finally {
+    for (const fd of fds) try { fs.closeSync(fd); } catch { /* already closed */ }
+  }
+}

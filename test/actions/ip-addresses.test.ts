@@ -59,7 +59,7 @@ D('IPv6 is canonicalised; list shows live, persisted and no drift', async ({ ns,
   assert.is(r.return.address, '2001:db8::10');
   assert.ok(ns.addrs().some((a) => a.address === '2001:db8::10' && a.prefix === 64));
   const l = (await c.request('phoenix-list-ips', { interface: 'eth0' })).return;
-  assert.equal(l, [{ interface: 'eth0', live: ['203.0.113.10/24', '2001:db8::10/64'], renderer: 'ifupdown', persisted: ['203.0.113.10/24', '2001:db8::10/64'], drift: { live_only: [], persisted_only: [] } }]);
+  assert.equal(l, [{ interface: 'eth0', live: ['203.0.113.10/24', '2001:db8::10/64'], renderer: 'ifupdown', persisted: ['203.0.113.10/24', '2001:db8::10/64'], kind: 'veth', real: false, driver: null, primary: [], drift: { live_only: [], persisted_only: [] } }]);
 });
 
 D('drift: an address added by hand is live only; remove takes it from both places', async ({ ns, tree, c }) => {

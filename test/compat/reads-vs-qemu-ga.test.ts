@@ -70,10 +70,18 @@ S('guest-get-users: identical', async (ctx) => {
   assert.equal(ours, qemu);
 });
 
-S('guest-network-get-interfaces: same interfaces, addresses and shape; counters close', async (ctx) => {
+S('guest-network-get-interfaces: same interfaces, addresses and shape, the default route\'s first; counters close', async (ctx) => {
   const { qemu, ours } = await both(ctx, 'guest-network-get-interfaces');
-  const strip = (l: Array<Record<string, unknown>>) => l.map(({ statistics, ...rest }) => ({ ...rest, hasStats: statistics !== undefined }));
+  const strip = (l: Array<Record<string, unknown>>) => l.map(({ statistics, ...rest }) => ({ ...rest, hasStats: statistics !== undefined }) as Record<string, unknown>)
+    .sort((a, b) => String(a.name).localeCompare(String(b.name)));
   assert.equal(strip(ours), strip(qemu));
+  // The order differs by design (interfaces-order = real-first): the default route's interface
+  // first; qemu-ga's order (ifindex) is kept among the software devices.
+  const names = (l: Array<{ name: string; }>) => l.map((i) => i.name);
+  const gw = /^(\S+)\t00000000\t/m.exec(require('fs').readFileSync('/proc/net/route', 'utf8'))?.[1];
+  if (gw) assert.is(names(ours)[0], gw);
+  const virtual = (n: string) => require('fs').realpathSync(`/sys/class/net/${n}`).includes('/virtual/');
+  assert.equal(names(ours).filter(virtual), names(qemu).filter(virtual));
   assert.equal(shape(ours), shape(qemu));
   for (const i of qemu as Array<{ name: string; statistics?: Record<string, number> }>) {
     if (!i.statistics) continue;

@@ -36,6 +36,13 @@ test('errors name the file, the line, the key and what was expected', () => {
   assert.match(error('', { 'heartbeat-interval': '0' }), /^--heartbeat-interval: heartbeat-interval: expected a number/);
 });
 
+test('interfaces-order: real-first by default, as-is or real-only when set, anything else refused', () => {
+  assert.is(load('').interfacesOrder, 'real-first');
+  assert.is(load('interfaces-order = as-is\n').interfacesOrder, 'as-is');
+  assert.is(load('interfaces-order = real-only\n').interfacesOrder, 'real-only');
+  assert.is(error('interfaces-order = virtio-first\n'), "/etc/pga.conf:1: interfaces-order: expected real-first, as-is or real-only, got 'virtio-first'");
+});
+
 test('an explicitly named config file must exist', () => {
   assert.throws(() => load(null), /config file \/etc\/pga.conf: ENOENT/);
 });

@@ -1,0 +1,22 @@
+// Commands no other guest agent has, for the questions a hosting panel is asked most: which
+// buttons work on this server and why not, and why a customer cannot log in. qemu-ga has neither.
+
+import { capabilities } from '../capabilities/report';
+import { diagnoseLogin } from '../diagnose/login';
+import { command } from './command';
+import { noArgs, object, str } from './schema';
+
+export const beyondCommands = [
+  command({
+    name: 'phoenix-capabilities',
+    description: 'Every command with `enabled` and, when it cannot work here, `reasons` (each a `kind`: config, frozen, missing-tool, read-only-root, no-space, journal or kernel, and a `desc` for a tooltip); also whether the file systems are frozen, the root tree writable, read-only or full, and why the journal refuses records. No tool is run. `enabled` is false when the command would fail as a panel sends it (mutating commands with an idempotency key need the journal). guest-info keeps qemu-ga\'s shape; qemu-ga has no such command.',
+    args: noArgs,
+    run: (_a, ctx) => capabilities(ctx),
+  }),
+  command({
+    name: 'phoenix-diagnose-login',
+    description: 'Every reason a login of `username` can fail, each with its evidence: the account (missing, locked, expired, shell, home, no password and no keys), sshd (installed, running, listening and on which ports, its effective settings for this user from `sshd -T`, what StrictModes refuses in ~/.ssh), firewall rules on the SSH ports (nft, iptables-save), fail2ban bans, pam_faillock counts, /etc/nologin, a full or read-only root. Read-only: it changes nothing. A tool that is not installed is reported as not checked, never as an error. qemu-ga has no such command.',
+    args: object({ username: str({ maxLength: 64, doc: 'user name' }) }),
+    run: (a, ctx) => diagnoseLogin(ctx.sys, ctx.host, a.username),
+  }),
+];
