@@ -52,7 +52,12 @@ export type FromWorker =
   /** Before any freeze: record these mounts as frozen, durably, and answer with 'freeze-ack'. */
   | { t: 'freeze?'; rid: number; mounts: string[]; deadlineMs: number | null }
   /** The journal's state, at start and on every change (null: usable). */
-  | { t: 'journal'; state: JournalState | null; reason: string | null };
+  | { t: 'journal'; state: JournalState | null; reason: string | null }
+  /**
+   * Re-read the config file (phoenix-set-config wrote it); answered with 'status', whose view has
+   * `error` (why the file was not taken) and `settings`. A reload on SIGHUP sends 'status' with rid 0.
+   */
+  | { t: 'reload'; rid: number };
 
 /** Exit codes of the worker that mean something to the supervisor. */
 export const WORKER_EXIT = {
