@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readHeartbeatKey } from '../../supervisor/heartbeat';
+import { loadSettings } from '../../supervisor/settings';
 import type { StatsService } from '../stats/service';
 import { QgaError } from '../wire/reply';
 import { checkValue, configPath, fileSources, flagFor, LineSource, LIVE, SHOW } from './config-file';
@@ -36,6 +37,9 @@ export async function getConfig(d: ConfigDeps & { stats: StatsService }): Promis
   try {
     text = await readPrivate(d.sys, file, 0o022);
     if (text !== null) lines = fileSources(text, file);
+    // What the next start (or reload) would say of the file as it is now.
+    const now = text;
+    if (now !== null) loadSettings(new Map(s.flags), () => now);
   } catch (e) {
     problem = e instanceof QgaError ? e.desc : (e as Error).message;
   }

@@ -12,6 +12,7 @@ import * as crypto from 'crypto';
 import * as dgram from 'dgram';
 import * as fs from 'fs';
 import * as path from 'path';
+import { argsDigest } from '../../agent/journal/exactly-once';
 import { AgentClient, AgentError } from '../../panel/agent-client';
 import { HeartbeatReceiver, KeyEntry } from '../../panel/heartbeat-receiver';
 import { HeartbeatHeader, readHeader } from '../../supervisor/heartbeat-packet';
@@ -78,7 +79,7 @@ test('zero-touch over the unix channel: one set-config, authentic beats within o
     assert.not.ok(fs.existsSync(agent.etc), 'the image has no /etc/phoenix-ga');
 
     const t0 = Date.now();
-    const r = await client.call('phoenix-set-config', { heartbeat: `127.0.0.1:${c.port}`, key: k1, 'key-id': 'k1', 'vm-id': 'vm-zt-1', 'heartbeat-interval': 1 }, { mutating: true }) as any;
+    const r = await client.call('phoenix-set-config', { heartbeat: `127.0.0.1:${c.port}`, 'key-id': 'k1', 'vm-id': 'vm-zt-1', 'heartbeat-interval': 1, key: k1 }, { mutating: true }) as any;
     await waitFor('a first authentic beat', () => c.beats.some((b) => b.ok), 3000);
     const first = c.beats.find((b) => b.ok)!;
     assert.ok(first.at - t0 <= 1000, `the first beat came ${first.at - t0} ms after the call; the interval is 1000 ms`);
@@ -147,6 +148,11 @@ test('zero-touch over the unix channel: one set-config, authentic beats within o
     // The key in no reply, log line or journal record.
     const journal = fs.readFileSync(path.join(agent.stateDir, 'journal/journal.jsonl'), 'utf8');
     assert.ok(journal.includes('phoenix-set-config'), 'the calls were journaled');
+    // The key enters the journal only as the keyed digest (PUBLIC.HMAC): the public part is the other arguments'.
+    const firstArgs = { heartbeat: `127.0.0.1:${c.port}`, 'key-id': 'k1', 'vm-id': 'vm-zt-1', 'heartbeat-interval': 1 };
+    const recs = journal.trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.cmd === 'phoenix-set-config' && x.step === 'done');
+    assert.is(recs[0].digest.split('.')[0], argsDigest('phoenix-set-config', firstArgs));
+    assert.match(recs[0].digest, /^[0-9a-f]{32}\.[0-9a-f]{32}$/);
     for (const k of [k1, k2]) {
       for (const [what, text] of [['log', agent.output()], ['journal', journal], ['get-config', JSON.stringify(g)], ['reply', JSON.stringify(r) + JSON.stringify(r2)]]) {
         assert.not.ok(text.toLowerCase().includes(k.slice(0, 16)), `no key in the ${what}`);
