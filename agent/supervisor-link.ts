@@ -45,8 +45,8 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
       // Settings first: a reload's caller finds them applied when its answer arrives.
       const settings = (m.view as { settings?: Settings } | null)?.settings;
       if (settings) settingsCb?.(settings);
-      waiting.get(m.rid)?.(m.view);
-      waiting.delete(m.rid);
+      // No rid: a reload on SIGHUP, which nobody here asked for.
+      if (m.rid !== undefined) { waiting.get(m.rid)?.(m.view); waiting.delete(m.rid); }
     }
     else if (m.t === 'freeze-ack') { waiting.get(m.rid)?.(m.error); waiting.delete(m.rid); }
     else if (m.t === 'conn' && handle && connectionCb) {

@@ -55,6 +55,9 @@ export function createHeartbeatSender(s: Settings, log: Logger): HeartbeatSender
   let drained = () => {};
   let warned = false;
   const load = (again?: boolean): void => {
+    // The collector may now be of the other address family: the next beat makes a new socket.
+    socket?.close();
+    socket = null;
     if (!s.heartbeat) return warn('heartbeats are off: no collector is configured (heartbeat = HOST:PORT)');
     try {
       key = readHeartbeatKey(s.heartbeatKeyFile);
@@ -85,12 +88,7 @@ export function createHeartbeatSender(s: Settings, log: Logger): HeartbeatSender
         if (--inFlight === 0) drained();
       });
     },
-    reload() {
-      load(true);
-      // The collector may now be of the other address family: the next beat makes a new socket.
-      socket?.close();
-      socket = null;
-    },
+    reload: () => load(true),
     close() {
       return new Promise((resolve) => {
         const done = () => { socket?.close(); socket = null; resolve(); };

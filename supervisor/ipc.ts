@@ -35,7 +35,7 @@ export interface WorkerConfig {
 export type ToWorker =
   | { t: 'ping'; seq: number }
   | { t: 'conn'; cid: number }
-  | { t: 'status'; rid: number; view: unknown }
+  | { t: 'status'; rid?: number; view: unknown }
   /** The answer to 'freeze?': null once the record is durable (the worker may freeze), else why not. */
   | { t: 'freeze-ack'; rid: number; error: string | null };
 
@@ -55,7 +55,7 @@ export type FromWorker =
   | { t: 'journal'; state: JournalState | null; reason: string | null }
   /**
    * Re-read the config file (phoenix-set-config wrote it); answered with 'status', whose view has
-   * `error` (why the file was not taken) and `settings`. A reload on SIGHUP sends 'status' with rid 0.
+   * `error` (why the file was not taken) and `settings`. A reload on SIGHUP sends 'status' without a rid.
    */
   | { t: 'reload'; rid: number };
 

@@ -32,7 +32,7 @@ const MAX_PENDING_CONNECTIONS = 16;
 const FAILURE_WINDOW_MS = 10 * 60_000;
 const MAX_DEATHS_KEPT = 20;
 /** What a reload changes; the worker takes the last four live too (docs/configuration.md). */
-const LIVE_KEYS = ['heartbeat', 'heartbeatKeyFile', 'heartbeatIntervalMs', 'vmId', 'allowRpcs', 'blockRpcs', 'statsIntervalMs', 'statsHistory'] as const;
+const LIVE_KEYS = 'heartbeat heartbeatIntervalMs vmId allowRpcs blockRpcs statsIntervalMs statsHistory'.split(' ') as Array<keyof Settings>;
 
 export class Service {
   #worker: Worker | null = null;
@@ -78,7 +78,7 @@ export class Service {
         delay = Math.max(0, last.at_mono + decision.delayMs - this.d.now());
       }
     }
-    this.#tickTimer = setInterval(() => this.#tick(), this.d.settings.heartbeatIntervalMs);
+    this.#beatEvery();
     // The worker's start-up (a second Node start) is the longest wait: begin it first. The first
     // beat follows at once, so the panel learns of a (re)started supervisor without delay.
     this.#scheduleSpawn(delay);
@@ -126,9 +126,9 @@ export class Service {
    * Re-reads the config file under the same flags (SIGHUP, phoenix-set-config) and applies the keys
    * that change live: the heartbeat's at once (same epoch and sequence), the worker's through the
    * view it is sent (with `error`: why a file was not taken, which then changes nothing). The
-   * others wait for a restart. RID answers the worker's 'reload'; 0 is a SIGHUP.
+   * others wait for a restart. RID answers the worker's 'reload'; none for a SIGHUP.
    */
-  reload(rid = 0): void {
+  reload(rid?: number): void {
     const s = this.d.settings;
     let error;
     try {
@@ -136,15 +136,20 @@ export class Service {
       for (const k of LIVE_KEYS) (s as unknown as Record<string, unknown>)[k] = n[k];
       this.d.heartbeat.reload();
       if (!this.#stopping) {
-        clearInterval(this.#tickTimer!);
-        this.#tickTimer = setInterval(() => this.#tick(), s.heartbeatIntervalMs);
+        this.#beatEvery();
         this.#tick();
       }
     } catch (e) {
       error = (e as Error).message;
-      this.d.log.log('warn', 'supervisor', `config not reloaded, the old one stays: ${error}`);
+      this.d.log.log('warn', 'supervisor', `config not reloaded: ${error}`);
     }
     this.#worker?.send({ t: 'status', rid, view: { error, ...this.view() } });
+  }
+
+  /** The heartbeat and the watchdog tick every heartbeat-interval from now on (at start, after a reload). */
+  #beatEvery(): void {
+    clearInterval(this.#tickTimer!);
+    this.#tickTimer = setInterval(() => this.#tick(), this.d.settings.heartbeatIntervalMs);
   }
 
   /**

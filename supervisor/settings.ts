@@ -35,7 +35,7 @@ export interface Settings {
   interfacesOrder: 'as-is' | 'real-first' | 'real-only';
   testCrashAt: string | null;
   /** The command-line flags, kept to re-read the config file under them (a reload). */
-  flags: Array<[string, string]>;
+  flags?: Array<[string, string]>;
 }
 
 export class SettingsError extends Error {}
@@ -159,7 +159,6 @@ export function defaultSettings(): Settings {
     osRoot: '/',
     interfacesOrder: 'real-first',
     testCrashAt: null,
-    flags: [],
   };
 }
 

@@ -33,10 +33,11 @@ export const SHOW: Record<string, (s: Settings) => string | number | string[] | 
   'allow-rpcs': (s) => s.allowRpcs,
   'block-rpcs': (s) => s.blockRpcs,
   'os-root': (s) => s.osRoot,
+  'interfaces-order': (s) => s.interfacesOrder,
 };
 
 /** The keys a reload applies without a restart (supervisor/service.ts LIVE_KEYS). */
-export const LIVE = ['heartbeat', 'heartbeat-key-file', 'heartbeat-interval', 'vm-id', 'allow-rpcs', 'block-rpcs', 'stats-interval', 'stats-history'];
+export const LIVE = ['heartbeat', 'heartbeat-interval', 'vm-id', 'allow-rpcs', 'block-rpcs', 'stats-interval', 'stats-history'];
 
 /** A value given over the channel, as a config file line writes it. */
 export function asText(v: string | number | string[]): string {
@@ -45,12 +46,12 @@ export function asText(v: string | number | string[]): string {
 
 /** The file the supervisor reads: --config, else the default (which may not exist yet). */
 export function configPath(s: Settings): string {
-  return new Map(s.flags).get('config') ?? DEFAULT_CONFIG_FILE;
+  return new Map(s.flags ?? []).get('config') ?? DEFAULT_CONFIG_FILE;
 }
 
 /** The command-line flag that sets KEY for this supervisor (flags override the file), or null. */
 export function flagFor(s: Settings, key: string): string | null {
-  const f = s.flags.find(([flag]) => FLAG_KEYS[flag] === key);
+  const f = (s.flags ?? []).find(([flag]) => FLAG_KEYS[flag] === key);
   return f ? `--${f[0]}` : null;
 }
 

@@ -100,8 +100,9 @@ export async function setConfig(d: ConfigDeps, a: SetConfigArgs, at = new Date()
   }
   refuseLockout(after!);
 
-  // The key file: written only when the key or its id changes.
-  const keyFile = after!.heartbeatKeyFile;
+  // The key file: the one the supervisor reads, written only when the key or its id changes.
+  const keyFile = before.heartbeatKeyFile;
+  if (keyText !== null && after!.heartbeatKeyFile !== keyFile) bad(`the config file names another heartbeat-key-file (${after!.heartbeatKeyFile}) than the one in use (${keyFile}); restart the agent to take it, then set the key`);
   const oldKey = keyText === null ? null : await readPrivate(d.sys, keyFile, 0);
   const keyChanged = keyText !== null && oldKey?.trim() !== keyText.trim();
   const written: string[] = [];

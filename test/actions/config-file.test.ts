@@ -6,8 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { editConfigText, fileSources, MARK } from '../../agent/actions/config-file';
-import { loadSettings } from '../../supervisor/settings';
+import { editConfigText, fileSources, MARK, SHOW } from '../../agent/actions/config-file';
+import { KEYS, loadSettings } from '../../supervisor/settings';
 import { ROOT } from '../helpers/agent';
 
 const shipped = fs.readFileSync(path.join(ROOT, 'init/etc/phoenix-ga.conf'), 'utf8');
@@ -44,6 +44,10 @@ test('no file yet: a header and the keys', () => {
   const out = editConfigText(null, new Map([['heartbeat-interval', '0.5']]), new Set(), 'T');
   assert.match(out, /^# phoenix-ga configuration .*\n\n# set over the channel \(phoenix-set-config\) T\nheartbeat-interval = 0\.5\n$/);
   assert.is(load(out).heartbeatIntervalMs, 500);
+});
+
+test('phoenix-get-config shows every key the config file has', () => {
+  assert.equal(Object.keys(SHOW).sort(), Object.keys(KEYS).sort());
 });
 
 test.run();
