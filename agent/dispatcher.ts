@@ -31,7 +31,11 @@ export interface Dispatcher {
   /** Checks a parsed request against the agent's state now (enabled, frozen, arguments) and runs it. */
   run(p: Parsed, progress?: Progress): Outcome | Promise<Outcome>;
   lexicalError(desc: string): Outcome;
+  /** New allow/block lists (a reload of the config): they count from the next request on. */
+  setPolicy(policy: RpcPolicy): void;
 }
+
+export interface RpcPolicy { allow: string[] | null; block: string[] }
 
 const KEY = /^[A-Za-z0-9._:@-]{1,128}$/;
 
@@ -45,10 +49,10 @@ function splitKey(args: JsonObject): { key: string | undefined; rest: JsonObject
 }
 
 export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<CommandContext, 'commands' | 'isEnabled'>,
-  policy: { allow: string[] | null; block: string[] }, mutations: ExactlyOnce, onInternalError: (name: string, e: unknown) => void): Dispatcher {
+  policy: RpcPolicy, mutations: ExactlyOnce, onInternalError: (name: string, e: unknown) => void): Dispatcher {
   const byName = new Map(commands.map((c) => [c.name, c]));
-  const blocked = new Set(policy.block);
-  const allowed = policy.allow ? new Set(policy.allow) : null;
+  let blocked = new Set(policy.block);
+  let allowed = policy.allow ? new Set(policy.allow) : null;
   const isEnabled = (name: string): boolean => !blocked.has(name) && (allowed === null || allowed.has(name));
   const full: CommandContext = { ...ctx, commands, isEnabled };
 
@@ -59,6 +63,10 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
   };
 
   return {
+    setPolicy(p) {
+      blocked = new Set(p.block);
+      allowed = p.allow ? new Set(p.allow) : null;
+    },
     lexicalError: (desc) => ({ line: errorLine('GenericError', desc, NO_ID), delimited: false }),
     parse(text) {
       let value: JsonValue;

@@ -22,6 +22,7 @@ import { startStats } from './stats/service';
 import { connectSupervisor } from './supervisor-link';
 import { createIdleCollector, v8FullGc } from './idle-gc';
 import { LedgerWriter, openLedgerWriter } from './reply-ledger';
+import { liveSettingsApplier } from './live-settings';
 
 const SERIAL_FD = 4;
 /** qemu-ga's nesting limit. */
@@ -98,7 +99,10 @@ function main(): void {
     parse: (text) => dispatcher.parse(text),
     run: (p, progress) => { idleGc.request(); return dispatcher.run(p, progress); },
     lexicalError: (desc) => dispatcher.lexicalError(desc),
+    setPolicy: (p) => dispatcher.setPolicy(p),
   };
+  // A reload (phoenix-set-config, SIGHUP) changes the lists and statistics settings here, live.
+  supervisor.onSettings(liveSettingsApplier(config, { setPolicy: dispatcher.setPolicy, stats, onError: (e) => log('warn', `statistics settings: ${e.message}`) }));
   const attach = (link: Link, ledger?: LedgerWriter): Session => new Session(link, counted, { limits, onBusy, ledger });
 
   if (config.channel.kind === 'unix') {

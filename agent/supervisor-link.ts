@@ -3,6 +3,7 @@
 
 import type { FromWorker, JournalState, ToWorker } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
+import type { Settings } from '../supervisor/settings';
 import { QgaError } from './wire/reply';
 
 export interface SupervisorLink {
@@ -20,6 +21,10 @@ export interface SupervisorLink {
   frozen(mounts: string[], deadlineMs: number | null): Promise<void>;
   /** The journal's state (null: usable), for the heartbeat and phoenix-agent-status. */
   journal(state: JournalState | null, reason: string | null): void;
+  /** Asks the supervisor to re-read the config file; resolves with its view after (see ipc.ts 'reload'). */
+  reload(): Promise<unknown>;
+  /** Called with the supervisor's settings whenever a view brings them (a reload, a status). */
+  onSettings(cb: (settings: Settings) => void): void;
 }
 
 const STATUS_TIMEOUT_MS = 2000;
@@ -33,9 +38,16 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
   let lastHost: boolean | null = null;
   const waiting = new Map<number, (answer: unknown) => void>();
   let connectionCb: ((handle: unknown) => void) | null = null;
+  let settingsCb: ((settings: Settings) => void) | null = null;
   process.on('message', (m: ToWorker, handle?: unknown) => {
     if (m.t === 'ping') send({ t: 'pong', seq: m.seq, busy });
-    else if (m.t === 'status') { waiting.get(m.rid)?.(m.view); waiting.delete(m.rid); }
+    else if (m.t === 'status') {
+      // Settings first: a reload's caller finds them applied when its answer arrives.
+      const settings = (m.view as { settings?: Settings } | null)?.settings;
+      if (settings) settingsCb?.(settings);
+      // No rid: a reload on SIGHUP, which nobody here asked for.
+      if (m.rid !== undefined) { waiting.get(m.rid)?.(m.view); waiting.delete(m.rid); }
+    }
     else if (m.t === 'freeze-ack') { waiting.get(m.rid)?.(m.error); waiting.delete(m.rid); }
     else if (m.t === 'conn' && handle && connectionCb) {
       connectionCb(handle);
@@ -75,5 +87,7 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
     journal: (state, reason) => send({ t: 'journal', state, reason }),
     onConnection(cb) { connectionCb = cb; },
     status: () => ask((id) => ({ t: 'status?', rid: id }), STATUS_TIMEOUT_MS, 'the supervisor did not answer within 2 s'),
+    reload: () => ask((id) => ({ t: 'reload', rid: id }), STATUS_TIMEOUT_MS, 'the supervisor did not answer the reload within 2 s'),
+    onSettings(cb) { settingsCb = cb; },
   };
 }

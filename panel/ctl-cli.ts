@@ -6,6 +6,7 @@
 
 import * as readline from 'readline';
 import { AgentClient, AgentError } from './agent-client';
+import { CONFIG_USAGE, humanConfig, setConfigArgs } from './ctl-config';
 import { printable, safeJson } from './guest-text';
 
 const USAGE = `usage: phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
@@ -22,7 +23,7 @@ commands:
   diagnose-login USER                       every reason USER's login can fail, with evidence
   capabilities                              which commands work here, and why the others do not
   call NAME [JSON-ARGUMENTS] [--mutating]   any command
-`;
+${CONFIG_USAGE}`;
 
 function readSecret(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -44,6 +45,7 @@ function cidr(s: string | undefined): { address: string; prefix: number } {
 /** One line (or indented JSON) for a person; every guest string in it is made printable. */
 function human(cmd: string, r: unknown): string {
   if (cmd === 'ping') return 'the agent answers';
+  if (cmd === 'set-config' || cmd === 'get-config') return humanConfig(cmd, r);
   if (cmd === 'status' || cmd === 'add-ip' || cmd === 'remove-ip') return printable(humanLine(cmd, r));
   if (cmd === 'list-ips') return listIps(r as IpRow[]);
   if (cmd === 'diagnose-login') return diagnosis(r as Diagnosis);
@@ -105,6 +107,7 @@ async function main(): Promise<number> {
   const noPersist = bool('no-persist');
   const mutating = bool('mutating');
   const since = flag('since');
+  const keyFile = flag('key-file');
   const [cmd, ...rest] = argv;
   if (!socket || !cmd || bool('help')) { process.stderr.write(USAGE); return socket && cmd ? 0 : 2; }
   if (timeout !== undefined && !(Number(timeout) > 0 && Number(timeout) <= 86_400)) {
@@ -130,6 +133,8 @@ async function main(): Promise<number> {
       // It runs sshd -T, nft and the like: more time than a read.
       r = await client.call('phoenix-diagnose-login', { username: rest[0] }, { timeoutMs: 30_000, ...t });
     } else if (cmd === 'capabilities') r = await client.call('phoenix-capabilities', undefined, t);
+    else if (cmd === 'set-config') r = await client.call('phoenix-set-config', setConfigArgs(rest, keyFile), { ...t, mutating: true });
+    else if (cmd === 'get-config') r = await client.call('phoenix-get-config', undefined, t);
     else if (cmd === 'call') r = await client.call(rest[0], rest[1] ? JSON.parse(rest[1]) : undefined, { ...t, mutating });
     else { process.stderr.write(`unknown command '${cmd}'\n${USAGE}`); return 2; }
     process.stdout.write((json ? safeJson(r) : human(cmd, r)) + '\n');

@@ -1,13 +1,17 @@
-// Sends the heartbeat datagram. The key comes from a root-only file, read at start and again on
-// SIGHUP (the epoch and the sequence go on); without a key or a collector the supervisor runs on
-// and says why. Sending never throws: a lost beat is only a lost beat.
+// Sends the heartbeat datagram. The key comes from a root-only file, read at start and again on a
+// reload (SIGHUP, phoenix-set-config); the collector and the VM id are read from the live settings
+// at each beat, so the epoch and the sequence go on across changes. Without a key or a collector
+// the supervisor runs on and says why. Sending never throws: a lost beat is only a lost beat.
 
 import type * as dgramModule from 'dgram';
 import * as fs from 'fs';
 import { nextStartCounter } from './heartbeat-counter';
 import { encodeHeartbeat, HeartbeatPayload, KEY_ID_PATTERN, randomEpoch } from './heartbeat-packet';
 import type { Logger } from './log';
-import { fileProblem } from './settings';
+import { fileProblem, Settings } from './settings';
+
+/** 32 to 128 bytes of key, as hex. */
+export const KEY_HEX = /^(?:[0-9a-fA-F]{2}){32,128}$/;
 
 export interface HeartbeatKey {
   id: string;
@@ -24,7 +28,7 @@ export function readHeartbeatKey(file: string): HeartbeatKey {
   const words = fs.readFileSync(file, 'utf8').trim().split(/\s+/);
   const [id, hex] = words.length === 2 ? words : ['', words[0]];
   if (words.length > 2 || !KEY_ID_PATTERN.test(id)) throw new Error(`${file}: expected 'KEYID HEXKEY' or 'HEXKEY' on one line`);
-  if (!/^(?:[0-9a-fA-F]{2}){32,128}$/.test(hex ?? '')) throw new Error(`${file}: the key must be 64 to 256 hex digits (32 to 128 bytes)`);
+  if (!KEY_HEX.test(hex ?? '')) throw new Error(`${file}: the key must be 64 to 256 hex digits (32 to 128 bytes)`);
   return { id, key: Buffer.from(hex, 'hex') };
 }
 
@@ -32,21 +36,15 @@ export interface HeartbeatSender {
   readonly epoch: string;
   readonly enabled: boolean;
   send(payload: HeartbeatPayload): void;
-  /** Reads the key file again (SIGHUP); a file that fails keeps the key in use. */
+  /** Reads the key file again (a reload); a file that fails keeps the key in use. */
   reload(): void;
   /** Closes the socket once the beats in flight are sent (the last, `stopping` one above all). */
   close(): Promise<void>;
 }
 
-export function createHeartbeatSender(opts: {
-  target: { host: string; port: number } | null;
-  keyFile: string;
-  vmId: string;
-  stateDir: string;
-  log: Logger;
-}): HeartbeatSender {
-  const target = opts.target;
-  const warn = (m: string) => opts.log.log('warn', 'heartbeat', m);
+/** S is the supervisor's live settings: heartbeat, heartbeat-key-file and vm-id may change under it. */
+export function createHeartbeatSender(s: Settings, log: Logger): HeartbeatSender {
+  const warn = (m: string) => log.log('warn', 'heartbeat', m);
   let epoch: string | null = null;
   const getEpoch = (): string => (epoch ??= randomEpoch());
   let key: HeartbeatKey | null = null;
@@ -57,10 +55,13 @@ export function createHeartbeatSender(opts: {
   let drained = () => {};
   let warned = false;
   const load = (again?: boolean): void => {
-    if (!target) return warn('heartbeats are off: no collector is configured (heartbeat = HOST:PORT)');
+    // The collector may now be of the other address family: the next beat makes a new socket.
+    socket?.close();
+    socket = null;
+    if (!s.heartbeat) return warn('heartbeats are off: no collector is configured (heartbeat = HOST:PORT)');
     try {
-      key = readHeartbeatKey(opts.keyFile);
-      if (again) opts.log.log('info', 'heartbeat', `key reloaded (key id '${key.id}')`);
+      key = readHeartbeatKey(s.heartbeatKeyFile);
+      if (again) log.log('info', 'heartbeat', `key reloaded (key id '${key.id}')`);
     } catch (e) {
       warn(`${key ? 'key not reloaded, the old one stays' : 'heartbeats are off: no usable key'}: ${(e as Error).message}`);
     }
@@ -68,9 +69,10 @@ export function createHeartbeatSender(opts: {
   load();
   return {
     get epoch() { return getEpoch(); },
-    get enabled() { return key !== null && target !== null; },
+    get enabled() { return key !== null && s.heartbeat !== null; },
     send(payload) {
       const k = key;
+      const target = s.heartbeat;
       if (!k || !target) return;
       if (!socket) {
         // Created on the first beat, after the worker's spawn (see heartbeat-packet.ts).
@@ -79,7 +81,7 @@ export function createHeartbeatSender(opts: {
         socket.unref();
       }
       seq += 1n;
-      const d = encodeHeartbeat({ vmId: opts.vmId, keyId: k.id, startCounter: counter ??= nextStartCounter(opts.stateDir, warn), epoch: getEpoch(), seq, payload }, k.key);
+      const d = encodeHeartbeat({ vmId: s.vmId, keyId: k.id, startCounter: counter ??= nextStartCounter(s.stateDir, warn), epoch: getEpoch(), seq, payload }, k.key);
       inFlight++;
       socket.send(d, target.port, target.host, (err) => {
         if (err && !warned) { warned = true; warn(`send failed: ${err.message}`); }

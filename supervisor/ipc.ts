@@ -35,7 +35,7 @@ export interface WorkerConfig {
 export type ToWorker =
   | { t: 'ping'; seq: number }
   | { t: 'conn'; cid: number }
-  | { t: 'status'; rid: number; view: unknown }
+  | { t: 'status'; rid?: number; view: unknown }
   /** The answer to 'freeze?': null once the record is durable (the worker may freeze), else why not. */
   | { t: 'freeze-ack'; rid: number; error: string | null };
 
@@ -52,7 +52,12 @@ export type FromWorker =
   /** Before any freeze: record these mounts as frozen, durably, and answer with 'freeze-ack'. */
   | { t: 'freeze?'; rid: number; mounts: string[]; deadlineMs: number | null }
   /** The journal's state, at start and on every change (null: usable). */
-  | { t: 'journal'; state: JournalState | null; reason: string | null };
+  | { t: 'journal'; state: JournalState | null; reason: string | null }
+  /**
+   * Re-read the config file (phoenix-set-config wrote it); answered with 'status', whose view has
+   * `error` (why the file was not taken) and `settings`. A reload on SIGHUP sends 'status' without a rid.
+   */
+  | { t: 'reload'; rid: number };
 
 /** Exit codes of the worker that mean something to the supervisor. */
 export const WORKER_EXIT = {

@@ -47,7 +47,7 @@ async function run(settings: Settings): Promise<void> {
   log.log('info', 'supervisor', `phoenix-ga ${VERSION} starting, pid ${process.pid}, node ${process.version}${settings.configFile ? `, config ${settings.configFile}` : ', built-in defaults'}`);
   const store = createStateStore(settings.runDir, (e) => log.log('error', 'supervisor', `cannot write state: ${e.message}`));
   const previous = store.load();
-  const heartbeat = createHeartbeatSender({ target: settings.heartbeat, keyFile: settings.heartbeatKeyFile, vmId: settings.vmId, stateDir: settings.stateDir, log });
+  const heartbeat = createHeartbeatSender(settings, log);
 
   const freeze = createFreezeGuard(settings.runDir, log, (p) => log.pause?.(p));
   // A previous supervisor may have died while file systems were frozen.
@@ -85,8 +85,8 @@ async function run(settings: Settings): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  // Key rotation without a restart; the rest of the config needs one.
-  process.on('SIGHUP', () => heartbeat.reload());
+  // The config file's live keys and the heartbeat key, without a restart (docs/configuration.md).
+  process.on('SIGHUP', () => service!.reload());
   // Node's default for SIGUSR1 opens an inspector on 127.0.0.1:9229, which any local user
   // could then use to run code as root; a listener turns that off.
   for (const sig of ['SIGUSR1', 'SIGUSR2'] as const) process.on(sig, () => log.log('info', 'supervisor', `${sig} ignored`));

@@ -10,7 +10,7 @@ import type { FromWorker, JournalState } from './ipc';
 import type { Logger } from './log';
 import { bootId, processMemory, processStartTime } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
-import type { Settings } from './settings';
+import { loadSettings, Settings } from './settings';
 import { openLedgerFile } from './reply-ledger';
 import { DeathRecord, PersistedState, StateStore } from './state-store';
 import type { FreezeGuard } from './thaw';
@@ -31,6 +31,8 @@ export interface ServiceDeps {
 const MAX_PENDING_CONNECTIONS = 16;
 const FAILURE_WINDOW_MS = 10 * 60_000;
 const MAX_DEATHS_KEPT = 20;
+/** What a reload changes; the worker takes the last four live too (docs/configuration.md). */
+const LIVE_KEYS = 'heartbeat heartbeatIntervalMs vmId allowRpcs blockRpcs statsIntervalMs statsHistory'.split(' ') as Array<keyof Settings>;
 
 export class Service {
   #worker: Worker | null = null;
@@ -76,7 +78,7 @@ export class Service {
         delay = Math.max(0, last.at_mono + decision.delayMs - this.d.now());
       }
     }
-    this.#tickTimer = setInterval(() => this.#tick(), this.d.settings.heartbeatIntervalMs);
+    this.#beatEvery();
     // The worker's start-up (a second Node start) is the longest wait: begin it first. The first
     // beat follows at once, so the panel learns of a (re)started supervisor without delay.
     this.#scheduleSpawn(delay);
@@ -121,6 +123,36 @@ export class Service {
   }
 
   /**
+   * Re-reads the config file under the same flags (SIGHUP, phoenix-set-config) and applies the keys
+   * that change live: the heartbeat's at once (same epoch and sequence), the worker's through the
+   * view it is sent (with `error`: why a file was not taken, which then changes nothing). The
+   * others wait for a restart. RID answers the worker's 'reload'; none for a SIGHUP.
+   */
+  reload(rid?: number): void {
+    const s = this.d.settings;
+    let error;
+    try {
+      const n = loadSettings(new Map(s.flags));
+      for (const k of LIVE_KEYS) (s as unknown as Record<string, unknown>)[k] = n[k];
+      this.d.heartbeat.reload();
+      if (!this.#stopping) {
+        this.#beatEvery();
+        this.#tick();
+      }
+    } catch (e) {
+      error = (e as Error).message;
+      this.d.log.log('warn', 'supervisor', `config not reloaded: ${error}`);
+    }
+    this.#worker?.send({ t: 'status', rid, view: { error, ...this.view() } });
+  }
+
+  /** The heartbeat and the watchdog tick every heartbeat-interval from now on (at start, after a reload). */
+  #beatEvery(): void {
+    clearInterval(this.#tickTimer!);
+    this.#tickTimer = setInterval(() => this.#tick(), this.d.settings.heartbeatIntervalMs);
+  }
+
+  /**
    * The supervisor's view for `phoenix-agent-status`: what a heartbeat says (docs/heartbeat.md),
    * plus the epoch, the last deaths and where the heartbeats go.
    */
@@ -134,6 +166,7 @@ export class Service {
       deaths: this.#deaths.map((x) => ({ ...x, ago_ms: now - x.at_mono })),
       heartbeat: { enabled: this.d.heartbeat.enabled, target: hb ? `${hb.host}:${hb.port}` : null, vm_id: this.d.settings.vmId },
       journal_reason: this.#journal?.reason,
+      settings: this.d.settings,
     };
   }
 
@@ -225,6 +258,9 @@ export class Service {
         break;
       case 'journal':
         this.#journal = m.state ? m as { state: JournalState; reason: string | null } : null;
+        break;
+      case 'reload':
+        this.reload(m.rid);
         break;
     }
   }

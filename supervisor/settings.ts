@@ -34,6 +34,8 @@ export interface Settings {
   /** guest-network-get-interfaces: the default route's interface and the NICs first, or qemu-ga's order. */
   interfacesOrder: 'as-is' | 'real-first' | 'real-only';
   testCrashAt: string | null;
+  /** The command-line flags, kept to re-read the config file under them (a reload). */
+  flags?: Array<[string, string]>;
 }
 
 export class SettingsError extends Error {}
@@ -88,7 +90,7 @@ export function parseHostPort(where: string, key: string, v: string): { host: st
   return { host, port };
 }
 
-const KEYS: Record<string, KeySpec> = {
+export const KEYS: Record<string, KeySpec> = {
   channel: (s, v, w) => { s.channel = parseChannel(w, v); },
   'run-dir': (s, v, w, k) => { s.runDir = absolute(w, k, v); },
   'log-file': (s, v, w, k) => { s.logFile = v === '-' ? '-' : absolute(w, k, v); },
@@ -178,7 +180,7 @@ export function parseConfigText(text: string, file: string): Raw {
 }
 
 /** Flag name (without --) to config key ("flag=key" where they differ), for the flags that override config keys. */
-const FLAG_KEYS: Record<string, string> = Object.fromEntries(('channel run-dir log-file heartbeat heartbeat-key=heartbeat-key-file vm-id heartbeat-interval '
+export const FLAG_KEYS: Record<string, string> = Object.fromEntries(('channel run-dir log-file heartbeat heartbeat-key=heartbeat-key-file vm-id heartbeat-interval '
   + 'worker-heap-mb hang-timeout stop-grace allow-rpcs block-rpcs state-dir freeze-timeout os-root').split(' ').map((f) => {
   const [flag, key = flag] = f.split('=');
   return [flag, key];
@@ -213,6 +215,7 @@ function readConfigFile(file: string): string {
 /** Builds the settings from the flags already split into name → value. */
 export function loadSettings(flags: Map<string, string>, readFile = readConfigFile): Settings {
   const s = defaultSettings();
+  s.flags = [...flags];
   const explicit = flags.get('config');
   const file = explicit ?? DEFAULT_CONFIG_FILE;
   let text: string | null = null;

@@ -70,5 +70,6 @@ export const NEEDS: Record<string, Need[]> = {
   'guest-exec': [tool('mkfifo', 'coreutils')], 'guest-exec-status': [],
   'guest-file-open': [], 'guest-file-close': [], 'guest-file-read': [], 'guest-file-write': [], 'guest-file-seek': [], 'guest-file-flush': [],
   'phoenix-capabilities': [], 'phoenix-diagnose-login': [],
+  'phoenix-set-config': [writableRoot('the config file and the heartbeat key file')], 'phoenix-get-config': [],
   'phoenix-test-block': [], 'phoenix-test-alloc': [], 'phoenix-test-spawn': [], 'phoenix-test-mutate': [], 'phoenix-test-exit': [],
 };

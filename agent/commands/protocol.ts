@@ -42,7 +42,7 @@ export const protocolCommands = [
     description: "The supervisor's view: worker state, restarts and last exit reasons, memory of both processes, channel and heartbeat.",
     args: noArgs,
     run: async (_a, ctx) => {
-      const view = (await ctx.supervisor.status()) as { worker?: Record<string, unknown> };
+      const { settings: _settings, ...view } = (await ctx.supervisor.status()) as { worker?: Record<string, unknown>; settings?: unknown };
       // What only the worker knows: its V8 heap and its cap (worker-heap-mb).
       const h = (require('v8') as typeof v8).getHeapStatistics();
       if (view.worker) Object.assign(view.worker, { heap_used_kb: Math.round(h.used_heap_size / 1024), heap_limit_kb: Math.round(h.heap_size_limit / 1024) });

@@ -4,6 +4,7 @@
 import { actionCommands } from './actions';
 import { beyondCommands } from './beyond';
 import type { Command } from './command';
+import { configCommands } from './config';
 import { factCommands } from './facts';
 import { fileCommands } from './files';
 import { hotplugCommands } from './hotplug';
@@ -16,6 +17,7 @@ export function commandTable(opts: { testCommands: boolean }): readonly Command<
     ...protocolCommands,
     ...factCommands,
     ...statsCommands,
+    ...configCommands,
     ...hotplugCommands,
     ...actionCommands,
     ...fileCommands,

@@ -35,6 +35,8 @@ export interface System {
   /** Writes P atomically (P.phoenix-new, fsync, rename, fsync dir), keeping an existing file's mode and owner. */
   writeText(p: string, text: string, opts?: { mode?: number; uid?: number; gid?: number }): void;
   remove(p: string): boolean;
+  /** mkdir -p of P under the root with MODE; an existing directory is left as it is. */
+  makeDir(p: string, mode: number): void;
   /** Descriptor-level file access under the root (guest-file-*, sysfs attributes). */
   file: FileDoor;
   /** N pipes whose ends are plain descriptors (a child sees pipes, not the sockets libuv makes). */
@@ -149,6 +151,9 @@ export function createSystem(root = '/'): System {
     },
     remove(p) {
       try { fs.unlinkSync(at(p)); return true; } catch { return false; }
+    },
+    makeDir(p, mode) {
+      fs.mkdirSync(at(p), { recursive: true, mode });
     },
   };
   return sys;
