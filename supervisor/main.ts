@@ -25,6 +25,20 @@ function die(code: number, message: string): never {
   process.exit(code);
 }
 
+/**
+ * The worker's runtime and bundle by the path we were started with (LIB/current/...), never its
+ * resolved target: each spawn goes through the version link, so after an upgrade switches it the
+ * next worker is the new version and nothing is spawned from a removed directory.
+ */
+function workerPaths(test: boolean): { nodePath: string; agentPath: string } {
+  const dir = path.dirname(process.argv[1]);
+  const node = path.join(dir, 'node');
+  const agentPath = path.join(dir, test ? 'agent-test.js' : 'agent.js');
+  // The fault-injection worker is built for tests only and never shipped.
+  if (!fs.existsSync(agentPath)) die(EXIT.usage, `no ${agentPath}${test ? ' (--test-commands needs a build tree)' : ''}`);
+  return { nodePath: fs.existsSync(node) ? node : process.execPath, agentPath };
+}
+
 async function run(settings: Settings): Promise<void> {
   // The product page shows the agent as /usr/sbin/phoenix-ga; `ps -C phoenix-ga` needs comm to be
   // phoenix-ga (the title alone would set comm to its first 15 bytes).
@@ -62,7 +76,7 @@ async function run(settings: Settings): Promise<void> {
     : openSerialChannel(settings.channel.path, events, log, settings.channel.tty === true);
   service = new Service({
     settings, log, channel, heartbeat, store, freeze, version: VERSION,
-    agentPath: path.join(__dirname, 'agent.js'),
+    ...workerPaths(settings.testCommands),
     now: monotonicMs,
   });
   // The worker's start (a second Node start-up) is the longest part of ours: begin it first.
