@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import type * as net from 'net';
 import { classifyDeath, DeathReason } from './death';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
+import { cgroupIsOurs, cgroupOomKills, kernelLogNamesOomKill, oomCounterFiles } from './proc';
 import { readLedgerFile, ReplyLedger } from './reply-ledger';
-import { cgroupOomKills, oomCounterFiles, systemOomKills } from './proc';
 
 export interface WorkerSpawnOptions {
   nodePath: string;
@@ -61,9 +61,8 @@ export class Worker {
   private stopRequested = false;
   /** OOM-kill count of each memory cgroup file the worker was seen in, when first seen. */
   private readonly cgroupBase = new Map<string, number>();
-  /** System-wide OOM-kill count at the last two ticks: the older one is the baseline, so a tick
-   * that lands between an OOM kill and our seeing the exit cannot hide it. */
-  private systemBase: [number, number] = [0, 0];
+  /** Those cgroups that also held other programs at the last look: their counts say nothing about us. */
+  private readonly sharedCgroups = new Set<string>();
   private exited = false;
   /** Connections handed over and not yet acknowledged by the worker, by connection id. */
   private readonly handedOver = new Map<number, net.Socket>();
@@ -113,17 +112,20 @@ export class Worker {
     this.child.on('exit', (code, signal) => this.onExit(code, signal));
   }
 
-  /** Notes the worker's memory cgroup (it may have been moved) and the system OOM count. */
+  /** Notes the worker's memory cgroup (it may have been moved) and whether it is ours alone. */
   refreshOomBaseline(): void {
     if (this.exited) return;
-    for (const f of oomCounterFiles(this.pid)) if (!this.cgroupBase.has(f)) this.cgroupBase.set(f, cgroupOomKills(f));
-    const sys = systemOomKills();
-    this.systemBase = this.systemBase[1] === 0 && this.systemBase[0] === 0 ? [sys, sys] : [this.systemBase[1], sys];
+    for (const f of oomCounterFiles(this.pid)) {
+      if (!this.cgroupBase.has(f)) this.cgroupBase.set(f, cgroupOomKills(f));
+      if (cgroupIsOurs(f, this.pid)) this.sharedCgroups.delete(f); else this.sharedCgroups.add(f);
+    }
   }
 
-  private oomKillCounted(): boolean {
-    for (const [f, base] of this.cgroupBase) if (cgroupOomKills(f) > base) return true;
-    return systemOomKills() > this.systemBase[0];
+  /** Evidence of an OOM kill of this worker: its own cgroup's count rose, or the kernel log names it. */
+  private oomKillEvidence(signal: NodeJS.Signals | null): boolean {
+    if (signal !== 'SIGKILL' || this.hungKill) return false;
+    for (const [f, base] of this.cgroupBase) if (!this.sharedCgroups.has(f) && cgroupOomKills(f) > base) return true;
+    return kernelLogNamesOomKill(this.pid);
   }
 
   send(m: ToWorker): boolean {
@@ -193,7 +195,7 @@ export class Worker {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;
     this.exited = true;
-    const oomKilled = this.oomKillCounted();
+    const oomKilled = this.oomKillEvidence(signal);
     // Also reap anything the worker left behind in its process group.
     this.killGroup('SIGKILL');
     let finished = false;
@@ -207,7 +209,7 @@ export class Worker {
         killedAsHung: this.hungKill,
         stopRequested: this.stopRequested,
         stderrTail: this.stderrTail,
-        oomKillCounted: oomKilled,
+        oomKillEvidence: oomKilled,
       });
       // The worker acknowledges a connection before it reads from it, so one it never
       // acknowledged is unread and can go to the next generation instead of being dropped.
