@@ -45,7 +45,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
       throw new UsageError(`unknown option --${name} (see --help)`);
     }
   }
-  if (flags.has('help')) return { command: 'help', flags };
+  // `install --help` is the installer's own help: the command goes with it.
+  if (flags.has('help')) return { command: 'help', flags: new Map([...flags, ['help', command ?? '']]) };
   if (flags.has('version')) return { command: 'version', flags };
   return { command: command ?? 'run', flags };
 }

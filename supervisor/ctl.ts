@@ -1,9 +1,9 @@
-// Entry of dist/ctl.js: the commands a person or the automation runs (status, --help), kept out
-// of the resident supervisor so the long-running process parses and holds less.
+// Entry of dist/ctl.js: the commands a person or the automation runs (status, install, --help),
+// kept out of the resident supervisor so the long-running process parses and holds less.
 
 import { readJsonFile } from './atomic-file';
 import type { ParsedArgs } from './cli';
-import { HELP } from './help';
+import { HELP, INSTALLER_HELP } from './help';
 import type { Settings } from './settings';
 import { PersistedState, stateFile } from './state-store';
 import { runInstaller } from './installer-cli';
@@ -12,7 +12,7 @@ import { formatStatus } from './status';
 export function runCtl(args: ParsedArgs, settings: Settings | null): number {
   if (args.command === 'install' || args.command === 'uninstall') return runInstaller(args);
   if (args.command === 'help') {
-    process.stdout.write(HELP);
+    process.stdout.write(/install/.test(args.flags.get('help') ?? '') ? INSTALLER_HELP : HELP);
     return 0;
   }
   if (args.command === 'status' && settings) {

@@ -1,26 +1,30 @@
 // The install and uninstall commands for a person or the automation: argument checks, the live
-// steps on the running system (daemon-reload and start, telinit q), and the printed outcome.
+// steps on the running system, and the printed outcome. On the running system an install ends
+// with the new version running, or with the previous one running again and exit 1.
 
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ParsedArgs } from './cli';
-import { install, INSTALL_EXIT, uninstall } from './install/installer';
 import type { InitSystem } from './install/init-system';
+import { install, INSTALL_EXIT, LIB, removeInitEntry, removeOldVersions, switchBack, uninstall } from './install/installer';
+import { restartService, runningInit, stopService, waitRunning, waitStopped } from './install/live';
+import { describe } from './install/in-use';
+import { loadSettings } from './settings';
+import { stateFile } from './state-store';
 
 declare const __VERSION__: string;
 
-function live(cmd: string, args: string[]): string {
-  try { execFileSync(cmd, args, { stdio: 'ignore', timeout: 30_000 }); return `ran ${cmd} ${args.join(' ')}`; } catch (e) { return `${cmd} ${args.join(' ')} failed: ${(e as Error).message.split('\n')[0]}`; }
+/** How long the new version gets to have its supervisor and worker running. */
+const START_TIMEOUT_MS = 30_000;
+
+function print(code: number, lines: string[]): number {
+  (code ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
+  return code;
 }
 
-/** The init running now (only when installing into "/"). */
-function runningInit(): InitSystem | null {
-  if (fs.existsSync('/run/systemd/system')) return 'systemd';
-  let exe = '';
-  try { exe = fs.readlinkSync('/proc/1/exe'); } catch { /* not ours to read */ }
-  if (fs.existsSync('/sbin/initctl') && /upstart/.test(exe)) return 'upstart';
-  return 'sysvinit';
+/** The state file of the service as its config sets it (null when the config is not valid). */
+function stateFileOf(): string | null {
+  try { return stateFile(loadSettings(new Map()).runDir); } catch { return null; }
 }
 
 export function runInstaller(args: ParsedArgs): number {
@@ -35,25 +39,46 @@ export function runInstaller(args: ParsedArgs): number {
     return INSTALL_EXIT.usage;
   }
   const liveSystem = root === '/' && !args.flags.has('no-start');
-  const extra: string[] = [];
+  const lib = path.join(root, LIB);
   if (args.command === 'uninstall') {
-    if (liveSystem && runningInit() === 'systemd') extra.push(live('systemctl', ['disable', '--now', 'phoenix-ga']));
-    if (liveSystem && runningInit() === 'upstart') extra.push(live('initctl', ['stop', 'phoenix-ga']));
+    const extra: string[] = [];
+    if (liveSystem) {
+      const init = runningInit();
+      // init stops a respawn entry once it is gone from inittab and init has re-read the file.
+      if (init === 'sysvinit') extra.push(...removeInitEntry(root, 'sysvinit'));
+      extra.push(...stopService(init));
+      const left = waitStopped(lib, 20_000);
+      if (left.length) extra.push(`still running after the stop: ${describe(left)}`);
+    }
     const r = uninstall(root);
-    // sysvinit stops a respawn entry that is gone from inittab when it re-reads the file.
-    if (liveSystem && runningInit() === 'sysvinit') extra.push(live('telinit', ['q']));
-    (r.code ? process.stderr : process.stdout).write([...r.lines, ...extra.map((l) => `  ${l}`)].join('\n') + '\n');
-    return r.code;
+    return print(r.code, [...r.lines, ...extra.map((l) => `  ${l}`)]);
   }
   const dir = __dirname;
+  const version = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
   const runtime = args.flags.get('runtime') ?? (fs.existsSync(path.join(dir, 'node')) ? path.join(dir, 'node') : process.execPath);
-  const r = install(root, { version: typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev', dir, node: runtime }, initFlag as InitSystem | 'auto');
-  if (r.code === 0 && liveSystem) {
+  const r = install(root, { version, dir, node: runtime }, initFlag as InitSystem | 'auto');
+  if (r.code !== 0) return print(r.code, r.lines);
+  const lines = [...r.lines];
+  if (liveSystem) {
     const init = runningInit();
-    if (init === 'systemd') { extra.push(live('systemctl', ['daemon-reload'])); extra.push(live('systemctl', ['restart', 'phoenix-ga'])); }
-    else if (init === 'upstart') extra.push(live('initctl', ['start', 'phoenix-ga']));
-    else extra.push(live('telinit', ['q']));
+    const vdir = `${lib}/${version}`;
+    const state = stateFileOf();
+    // A second run that changed nothing leaves a service of this version alone.
+    const changedSomething = r.lines.length > 1;
+    if (changedSomething || waitRunning(lib, vdir, 0, state) !== null) lines.push(...restartService(init, lib, vdir).map((l) => `  ${l}`));
+    const why = waitRunning(lib, vdir, START_TIMEOUT_MS, state);
+    if (why !== null) {
+      lines.push(`phoenix-ga install: ${version} is not running after ${START_TIMEOUT_MS / 1000} s: ${why}`);
+      if (!r.previous || !fs.existsSync(`${lib}/${r.previous}`)) return print(INSTALL_EXIT.failed, [...lines, '  no previous version to go back to; the log says why (/var/log/phoenix-ga.log)']);
+      switchBack(root, r.previous);
+      lines.push(`  switched ${LIB}/current back to ${r.previous}`, ...restartService(init, lib, `${lib}/${r.previous}`).map((l) => `  ${l}`));
+      const back = waitRunning(lib, `${lib}/${r.previous}`, START_TIMEOUT_MS, state);
+      lines.push(back === null ? `  ${r.previous} is running again` : `  ${r.previous} is not running either: ${back}`);
+      if (back === null) lines.push(...removeOldVersions(root, r.previous).map((l) => `  ${l}`));
+      return print(INSTALL_EXIT.failed, lines);
+    }
+    lines.push(`  ${version} is running (supervisor and worker)`);
   }
-  (r.code ? process.stderr : process.stdout).write([...r.lines, ...extra.map((l) => `  ${l}`)].join('\n') + '\n');
-  return r.code;
+  lines.push(...removeOldVersions(root, version).map((l) => `  ${l}`));
+  return print(0, lines);
 }
