@@ -17,7 +17,7 @@ export interface ParsedArgs {
 }
 
 const VALUE_FLAGS = new Set(['config', 'test-crash-at', 'root', 'init', 'runtime', ...flagNames()]);
-const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version', 'no-start']);
+const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version', 'no-start', 'from-package']);
 const COMMANDS = new Set(['run', 'status', 'install', 'uninstall']);
 
 export class UsageError extends Error {}

@@ -7,7 +7,7 @@ import * as path from 'path';
 import type { ParsedArgs } from './cli';
 import type { InitSystem } from './install/init-system';
 import { install, INSTALL_EXIT, LIB, removeInitEntry, removeOldVersions, switchBack, uninstall } from './install/installer';
-import { restartService, runningInit, stopService, waitRunning, waitStopped } from './install/live';
+import { restartService, run, runningInit, stopService, waitRunning, waitStopped, whyNotStart } from './install/live';
 import { describe } from './install/in-use';
 import { loadSettings } from './settings';
 import { stateFile } from './state-store';
@@ -38,8 +38,10 @@ export function runInstaller(args: ParsedArgs): number {
     process.stderr.write(`phoenix-ga ${args.command}: --root ${root} is not a directory\n`);
     return INSTALL_EXIT.usage;
   }
-  const liveSystem = root === '/' && !args.flags.has('no-start');
   const lib = path.join(root, LIB);
+  // Building an image in a chroot, or a policy-rc.d that says no: files only, as invoke-rc.d does.
+  const noStart = root === '/' && !args.flags.has('no-start') ? whyNotStart() : null;
+  const liveSystem = root === '/' && !args.flags.has('no-start') && noStart === null;
   if (args.command === 'uninstall') {
     const extra: string[] = [];
     if (liveSystem) {
@@ -51,12 +53,14 @@ export function runInstaller(args: ParsedArgs): number {
       if (left.length) extra.push(`still running after the stop: ${describe(left)}`);
     }
     const r = uninstall(root);
-    return print(r.code, [...r.lines, ...extra.map((l) => `  ${l}`)]);
+    // systemd forgets the unit file that is gone.
+    if (liveSystem && runningInit() === 'systemd') extra.push(run('systemctl', ['daemon-reload']).line);
+    return print(r.code, [...r.lines, ...extra.map((l) => `  ${l}`), ...(noStart ? [`  nothing stopped: ${noStart}`] : [])]);
   }
   const dir = __dirname;
   const version = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
   const runtime = args.flags.get('runtime') ?? (fs.existsSync(path.join(dir, 'node')) ? path.join(dir, 'node') : process.execPath);
-  const r = install(root, { version, dir, node: runtime }, initFlag as InitSystem | 'auto');
+  const r = install(root, { version, dir, node: runtime, packaged: args.flags.has('from-package') }, initFlag as InitSystem | 'auto');
   if (r.code !== 0) return print(r.code, r.lines);
   const lines = [...r.lines];
   if (liveSystem) {
@@ -79,6 +83,7 @@ export function runInstaller(args: ParsedArgs): number {
     }
     lines.push(`  ${version} is running (supervisor and worker)`);
   }
+  if (noStart) lines.push(`  not started: ${noStart}; it starts at the next boot`);
   lines.push(...removeOldVersions(root, version).map((l) => `  ${l}`));
   return print(0, lines);
 }

@@ -29,9 +29,14 @@ export interface Payload {
   dir: string;
   /** The Node runtime to install. */
   node: string;
+  /**
+   * Run by the .deb's postinst: dpkg owns the version's files, the launcher and the config (a
+   * conffile); the installer adds only the `current` link and the init entry.
+   */
+  packaged?: boolean;
 }
 
-export interface Manifest { version: string; init: InitSystem; files: string[]; inittabBlock: boolean; configInstalled: string | null; createdDirs?: string[] }
+export interface Manifest { version: string; init: InitSystem; files: string[]; inittabBlock: boolean; configInstalled: string | null; createdDirs?: string[]; packaged?: boolean }
 
 /** Directories install may create; the ones that were not there before go again on uninstall. */
 const MAYBE_CREATED = ['/var', '/var/lib', '/var/lib/phoenix-ga', '/usr/lib', '/usr/lib/phoenix-ga', '/usr/sbin', '/etc/phoenix-ga',
@@ -44,6 +49,11 @@ const INIT_FILES = ['phoenix-ga.sh', 'etc/phoenix-ga.conf', 'systemd/phoenix-ga.
 
 function initText(payload: Payload, rel: string): string {
   return fs.readFileSync(path.join(payload.dir, 'init', rel), 'utf8');
+}
+
+/** /usr/sbin/phoenix-ga: the launcher template of the package in DIR, pointed at LIB/current. */
+export function launcherText(dir: string): string {
+  return fs.readFileSync(path.join(dir, 'init/phoenix-ga.sh'), 'utf8').replace('@LIB@', `${LIB}/current`);
 }
 
 /** The inittab text with our block in place of an existing one (or appended), the rest untouched. */
@@ -80,14 +90,14 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
     changed(`${vdir}/node`, t.copy(payload.node, `${vdir}/node`, 0o755));
     for (const b of BUNDLES) changed(`${vdir}/${b}`, t.put(`${vdir}/${b}`, fs.readFileSync(path.join(payload.dir, b)), 0o644));
     // The init files too, so the installed copy can repair or move its own installation.
-    for (const rel of INIT_FILES) changed(`${vdir}/init/${rel}`, t.put(`${vdir}/init/${rel}`, initText(payload, rel), 0o644));
+    for (const rel of INIT_FILES) changed(`${vdir}/init/${rel}`, t.put(`${vdir}/init/${rel}`, initText(payload, rel), rel.endsWith('.sh') ? 0o755 : 0o644));
     // 2. One rename switches the version the launcher and the next worker start; the previous
     // version stays until nothing runs from it (removeOldVersions).
     changed(`${LIB}/current -> ${payload.version}`, t.symlink(payload.version, `${LIB}/current`));
-    changed(LAUNCHER, t.put(LAUNCHER, initText(payload, 'phoenix-ga.sh').replace('@LIB@', `${LIB}/current`), 0o755));
+    if (!payload.packaged) changed(LAUNCHER, t.put(LAUNCHER, launcherText(payload.dir), 0o755));
     // 3. The configuration only when there is none: an upgrade keeps the operator's (and the key).
     let configInstalled: string | null = null;
-    if (!t.exists(CONFIG)) {
+    if (!t.exists(CONFIG) && !payload.packaged) {
       t.mkdir(path.dirname(CONFIG), 0o700);
       configInstalled = initText(payload, 'etc/phoenix-ga.conf');
       changed(CONFIG, t.put(CONFIG, configInstalled, 0o600));
@@ -104,8 +114,9 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
       changed(`${INITTAB} (the #-- PGA block)`, t.put(INITTAB, inittabWith(cur, initText(payload, 'sysvinit/inittab.block')), fs.statSync(t.at(INITTAB)).mode & 0o7777));
       inittabBlock = true;
     }
-    const files = [`${LIB}`, LAUNCHER, ...(det.init === 'systemd' ? [UNIT, WANTS] : det.init === 'upstart' ? [UPSTART] : [])];
-    const manifest: Manifest = { version: payload.version, init: det.init, files, inittabBlock, configInstalled, createdDirs };
+    const ours = payload.packaged ? [`${LIB}/current`] : [`${LIB}`, LAUNCHER];
+    const files = [...ours, ...(det.init === 'systemd' ? [UNIT, WANTS] : det.init === 'upstart' ? [UPSTART] : [])];
+    const manifest: Manifest = { version: payload.version, init: det.init, files, inittabBlock, configInstalled, createdDirs, ...(payload.packaged ? { packaged: true } : {}) };
     t.mkdir(path.dirname(MANIFEST), 0o700);
     t.put(MANIFEST, JSON.stringify(manifest, null, 1) + '\n', 0o600);
     if (previous && previous.init !== det.init) lines.push(...removeInitEntry(root, previous.init).map((l) => `  ${l}`));
@@ -162,6 +173,14 @@ export function uninstall(root: string): Outcome {
   const m = readManifest(root);
   if (!m) return { code: INSTALL_EXIT.ok, lines: [`phoenix-ga is not installed in ${root} (no ${MANIFEST}); nothing removed`] };
   const lines = removeInitEntry(root, m.init);
+  if (m.packaged) {
+    for (const f of [...m.files, MANIFEST]) if (f !== UNIT && f !== WANTS && f !== UPSTART && t.remove(f)) lines.push(`removed ${f}`);
+    for (const d of [...(m.createdDirs ?? [])].sort((a, b) => b.length - a.length)) {
+      try { fs.rmdirSync(t.at(d)); lines.push(`removed ${d}`); } catch { /* not empty (the state), or gone */ }
+    }
+    lines.push('kept the package\'s files, the config, the key, the state and the log: dpkg -r removes the first, dpkg -P all of them');
+    return { code: INSTALL_EXIT.ok, lines: [`phoenix-ga ${m.version} (.deb) uninstalled from ${root}:`, ...lines.map((l) => `  ${l}`)] };
+  }
   let code: number = INSTALL_EXIT.ok;
   for (const f of m.files) {
     if (f === UNIT || f === WANTS || f === UPSTART) continue;

@@ -21,6 +21,23 @@ export function runningInit(): InitSystem {
   return 'sysvinit';
 }
 
+/**
+ * Why services must not be started or stopped here, or null: a chroot (PID 1 has another root:
+ * an image being built), or a policy-rc.d that refuses (exit 101), as invoke-rc.d honours it.
+ */
+export function whyNotStart(): string | null {
+  try {
+    const a = fs.statSync('/'), b = fs.statSync('/proc/1/root/');
+    if (a.dev !== b.dev || a.ino !== b.ino) return 'in a chroot';
+  } catch { return 'no /proc: in a chroot'; }
+  if (fs.existsSync('/usr/sbin/policy-rc.d')) {
+    try { execFileSync('/usr/sbin/policy-rc.d', [SERVICE, 'start'], { stdio: 'ignore' }); } catch (e) {
+      if ((e as { status?: number }).status === 101) return '/usr/sbin/policy-rc.d forbids it (101)';
+    }
+  }
+  return null;
+}
+
 /** Runs CMD; the line says what ran, or how it failed. */
 export function run(cmd: string, args: string[]): { ok: boolean; line: string } {
   try {
