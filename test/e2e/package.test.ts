@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ROOT, tempDir, waitFor } from '../helpers/agent';
 import { QgaClient } from '../helpers/qga-client';
+import { scratchDir } from '../helpers/versions';
 import { boot, Container, prepareRoot } from './lib/nspawn';
 import { ensureTree } from './lib/rootfs';
 
@@ -78,8 +79,8 @@ const UPGRADE = `${VERSION.replace(/\.(\d+)$/, (_, n) => `.${Number(n) + 1}`)}~e
 
 /** A .deb of version UPGRADE, built from this tree, to install over the package's own version. */
 function upgradeDeb(): string {
-  const dist = tempDir('pga-dist-up-');
-  const out = tempDir('pga-pkg-up-');
+  const dist = scratchDir('pga-dist-up-');
+  const out = scratchDir('pga-pkg-up-');
   execFileSync(process.execPath, [path.join(ROOT, 'build/build.mjs'), '--no-typecheck', '--out', dist, '--version', UPGRADE], { stdio: 'ignore' });
   execFileSync(process.execPath, [path.join(ROOT, 'build/package.mjs'), '--dist', dist, '--out', out, '--version', UPGRADE, '--only', 'deb'], { stdio: 'ignore' });
   return path.join(out, fs.readdirSync(out).find((f) => f.endsWith('.deb'))!);

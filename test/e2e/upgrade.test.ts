@@ -9,9 +9,9 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { tempDir, waitFor } from '../helpers/agent';
+import { waitFor } from '../helpers/agent';
 import { QgaClient } from '../helpers/qga-client';
-import { buildVersion, nodeRuntime } from '../helpers/versions';
+import { buildVersion, nodeRuntime, scratchDir } from '../helpers/versions';
 import { boot, Container, prepareRoot } from './lib/nspawn';
 import { ensureTree } from './lib/rootfs';
 
@@ -47,7 +47,7 @@ for (const kind of ['systemd', 'sysvinit'] as const) {
     const broken = buildVersion(C, nodeRuntime('20.20.2'));
     fs.writeFileSync(path.join(broken, 'agent.js'), 'process.exit(1)\n');
     const root = await prepareRoot(await ensureTree(kind), `upgrade-${kind}`);
-    const host = tempDir(`pga-upgrade-${kind}-`);
+    const host = scratchDir(`pga-upgrade-${kind}-`);
     const sock = path.join(host, 'agent.sock');
     try {
       const i = spawnSync(path.join(a, 'phoenix-ga'), ['install', '--root', root.merged], { encoding: 'utf8' });

@@ -7,11 +7,11 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { restartCommands } from '../../supervisor/install/live';
-import { ROOT, tempDir, waitFor } from '../helpers/agent';
-import { buildVersion } from '../helpers/versions';
+import { ROOT, waitFor } from '../helpers/agent';
+import { buildVersion, scratchDir } from '../helpers/versions';
 
 function systemdTree(): string {
-  const r = tempDir('tree-upgrade-');
+  const r = scratchDir('tree-upgrade-');
   fs.mkdirSync(path.join(r, 'usr/lib/systemd'), { recursive: true });
   fs.mkdirSync(path.join(r, 'usr/sbin'), { recursive: true });
   fs.mkdirSync(path.join(r, 'etc/systemd/system'), { recursive: true });
