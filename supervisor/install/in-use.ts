@@ -14,7 +14,10 @@ function read(p: string): string {
 /** Every live process but this one, with its executable ("" when we may not see it). */
 export function processes(): ProcessUse[] {
   const out: ProcessUse[] = [];
-  for (const name of fs.readdirSync('/proc')) {
+  let names: string[] = [];
+  // No /proc (a chroot without it): no process can be seen, so none is counted.
+  try { names = fs.readdirSync('/proc'); } catch { return out; }
+  for (const name of names) {
     const pid = Number(name);
     if (!/^\d+$/.test(name) || pid === process.pid) continue;
     let exe = '';
