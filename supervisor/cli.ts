@@ -16,9 +16,9 @@ export interface ParsedArgs {
   flags: Map<string, string>;
 }
 
-const VALUE_FLAGS = new Set(['config', 'test-crash-at', 'root', 'init', 'runtime', ...flagNames()]);
-const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version', 'no-start', 'from-package']);
-const COMMANDS = new Set(['run', 'status', 'install', 'uninstall']);
+const VALUE_FLAGS = new Set(['config', 'test-crash-at', ...flagNames()]);
+const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version']);
+const COMMANDS = new Set(['run', 'status']);
 
 export class UsageError extends Error {}
 
@@ -45,8 +45,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
       throw new UsageError(`unknown option --${name} (see --help)`);
     }
   }
-  // `install --help` is the installer's own help: the command goes with it.
-  if (flags.has('help')) return { command: 'help', flags: new Map([...flags, ['help', command ?? '']]) };
+  if (flags.has('help')) return { command: 'help', flags };
   if (flags.has('version')) return { command: 'version', flags };
   return { command: command ?? 'run', flags };
 }

@@ -3,16 +3,17 @@
 
 import { readJsonFile } from './atomic-file';
 import type { ParsedArgs } from './cli';
-import { HELP, INSTALLER_HELP } from './help';
+import { HELP } from './help';
 import type { Settings } from './settings';
 import { PersistedState, stateFile } from './state-store';
 import { runInstaller } from './installer-cli';
 import { formatStatus } from './status';
 
-export function runCtl(args: ParsedArgs, settings: Settings | null): number {
-  if (args.command === 'install' || args.command === 'uninstall') return runInstaller(args);
+/** ARGS: parsed by the supervisor, or `install`/`uninstall` with their own options. */
+export function runCtl(args: ParsedArgs | string[], settings: Settings | null): number {
+  if (Array.isArray(args)) return runInstaller(args);
   if (args.command === 'help') {
-    process.stdout.write(/install/.test(args.flags.get('help') ?? '') ? INSTALLER_HELP : HELP);
+    process.stdout.write(HELP);
     return 0;
   }
   if (args.command === 'status' && settings) {

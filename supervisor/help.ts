@@ -45,6 +45,7 @@ export const INSTALLER_HELP = `phoenix-ga install — put phoenix-ga into a syst
 Usage:
   phoenix-ga install [--root DIR] [--init auto|systemd|sysvinit|upstart] [--no-start] [--runtime NODE]
   phoenix-ga uninstall [--root DIR] [--no-start]
+  phoenix-ga install --help
 
 install copies this package's Node runtime and bundles to /usr/lib/phoenix-ga/VERSION and
 switches /usr/lib/phoenix-ga/current to it with one rename, writes the launcher
@@ -63,6 +64,8 @@ once no process runs from it (the next install removes one still in use).
   --init KIND     skip detection (detection reads /sbin/init and /etc/inittab, /etc/init)
   --no-start      on the running system: change files only, start or stop nothing
   --runtime NODE  the Node binary to install (default: the one beside the bundles)
+  --from-package  (the .deb's scripts) dpkg owns the files: add or remove only the current
+                  link and the init entry; the config, key, journal and log stay for dpkg -P
 
 uninstall stops the service, then removes what install added; the config stays if you changed
 it, and so do files install did not write (the heartbeat key). See docs/install.md.

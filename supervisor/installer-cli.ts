@@ -4,7 +4,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import type { ParsedArgs } from './cli';
+import { INSTALLER_HELP } from './help';
 import type { InitSystem } from './install/init-system';
 import { install, INSTALL_EXIT, LIB, removeInitEntry, removeOldVersions, switchBack, uninstall } from './install/installer';
 import { restartService, run, runningInit, stopService, waitRunning, waitStopped, whyNotStart } from './install/live';
@@ -27,7 +27,32 @@ function stateFileOf(): string | null {
   try { return stateFile(loadSettings(new Map()).runDir); } catch { return null; }
 }
 
-export function runInstaller(args: ParsedArgs): number {
+interface InstallerArgs { command: 'install' | 'uninstall'; flags: Map<string, string> }
+
+const VALUES = ['root', 'init', 'runtime'];
+const SWITCHES = ['no-start', 'from-package', 'help'];
+
+/** `install|uninstall [--root DIR] [--init KIND] [--runtime NODE] [--no-start] [--from-package] [--help]`. */
+export function parseInstallerArgs(argv: string[]): InstallerArgs | string {
+  const flags = new Map<string, string>();
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] === '-h' ? '--help' : argv[i];
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') ? a.slice(2, eq < 0 ? undefined : eq) : '';
+    if (VALUES.includes(name)) {
+      const v = eq >= 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) return `--${name} needs a value`;
+      flags.set(name, v);
+    } else if (SWITCHES.includes(name) && eq < 0) flags.set(name, '');
+    else return `unexpected argument '${a}' (see phoenix-ga install --help)`;
+  }
+  return { command: argv[0] as InstallerArgs['command'], flags };
+}
+
+export function runInstaller(argv: string[]): number {
+  const args = parseInstallerArgs(argv);
+  if (typeof args === 'string') { process.stderr.write(`phoenix-ga ${argv[0]}: ${args}\n`); return INSTALL_EXIT.usage; }
+  if (args.flags.has('help')) { process.stdout.write(INSTALLER_HELP); return 0; }
   const root = path.resolve(args.flags.get('root') ?? '/');
   const initFlag = args.flags.get('init') ?? 'auto';
   if (!['auto', 'systemd', 'sysvinit', 'upstart'].includes(initFlag)) {

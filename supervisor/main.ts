@@ -32,11 +32,10 @@ function die(code: number, message: string): never {
  */
 function workerPaths(test: boolean): { nodePath: string; agentPath: string } {
   const dir = path.dirname(process.argv[1]);
-  const node = path.join(dir, 'node');
-  const agentPath = path.join(dir, test ? 'agent-test.js' : 'agent.js');
-  // The fault-injection worker is built for tests only and never shipped.
-  if (!fs.existsSync(agentPath)) die(EXIT.usage, `no ${agentPath}${test ? ' (--test-commands needs a build tree)' : ''}`);
-  return { nodePath: fs.existsSync(node) ? node : process.execPath, agentPath };
+  // The fault-injection worker (agent-test.js) is built for tests only and never shipped.
+  const agentPath = `${dir}/agent${test ? '-test' : ''}.js`;
+  if (!fs.existsSync(agentPath)) die(EXIT.usage, `no ${agentPath}`);
+  return { nodePath: fs.existsSync(`${dir}/node`) ? `${dir}/node` : process.execPath, agentPath };
 }
 
 async function run(settings: Settings): Promise<void> {
@@ -114,12 +113,14 @@ async function run(settings: Settings): Promise<void> {
 }
 
 /** Commands other than `run` live in dist/ctl.js, loaded only when asked for. */
-function runCtlBundle(args: ParsedArgs, settings: Settings | null): void {
-  const ctl = require(path.join(__dirname, 'ctl.js')) as { runCtl(a: ParsedArgs, s: Settings | null): number };
+function runCtlBundle(args: ParsedArgs | string[], settings: Settings | null): void {
+  const ctl = require(path.join(__dirname, 'ctl.js')) as { runCtl(a: ParsedArgs | string[], s: Settings | null): number };
   process.exitCode = ctl.runCtl(args, settings);
 }
 
 function main(): void {
+  // install and uninstall read their own options, in dist/ctl.js.
+  if (/^(un)?install$/.test(process.argv[2])) { runCtlBundle(process.argv.slice(2), null); return; }
   let args;
   try {
     args = parseArgs(process.argv.slice(2));
@@ -128,7 +129,7 @@ function main(): void {
     throw e;
   }
   if (args.command === 'version') { process.stdout.write(`phoenix-ga ${VERSION}\n`); return; }
-  if (args.command === 'help' || args.command === 'install' || args.command === 'uninstall') { runCtlBundle(args, null); return; }
+  if (args.command === 'help') { runCtlBundle(args, null); return; }
   let settings: Settings;
   try {
     settings = loadSettings(args.flags);

@@ -78,9 +78,9 @@ export function cgroupIsOurs(file: string, worker: number): boolean {
   try {
     if (file.endsWith('.events') && fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory())) return false;
   } catch { return false; }
-  const procs = (readText(`${dir}/cgroup.procs`) ?? '').split('\n').filter(Boolean).map(Number);
+  const procs = (readText(`${dir}/cgroup.procs`) ?? '').match(/\d+/g) ?? [];
   // Field 5 is the process group: the worker leads its own, with what it spawned.
-  return procs.length > 0 && procs.every((p) => p === process.pid || statField(p, 5) === String(worker));
+  return procs.length > 0 && procs.every((p) => +p === process.pid || statField(+p, 5) === `${worker}`);
 }
 
 /**
@@ -89,11 +89,12 @@ export function cgroupIsOurs(file: string, worker: number): boolean {
  */
 export function kernelLogNamesOomKill(pid: number): boolean {
   let fd: number;
-  try { fd = fs.openSync('/dev/kmsg', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch { return false; }
+  // Read-only (O_RDONLY is 0) and non-blocking: EAGAIN at the end of the log.
+  try { fd = fs.openSync('/dev/kmsg', fs.constants.O_NONBLOCK); } catch { return false; }
   const line = `Killed process ${pid} (phoenix-ga-work)`;
   const buf = Buffer.alloc(8192);
   let found = false;
-  // One record per read; EAGAIN ends the log, EPIPE means records were overwritten while we read.
+  // One record per read; EPIPE: records were overwritten while we read.
   for (let i = 0; i < 100_000 && !found; i++) {
     try { found = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, 8192, null)).includes(line); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EPIPE') break; }
   }

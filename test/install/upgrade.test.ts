@@ -57,12 +57,14 @@ test('what each init is asked to run the installed version (upstart cannot boot 
 
 test('install --help is the installer\'s own help; --help names every exit code', () => {
   const cli = path.join(ROOT, 'dist/phoenix-ga');
-  for (const args of [['install', '--help'], ['uninstall', '-h'], ['--help', 'install']]) {
+  for (const args of [['install', '--help'], ['uninstall', '-h'], ['install', '--root', '/x', '--help']]) {
     const h = spawnSync(cli, args, { encoding: 'utf8' });
     assert.is(h.status, 0);
     assert.match(h.stdout, /^phoenix-ga install — /, args.join(' '));
     assert.match(h.stdout, /4 refused, nothing written/);
   }
+  const bad = spawnSync(cli, ['install', '--rot', '/x'], { encoding: 'utf8' });
+  assert.equal([bad.status, bad.stderr], [2, "phoenix-ga install: unexpected argument '--rot' (see phoenix-ga install --help)\n"]);
   const main = spawnSync(cli, ['--help'], { encoding: 'utf8' }).stdout;
   for (const code of [0, 2, 3, 70, 100, 111]) assert.match(main, new RegExp(`[ ;:]${code} `), `exit code ${code}`);
   // The main help's exit codes are the ones configuration.md lists.
