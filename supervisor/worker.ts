@@ -195,7 +195,6 @@ export class Worker {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;
     this.exited = true;
-    const oomKilled = this.oomKillEvidence(signal);
     // Also reap anything the worker left behind in its process group.
     this.killGroup('SIGKILL');
     let finished = false;
@@ -209,7 +208,8 @@ export class Worker {
         killedAsHung: this.hungKill,
         stopRequested: this.stopRequested,
         stderrTail: this.stderrTail,
-        oomKillEvidence: oomKilled,
+        // Read once stderr and IPC have drained, not at the exit event itself.
+        oomKillEvidence: this.oomKillEvidence(signal),
       });
       // The worker acknowledges a connection before it reads from it, so one it never
       // acknowledged is unread and can go to the next generation instead of being dropped.
