@@ -36,8 +36,8 @@ Options (each overrides the key of the same name in the config file):
 Exit codes: 0 stopped cleanly; 2 bad usage or config; 3 (status) the supervisor is not
 running; 70 internal error (the init system restarts it); 100 another instance holds the run
 directory; 111 temporary failure (run directory, channel).
-Docs: docs/ in the tarball, /usr/share/doc/phoenix-ga in the .deb (configuration.md,
-operations.md, install.md, heartbeat.md, commands.md).
+Docs: configuration.md, operations.md, install.md, heartbeat.md and commands.md, in docs/ of
+the tarball and in /usr/share/doc/phoenix-ga of the .deb (the larger ones as .md.gz: zless).
 `;
 
 export const INSTALLER_HELP = `phoenix-ga install — put phoenix-ga into a system and start it at boot

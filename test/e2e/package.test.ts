@@ -13,6 +13,8 @@ import { boot, Container, prepareRoot } from './lib/nspawn';
 import { ensureTree } from './lib/rootfs';
 
 const PKG = path.join(ROOT, 'dist/pkg');
+/** The documents --help names. */
+const DOCS = ['configuration.md', 'operations.md', 'install.md', 'heartbeat.md', 'commands.md'];
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
 let built = false;
 function packages(): { tarball: string; deb: string } {
@@ -36,6 +38,7 @@ S('tarball: unpacked anywhere, installs into a sysvinit tree with its own Node 1
   assert.is(execFileSync(path.join(dir, 'node'), ['--version'], { encoding: 'utf8' }).trim(), 'v16.20.2');
   assert.match(execFileSync(path.join(dir, 'phoenix-ga'), ['--version'], { encoding: 'utf8' }), /^phoenix-ga \d+\.\d+\.\d+/);
   assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort(), ['agent.js', 'ctl.js', 'supervisor.js'], 'the guest programs only: no panel program, no test worker');
+  for (const doc of DOCS) assert.ok(fs.existsSync(path.join(dir, 'docs', doc)), `docs/${doc}, which --help promises`);
   const root = await prepareRoot(await ensureTree('sysvinit'), 'pkg-tarball');
   const host = tempDir('pga-tar-');
   try {
@@ -178,6 +181,9 @@ S('.deb: lintian finds nothing, with every tag at every level; each override say
   if (r.error) throw new Error('lintian is missing: apt-get install lintian (build/setup.sh does)');
   assert.is(r.stdout.split('\n').filter((l) => /^[EWIPX]: /.test(l)).join('\n'), '');
   assert.is(r.status, 0, r.stderr);
+  const files = execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8' });
+  for (const doc of DOCS) assert.match(files, new RegExp(`\\./usr/share/doc/phoenix-ga/${doc.replace('.', '\\.')}(\\.gz)?\\n`), `${doc}, which --help promises`);
+  assert.match(files, /\.\/usr\/share\/man\/man8\/phoenix-ga\.8\.gz\n/);
   for (const line of fs.readFileSync(path.join(ROOT, 'build/deb/lintian-overrides'), 'utf8').split('\n').filter((l) => l.startsWith('phoenix-ga:'))) {
     const text = fs.readFileSync(path.join(ROOT, 'build/deb/lintian-overrides'), 'utf8');
     assert.match(text.slice(0, text.indexOf(line)), /# [^\n]+\n[^#]*$/, `a reason above ${line}`);
