@@ -23,11 +23,13 @@ export interface DeathFacts {
 const HEAP_LIMIT = /Reached heap limit|JavaScript heap out of memory|Allocation failed - process out of memory/;
 
 export function classifyDeath(f: DeathFacts): DeathReason {
+  // The kernel's word about this very worker outranks our watchdog: a worker that stalls under
+  // memory pressure may be killed as hung and by the OOM killer in the same moment.
+  if (f.signal === 'SIGKILL' && f.oomKillEvidence) return 'kernel-oom';
   if (f.killedAsHung) return 'hung';
   if (f.signal === 'SIGABRT' && HEAP_LIMIT.test(f.stderrTail)) return 'heap-oom';
   // V8 may also exit with code 134 when it aborts from a non-main thread.
   if (f.code === 134 && HEAP_LIMIT.test(f.stderrTail)) return 'heap-oom';
-  if (f.signal === 'SIGKILL' && f.oomKillEvidence) return 'kernel-oom';
   if (f.stopRequested && (f.code === 0 || f.signal === 'SIGTERM' || f.signal === 'SIGKILL')) return 'clean';
   // An outside signal; for SIGKILL without evidence: killed (SIGKILL), cause unknown.
   if (f.signal) return 'signal';

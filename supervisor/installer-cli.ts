@@ -63,52 +63,63 @@ export function runInstaller(argv: string[]): number {
     process.stderr.write(`phoenix-ga ${args.command}: --root ${root} is not a directory\n`);
     return INSTALL_EXIT.usage;
   }
-  const lib = path.join(root, LIB);
   // Building an image in a chroot, or a policy-rc.d that says no: files only, as invoke-rc.d does.
   const noStart = root === '/' && !args.flags.has('no-start') ? whyNotStart() : null;
-  const liveSystem = root === '/' && !args.flags.has('no-start') && noStart === null;
-  if (args.command === 'uninstall') {
-    const extra: string[] = [];
-    if (liveSystem) {
-      const init = runningInit();
-      // init stops a respawn entry once it is gone from inittab and init has re-read the file.
-      if (init === 'sysvinit') extra.push(...removeInitEntry(root, 'sysvinit'));
-      extra.push(...stopService(init));
-      const left = waitStopped(lib, 20_000);
-      if (left.length) extra.push(`still running after the stop: ${describe(left)}`);
-    }
-    const r = uninstall(root);
-    // systemd forgets the unit file that is gone.
-    if (liveSystem && runningInit() === 'systemd') extra.push(run('systemctl', ['daemon-reload']).line);
-    return print(r.code, [...r.lines, ...extra.map((l) => `  ${l}`), ...(noStart ? [`  nothing stopped: ${noStart}`] : [])]);
-  }
+  const live = root === '/' && !args.flags.has('no-start') && noStart === null;
+  if (args.command === 'uninstall') return runUninstall(root, live, noStart);
   const dir = __dirname;
   const version = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
   const runtime = args.flags.get('runtime') ?? (fs.existsSync(path.join(dir, 'node')) ? path.join(dir, 'node') : process.execPath);
   const r = install(root, { version, dir, node: runtime, packaged: args.flags.has('from-package') }, initFlag as InitSystem | 'auto');
   if (r.code !== 0) return print(r.code, r.lines);
   const lines = [...r.lines];
-  if (liveSystem) {
-    const init = runningInit();
-    const vdir = `${lib}/${version}`;
-    const state = stateFileOf();
+  if (live) {
     // A second run that changed nothing leaves a service of this version alone.
-    const changedSomething = r.lines.length > 1;
-    if (changedSomething || waitRunning(lib, vdir, 0, state) !== null) lines.push(...restartService(init, lib, vdir).map((l) => `  ${l}`));
-    const why = waitRunning(lib, vdir, START_TIMEOUT_MS, state);
-    if (why !== null) {
-      lines.push(`phoenix-ga install: ${version} is not running after ${START_TIMEOUT_MS / 1000} s: ${why}`);
-      if (!r.previous || !fs.existsSync(`${lib}/${r.previous}`)) return print(INSTALL_EXIT.failed, [...lines, '  no previous version to go back to; the log says why (/var/log/phoenix-ga.log)']);
-      switchBack(root, r.previous);
-      lines.push(`  switched ${LIB}/current back to ${r.previous}`, ...restartService(init, lib, `${lib}/${r.previous}`).map((l) => `  ${l}`));
-      const back = waitRunning(lib, `${lib}/${r.previous}`, START_TIMEOUT_MS, state);
-      lines.push(back === null ? `  ${r.previous} is running again` : `  ${r.previous} is not running either: ${back}`);
-      if (back === null) lines.push(...removeOldVersions(root, r.previous).map((l) => `  ${l}`));
-      return print(INSTALL_EXIT.failed, lines);
-    }
-    lines.push(`  ${version} is running (supervisor and worker)`);
+    const failed = startInstalled(version, r.previous ?? null, r.lines.length > 1, lines);
+    if (failed) return print(INSTALL_EXIT.failed, lines);
   }
   if (noStart) lines.push(`  not started: ${noStart}; it starts at the next boot`);
   lines.push(...removeOldVersions(root, version).map((l) => `  ${l}`));
   return print(0, lines);
+}
+
+/**
+ * Has the running init start VERSION and waits until it runs; if it does not, switches back to
+ * PREVIOUS and starts that. Appends what happened to LINES; true when VERSION is not running.
+ */
+function startInstalled(version: string, previous: string | null, changed: boolean, lines: string[]): boolean {
+  const init = runningInit();
+  const lib = LIB;
+  const state = stateFileOf();
+  const vdir = `${lib}/${version}`;
+  if (changed || waitRunning(lib, vdir, 0, state) !== null) lines.push(...restartService(init, lib, vdir).map((l) => `  ${l}`));
+  const why = waitRunning(lib, vdir, START_TIMEOUT_MS, state);
+  if (why === null) { lines.push(`  ${version} is running (supervisor and worker)`); return false; }
+  lines.push(`phoenix-ga install: ${version} is not running after ${START_TIMEOUT_MS / 1000} s: ${why}`);
+  if (!previous || !fs.existsSync(`${lib}/${previous}`)) { lines.push('  no previous version to go back to; the log says why (/var/log/phoenix-ga.log)'); return true; }
+  switchBack('/', previous);
+  lines.push(`  switched ${lib}/current back to ${previous}`, ...restartService(init, lib, `${lib}/${previous}`).map((l) => `  ${l}`));
+  const back = waitRunning(lib, `${lib}/${previous}`, START_TIMEOUT_MS, state);
+  lines.push(back === null ? `  ${previous} is running again` : `  ${previous} is not running either: ${back}`);
+  if (back === null) lines.push(...removeOldVersions('/', previous).map((l) => `  ${l}`));
+  return true;
+}
+
+/** Uninstall; on the running system the service is stopped first, and its files go only then. */
+function runUninstall(root: string, live: boolean, noStart: string | null): number {
+  const extra: string[] = [];
+  const lib = path.join(root, LIB);
+  const init = live ? runningInit() : null;
+  if (init) {
+    // init stops a respawn entry once it is gone from inittab and init has re-read the file.
+    if (init === 'sysvinit') extra.push(...removeInitEntry(root, 'sysvinit'));
+    extra.push(...stopService(init));
+    const left = waitStopped(lib, 20_000);
+    if (left.length) extra.push(`still running after the stop: ${describe(left)}`);
+  }
+  const r = uninstall(root);
+  // systemd forgets the unit file that is gone.
+  if (init === 'systemd') extra.push(run('systemctl', ['daemon-reload']).line);
+  if (noStart) extra.push(`nothing stopped: ${noStart}`);
+  return print(r.code, [...r.lines, ...extra.map((l) => `  ${l}`)]);
 }

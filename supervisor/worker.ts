@@ -123,7 +123,7 @@ export class Worker {
 
   /** Evidence of an OOM kill of this worker: its own cgroup's count rose, or the kernel log names it. */
   private oomKillEvidence(signal: NodeJS.Signals | null): boolean {
-    if (signal !== 'SIGKILL' || this.hungKill) return false;
+    if (signal !== 'SIGKILL') return false;
     for (const [f, base] of this.cgroupBase) if (!this.sharedCgroups.has(f) && cgroupOomKills(f) > base) return true;
     return kernelLogNamesOomKill(this.pid);
   }

@@ -19,7 +19,8 @@ test('death classification table', () => {
     [{ signal: 'SIGKILL', oomKillEvidence: true }, 'kernel-oom'],
     [{ signal: 'SIGTERM', oomKillEvidence: true }, 'signal'],
     [{ signal: 'SIGKILL', killedAsHung: true }, 'hung'],
-    [{ signal: 'SIGKILL', killedAsHung: true, oomKillEvidence: true }, 'hung'],
+    // Killed as hung while the OOM killer named it: the memory pressure is the cause.
+    [{ signal: 'SIGKILL', killedAsHung: true, oomKillEvidence: true }, 'kernel-oom'],
     [{ signal: 'SIGTERM', stopRequested: true }, 'clean'],
     [{ signal: 'SIGKILL', stopRequested: true }, 'clean'],
     [{ code: 3, stopRequested: true }, 'crash'],
