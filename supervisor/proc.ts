@@ -58,7 +58,8 @@ export function oomCounterFiles(pid: number): string[] {
     const [, controllers, path] = line.split(':');
     if (path === undefined) continue;
     if (controllers.split(',').includes('memory')) files.push(`/sys/fs/cgroup/memory${path}/memory.oom_control`);
-    else if (controllers === '') files.push(`/sys/fs/cgroup${path}/memory.events`, `/sys/fs/cgroup/unified${path}/memory.events`);
+    // v2 only where it has the memory controller: never at /sys/fs/cgroup/unified (hybrid: v1 has it).
+    else if (controllers === '') files.push(`/sys/fs/cgroup${path}/memory.events`);
   }
   return files.filter((f) => fs.existsSync(f));
 }
@@ -69,16 +70,12 @@ export function cgroupOomKills(file: string): number {
 }
 
 /**
- * Whether the cgroup of FILE holds only the supervisor and the process group of WORKER (so its
- * count is evidence about the worker): a cgroup shared with other programs, or (v2, where counts
- * include sub-cgroups) one with sub-cgroups, is not.
+ * Whether the cgroup of FILE holds only the supervisor and the process group of WORKER, so its
+ * count is evidence about the worker (under systemd: the service's own cgroup, which has no
+ * sub-cgroups whose kills it would count too); a cgroup shared with other programs is not.
  */
 export function cgroupIsOurs(file: string, worker: number): boolean {
-  const dir = file.slice(0, file.lastIndexOf('/'));
-  try {
-    if (file.endsWith('.events') && fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory())) return false;
-  } catch { return false; }
-  const procs = (readText(`${dir}/cgroup.procs`) ?? '').match(/\d+/g) ?? [];
+  const procs = (readText(`${file.slice(0, file.lastIndexOf('/'))}/cgroup.procs`) ?? '').match(/\d+/g) ?? [];
   // Field 5 is the process group: the worker leads its own, with what it spawned.
   return procs.length > 0 && procs.every((p) => +p === process.pid || statField(+p, 5) === `${worker}`);
 }

@@ -59,10 +59,11 @@ export class Worker {
   private lineBuf = '';
   private hungKill = false;
   private stopRequested = false;
-  /** OOM-kill count of each memory cgroup file the worker was seen in, when first seen. */
+  /**
+   * OOM-kill count of each memory cgroup file the worker was seen in, when first seen; -1 once the
+   * cgroup was seen holding other programs too (its count then says nothing about the worker).
+   */
   private readonly cgroupBase = new Map<string, number>();
-  /** Those cgroups that also held other programs at the last look: their counts say nothing about us. */
-  private readonly sharedCgroups = new Set<string>();
   private exited = false;
   /** Connections handed over and not yet acknowledged by the worker, by connection id. */
   private readonly handedOver = new Map<number, net.Socket>();
@@ -115,16 +116,13 @@ export class Worker {
   /** Notes the worker's memory cgroup (it may have been moved) and whether it is ours alone. */
   refreshOomBaseline(): void {
     if (this.exited) return;
-    for (const f of oomCounterFiles(this.pid)) {
-      if (!this.cgroupBase.has(f)) this.cgroupBase.set(f, cgroupOomKills(f));
-      if (cgroupIsOurs(f, this.pid)) this.sharedCgroups.delete(f); else this.sharedCgroups.add(f);
-    }
+    for (const f of oomCounterFiles(this.pid)) this.cgroupBase.set(f, cgroupIsOurs(f, this.pid) ? this.cgroupBase.get(f) ?? cgroupOomKills(f) : -1);
   }
 
   /** Evidence of an OOM kill of this worker: its own cgroup's count rose, or the kernel log names it. */
   private oomKillEvidence(signal: NodeJS.Signals | null): boolean {
     if (signal !== 'SIGKILL') return false;
-    for (const [f, base] of this.cgroupBase) if (!this.sharedCgroups.has(f) && cgroupOomKills(f) > base) return true;
+    for (const [f, base] of this.cgroupBase) if (base >= 0 && cgroupOomKills(f) > base) return true;
     return kernelLogNamesOomKill(this.pid);
   }
 
