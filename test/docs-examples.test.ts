@@ -26,7 +26,9 @@ test('every phoenix-* command has an example, and each example reply has the sha
   tree.write('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n');
   fs.mkdirSync(tree.file('/etc/network/interfaces.d'), { recursive: true });
   const dir = tempDir();
-  const agent = startAgent({ dir, interval: 0.5, hangTimeout: 10, testCommands: true, wrap: ['ip', 'netns', 'exec', ns.name, 'unshare', '--uts', '--'], args: ['--os-root', tree.root] });
+  // phoenix-set-config writes the config file and the key file: these, never the machine's.
+  fs.writeFileSync(`${dir}/phoenix-ga.conf`, `heartbeat-key-file = ${dir}/heartbeat.key\n`, { mode: 0o600 });
+  const agent = startAgent({ dir, interval: 0.5, hangTimeout: 10, testCommands: true, wrap: ['ip', 'netns', 'exec', ns.name, 'unshare', '--uts', '--'], args: ['--os-root', tree.root, '--config', `${dir}/phoenix-ga.conf`] });
   try {
     await agent.waitReady();
     const c = await QgaClient.connect(agent.sock);
