@@ -1,4 +1,4 @@
-// Core figures of DESIGN section 7, phoenix-ga beside Debian's qemu-ga in the same run:
+// Core figures against the performance targets, phoenix-ga beside Debian's qemu-ga in the same run:
 // idle anon memory (Pss_Anon), guest-ping p50/p99 and pipelined throughput, start -> first reply
 // and first heartbeat, worker kill -9 -> serving again. Medians of --runs runs.
 // Also: anon growth after 100k requests, idle CPU and wakeups (context switches of every thread)

@@ -1,6 +1,6 @@
 // The benchmark in one command: builds phoenix-ga, installs Debian's qemu-guest-agent when it is
 // missing (as root), runs core.mjs, reads.mjs and collector.mjs, and prints one table with each
-// figure beside its DESIGN section 7 target (MISS where it is not reached). Writes the same as
+// figure beside its performance target (MISS where it is not reached). Writes the same as
 // JSON and an SVG chart of memory and latency against qemu-ga (OUT/bench.json, OUT/bench.svg).
 // Usage: sudo node bench/run.mjs [--runs 5] [--kills 50] [--idle 60] [--out docs] [--no-build]
 
@@ -67,7 +67,7 @@ const ratio = (r) => (typeof r.phoenix === 'number' && typeof r.qemu === 'number
 const lines = [
   `phoenix-ga vs ${core.qemuGa ?? 'qemu-ga (not installed)'}, node ${core.node}, ${new Date().toISOString().slice(0, 10)}; medians of ${core.runs} runs, ${core.kills} kills, ${core.idleSeconds} s idle`,
   '',
-  '| figure | phoenix-ga | DESIGN target | qemu-ga | ratio | |',
+  '| figure | phoenix-ga | target | qemu-ga | ratio | |',
   '|---|---:|---|---:|---:|---|',
   ...rows.map((r) => `| ${r.name.trim()} | ${f(r.phoenix)} | ${r.target} | ${f(r.qemu)} | ${ratio(r)} | ${r.ok === null ? '' : r.ok ? 'ok' : '**MISS**'} |`),
 ];

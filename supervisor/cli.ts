@@ -16,9 +16,9 @@ export interface ParsedArgs {
   flags: Map<string, string>;
 }
 
-const VALUE_FLAGS = new Set(['config', 'test-crash-at', 'root', 'init', 'runtime', ...flagNames()]);
-const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version', 'no-start']);
-const COMMANDS = new Set(['run', 'status', 'install', 'uninstall']);
+const VALUE_FLAGS = new Set(['config', 'test-crash-at', ...flagNames()]);
+const BOOL_FLAGS = new Set(['test-commands', 'json', 'help', 'version']);
+const COMMANDS = new Set(['run', 'status']);
 
 export class UsageError extends Error {}
 

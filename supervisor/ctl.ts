@@ -1,5 +1,5 @@
-// Entry of dist/ctl.js: the commands a person or the automation runs (status, --help), kept out
-// of the resident supervisor so the long-running process parses and holds less.
+// Entry of dist/ctl.js: the commands a person or the automation runs (status, install, --help),
+// kept out of the resident supervisor so the long-running process parses and holds less.
 
 import { readJsonFile } from './atomic-file';
 import type { ParsedArgs } from './cli';
@@ -9,8 +9,9 @@ import { PersistedState, stateFile } from './state-store';
 import { runInstaller } from './installer-cli';
 import { formatStatus } from './status';
 
-export function runCtl(args: ParsedArgs, settings: Settings | null): number {
-  if (args.command === 'install' || args.command === 'uninstall') return runInstaller(args);
+/** ARGS: parsed by the supervisor, or `install`/`uninstall` with their own options. */
+export function runCtl(args: ParsedArgs | string[], settings: Settings | null): number {
+  if (Array.isArray(args)) return runInstaller(args);
   if (args.command === 'help') {
     process.stdout.write(HELP);
     return 0;

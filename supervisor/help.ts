@@ -1,15 +1,12 @@
-// The --help text, kept out of the resident supervisor bundle (it is in dist/ctl.js).
+// The --help texts, kept out of the resident supervisor bundle (they are in dist/ctl.js).
 
 export const HELP = `phoenix-ga — guest agent for hosting VDS (qemu-ga compatible)
 
 Usage:
   phoenix-ga [run] [options]     run the service in the foreground (supervisor + worker)
   phoenix-ga status [options]    print the running supervisor's view (--json for JSON)
-  phoenix-ga install [--root DIR] [--init auto|systemd|sysvinit|upstart] [--no-start] [--runtime NODE]
-                                 install into the running system or a mounted image (exit 4:
-                                 unfamiliar layout, nothing written)
-  phoenix-ga uninstall [--root DIR] [--no-start]
-                                 remove what install added (a changed config is kept)
+  phoenix-ga install [options]   install into the running system or a mounted image
+  phoenix-ga uninstall [options] remove what install added (see: phoenix-ga install --help)
   phoenix-ga --help | --version
 
 Options (each overrides the key of the same name in the config file):
@@ -32,10 +29,48 @@ Options (each overrides the key of the same name in the config file):
   --os-root DIR              change files under DIR instead of / (a mounted image, a test tree)
   --state-dir DIR            persistent state: the command journal (default /var/lib/phoenix-ga)
   --freeze-timeout SEC       thaw frozen file systems after this long (default 600)
-  --test-commands            enable phoenix-test-* fault injection commands (tests only)
+  --test-commands            use the test worker with phoenix-test-* fault injection commands
+                             (a build tree only: packages do not ship it)
   --test-crash-at STEP:CMD   the worker kills itself at a journal step (tests only)
 
-Exit codes: 0 stopped cleanly, 2 bad usage or config, 100 another instance holds
-the run directory, 111 temporary failure (run directory, channel).
-Docs: README.md and docs/ in the package.
+Exit codes: 0 stopped cleanly; 2 bad usage or config; 3 (status) the supervisor is not
+running; 70 internal error (the init system restarts it); 100 another instance holds the run
+directory; 111 temporary failure (run directory, channel).
+Docs: configuration.md, operations.md, install.md, heartbeat.md and commands.md, in docs/ of
+the tarball and in /usr/share/doc/phoenix-ga of the .deb (the larger ones as .md.gz: zless).
+`;
+
+export const INSTALLER_HELP = `phoenix-ga install — put phoenix-ga into a system and start it at boot
+
+Usage:
+  phoenix-ga install [--root DIR] [--init auto|systemd|sysvinit|upstart] [--no-start] [--runtime NODE]
+  phoenix-ga uninstall [--root DIR] [--no-start]
+  phoenix-ga install --help
+
+install copies this package's Node runtime and bundles to /usr/lib/phoenix-ga/VERSION and
+switches /usr/lib/phoenix-ga/current to it with one rename, writes the launcher
+/usr/sbin/phoenix-ga, a default /etc/phoenix-ga/phoenix-ga.conf (only when there is none: an
+upgrade keeps yours and the heartbeat key), and the init entry: a systemd unit, a respawn block
+in /etc/inittab (between '#-- PGA begin' and '#-- PGA end'), or an upstart job, enabled for boot.
+A second run changes nothing.
+
+On the running system (no --root) it then starts the new version (systemd: restart; upstart:
+stop and start; sysvinit: telinit q, then SIGTERM to the old supervisor, which init respawns)
+and waits up to 30 s until its supervisor and worker run. If they do not, it switches back to
+the previous version, starts that again and exits 1. A previous version's directory is removed
+once no process runs from it (the next install removes one still in use).
+
+  --root DIR      install into the system tree at DIR (a mounted image); nothing in it is run
+  --init KIND     skip detection (detection reads /sbin/init and /etc/inittab, /etc/init)
+  --no-start      on the running system: change files only, start or stop nothing
+  --runtime NODE  the Node binary to install (default: the one beside the bundles)
+  --from-package  (the .deb's scripts) dpkg owns the files: add or remove only the current
+                  link and the init entry; the config, key, journal and log stay for dpkg -P
+
+uninstall stops the service, then removes what install added; the config stays if you changed
+it, and so do files install did not write (the heartbeat key). See docs/install.md.
+
+Exit codes: 0 done; 1 failed (a file could not be written, or the new version did not start:
+the previous one runs again); 2 bad usage; 4 refused, nothing written: the tree's init is not
+one this installer knows, or two inits are present (use --init).
 `;

@@ -1,29 +1,58 @@
 // The install and uninstall commands for a person or the automation: argument checks, the live
-// steps on the running system (daemon-reload and start, telinit q), and the printed outcome.
+// steps on the running system, and the printed outcome. On the running system an install ends
+// with the new version running, or with the previous one running again and exit 1.
 
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { ParsedArgs } from './cli';
-import { install, INSTALL_EXIT, uninstall } from './install/installer';
+import { INSTALLER_HELP } from './help';
 import type { InitSystem } from './install/init-system';
+import { install, INSTALL_EXIT, LIB, removeInitEntry, removeOldVersions, switchBack, uninstall } from './install/installer';
+import { restartService, run, runningInit, stopService, waitRunning, waitStopped, whyNotStart } from './install/live';
+import { describe } from './install/in-use';
+import { loadSettings } from './settings';
+import { stateFile } from './state-store';
 
 declare const __VERSION__: string;
 
-function live(cmd: string, args: string[]): string {
-  try { execFileSync(cmd, args, { stdio: 'ignore', timeout: 30_000 }); return `ran ${cmd} ${args.join(' ')}`; } catch (e) { return `${cmd} ${args.join(' ')} failed: ${(e as Error).message.split('\n')[0]}`; }
+/** How long the new version gets to have its supervisor and worker running. */
+const START_TIMEOUT_MS = 30_000;
+
+function print(code: number, lines: string[]): number {
+  (code ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
+  return code;
 }
 
-/** The init running now (only when installing into "/"). */
-function runningInit(): InitSystem | null {
-  if (fs.existsSync('/run/systemd/system')) return 'systemd';
-  let exe = '';
-  try { exe = fs.readlinkSync('/proc/1/exe'); } catch { /* not ours to read */ }
-  if (fs.existsSync('/sbin/initctl') && /upstart/.test(exe)) return 'upstart';
-  return 'sysvinit';
+/** The state file of the service as its config sets it (null when the config is not valid). */
+function stateFileOf(): string | null {
+  try { return stateFile(loadSettings(new Map()).runDir); } catch { return null; }
 }
 
-export function runInstaller(args: ParsedArgs): number {
+interface InstallerArgs { command: 'install' | 'uninstall'; flags: Map<string, string> }
+
+const VALUES = ['root', 'init', 'runtime'];
+const SWITCHES = ['no-start', 'from-package', 'help'];
+
+/** `install|uninstall [--root DIR] [--init KIND] [--runtime NODE] [--no-start] [--from-package] [--help]`. */
+export function parseInstallerArgs(argv: string[]): InstallerArgs | string {
+  const flags = new Map<string, string>();
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] === '-h' ? '--help' : argv[i];
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') ? a.slice(2, eq < 0 ? undefined : eq) : '';
+    if (VALUES.includes(name)) {
+      const v = eq >= 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) return `--${name} needs a value`;
+      flags.set(name, v);
+    } else if (SWITCHES.includes(name) && eq < 0) flags.set(name, '');
+    else return `unexpected argument '${a}' (see phoenix-ga install --help)`;
+  }
+  return { command: argv[0] as InstallerArgs['command'], flags };
+}
+
+export function runInstaller(argv: string[]): number {
+  const args = parseInstallerArgs(argv);
+  if (typeof args === 'string') { process.stderr.write(`phoenix-ga ${argv[0]}: ${args}\n`); return INSTALL_EXIT.usage; }
+  if (args.flags.has('help')) { process.stdout.write(INSTALLER_HELP); return 0; }
   const root = path.resolve(args.flags.get('root') ?? '/');
   const initFlag = args.flags.get('init') ?? 'auto';
   if (!['auto', 'systemd', 'sysvinit', 'upstart'].includes(initFlag)) {
@@ -34,26 +63,63 @@ export function runInstaller(args: ParsedArgs): number {
     process.stderr.write(`phoenix-ga ${args.command}: --root ${root} is not a directory\n`);
     return INSTALL_EXIT.usage;
   }
-  const liveSystem = root === '/' && !args.flags.has('no-start');
-  const extra: string[] = [];
-  if (args.command === 'uninstall') {
-    if (liveSystem && runningInit() === 'systemd') extra.push(live('systemctl', ['disable', '--now', 'phoenix-ga']));
-    if (liveSystem && runningInit() === 'upstart') extra.push(live('initctl', ['stop', 'phoenix-ga']));
-    const r = uninstall(root);
-    // sysvinit stops a respawn entry that is gone from inittab when it re-reads the file.
-    if (liveSystem && runningInit() === 'sysvinit') extra.push(live('telinit', ['q']));
-    (r.code ? process.stderr : process.stdout).write([...r.lines, ...extra.map((l) => `  ${l}`)].join('\n') + '\n');
-    return r.code;
-  }
+  // Building an image in a chroot, or a policy-rc.d that says no: files only, as invoke-rc.d does.
+  const noStart = root === '/' && !args.flags.has('no-start') ? whyNotStart() : null;
+  const live = root === '/' && !args.flags.has('no-start') && noStart === null;
+  if (args.command === 'uninstall') return runUninstall(root, live, noStart);
   const dir = __dirname;
+  const version = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
   const runtime = args.flags.get('runtime') ?? (fs.existsSync(path.join(dir, 'node')) ? path.join(dir, 'node') : process.execPath);
-  const r = install(root, { version: typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev', dir, node: runtime }, initFlag as InitSystem | 'auto');
-  if (r.code === 0 && liveSystem) {
-    const init = runningInit();
-    if (init === 'systemd') { extra.push(live('systemctl', ['daemon-reload'])); extra.push(live('systemctl', ['restart', 'phoenix-ga'])); }
-    else if (init === 'upstart') extra.push(live('initctl', ['start', 'phoenix-ga']));
-    else extra.push(live('telinit', ['q']));
+  const r = install(root, { version, dir, node: runtime, packaged: args.flags.has('from-package') }, initFlag as InitSystem | 'auto');
+  if (r.code !== 0) return print(r.code, r.lines);
+  const lines = [...r.lines];
+  if (live) {
+    // A second run that changed nothing leaves a service of this version alone.
+    const failed = startInstalled(version, r.previous ?? null, r.lines.length > 1, lines);
+    if (failed) return print(INSTALL_EXIT.failed, lines);
   }
-  (r.code ? process.stderr : process.stdout).write([...r.lines, ...extra.map((l) => `  ${l}`)].join('\n') + '\n');
-  return r.code;
+  if (noStart) lines.push(`  not started: ${noStart}; it starts at the next boot`);
+  lines.push(...removeOldVersions(root, version).map((l) => `  ${l}`));
+  return print(0, lines);
+}
+
+/**
+ * Has the running init start VERSION and waits until it runs; if it does not, switches back to
+ * PREVIOUS and starts that. Appends what happened to LINES; true when VERSION is not running.
+ */
+function startInstalled(version: string, previous: string | null, changed: boolean, lines: string[]): boolean {
+  const init = runningInit();
+  const lib = LIB;
+  const state = stateFileOf();
+  const vdir = `${lib}/${version}`;
+  if (changed || waitRunning(lib, vdir, 0, state) !== null) lines.push(...restartService(init, lib, vdir).map((l) => `  ${l}`));
+  const why = waitRunning(lib, vdir, START_TIMEOUT_MS, state);
+  if (why === null) { lines.push(`  ${version} is running (supervisor and worker)`); return false; }
+  lines.push(`phoenix-ga install: ${version} is not running after ${START_TIMEOUT_MS / 1000} s: ${why}`);
+  if (!previous || !fs.existsSync(`${lib}/${previous}`)) { lines.push('  no previous version to go back to; the log says why (/var/log/phoenix-ga.log)'); return true; }
+  switchBack('/', previous);
+  lines.push(`  switched ${lib}/current back to ${previous}`, ...restartService(init, lib, `${lib}/${previous}`).map((l) => `  ${l}`));
+  const back = waitRunning(lib, `${lib}/${previous}`, START_TIMEOUT_MS, state);
+  lines.push(back === null ? `  ${previous} is running again` : `  ${previous} is not running either: ${back}`);
+  if (back === null) lines.push(...removeOldVersions('/', previous).map((l) => `  ${l}`));
+  return true;
+}
+
+/** Uninstall; on the running system the service is stopped first, and its files go only then. */
+function runUninstall(root: string, live: boolean, noStart: string | null): number {
+  const extra: string[] = [];
+  const lib = path.join(root, LIB);
+  const init = live ? runningInit() : null;
+  if (init) {
+    // init stops a respawn entry once it is gone from inittab and init has re-read the file.
+    if (init === 'sysvinit') extra.push(...removeInitEntry(root, 'sysvinit'));
+    extra.push(...stopService(init));
+    const left = waitStopped(lib, 20_000);
+    if (left.length) extra.push(`still running after the stop: ${describe(left)}`);
+  }
+  const r = uninstall(root);
+  // systemd forgets the unit file that is gone.
+  if (init === 'systemd') extra.push(run('systemctl', ['daemon-reload']).line);
+  if (noStart) extra.push(`nothing stopped: ${noStart}`);
+  return print(r.code, [...r.lines, ...extra.map((l) => `  ${l}`)]);
 }

@@ -25,6 +25,19 @@ function die(code: number, message: string): never {
   process.exit(code);
 }
 
+/**
+ * The worker's runtime and bundle by the path we were started with (LIB/current/...), never its
+ * resolved target: each spawn goes through the version link, so after an upgrade switches it the
+ * next worker is the new version and nothing is spawned from a removed directory.
+ */
+function workerPaths(test: boolean): { nodePath: string; agentPath: string } {
+  const dir = path.dirname(process.argv[1]);
+  // The fault-injection worker (agent-test.js) is built for tests only and never shipped.
+  const agentPath = `${dir}/agent${test ? '-test' : ''}.js`;
+  if (!fs.existsSync(agentPath)) die(EXIT.usage, `no ${agentPath}`);
+  return { nodePath: fs.existsSync(`${dir}/node`) ? `${dir}/node` : process.execPath, agentPath };
+}
+
 async function run(settings: Settings): Promise<void> {
   // The product page shows the agent as /usr/sbin/phoenix-ga; `ps -C phoenix-ga` needs comm to be
   // phoenix-ga (the title alone would set comm to its first 15 bytes).
@@ -62,7 +75,7 @@ async function run(settings: Settings): Promise<void> {
     : openSerialChannel(settings.channel.path, events, log, settings.channel.tty === true);
   service = new Service({
     settings, log, channel, heartbeat, store, freeze, version: VERSION,
-    agentPath: path.join(__dirname, 'agent.js'),
+    ...workerPaths(settings.testCommands),
     now: monotonicMs,
   });
   // The worker's start (a second Node start-up) is the longest part of ours: begin it first.
@@ -100,12 +113,14 @@ async function run(settings: Settings): Promise<void> {
 }
 
 /** Commands other than `run` live in dist/ctl.js, loaded only when asked for. */
-function runCtlBundle(args: ParsedArgs, settings: Settings | null): void {
-  const ctl = require(path.join(__dirname, 'ctl.js')) as { runCtl(a: ParsedArgs, s: Settings | null): number };
+function runCtlBundle(args: ParsedArgs | string[], settings: Settings | null): void {
+  const ctl = require(path.join(__dirname, 'ctl.js')) as { runCtl(a: ParsedArgs | string[], s: Settings | null): number };
   process.exitCode = ctl.runCtl(args, settings);
 }
 
 function main(): void {
+  // install and uninstall read their own options, in dist/ctl.js.
+  if (/^(un)?install$/.test(process.argv[2])) { runCtlBundle(process.argv.slice(2), null); return; }
   let args;
   try {
     args = parseArgs(process.argv.slice(2));
@@ -114,7 +129,7 @@ function main(): void {
     throw e;
   }
   if (args.command === 'version') { process.stdout.write(`phoenix-ga ${VERSION}\n`); return; }
-  if (args.command === 'help' || args.command === 'install' || args.command === 'uninstall') { runCtlBundle(args, null); return; }
+  if (args.command === 'help') { runCtlBundle(args, null); return; }
   let settings: Settings;
   try {
     settings = loadSettings(args.flags);

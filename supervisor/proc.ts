@@ -31,12 +31,15 @@ export function pssAnonKb(pid: number): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Field N of /proc/PID/stat (numbered from 1 as in proc(5); N > 2, after the command name). */
+function statField(pid: number, n: number): string | null {
+  const t = readText(`/proc/${pid}/stat`);
+  return t ? t.slice(t.lastIndexOf(')') + 2).split(' ')[n - 3] ?? null : null;
+}
+
 /** Process start time in clock ticks since boot (field 22 of /proc/PID/stat): tells a pid from its reuse. */
 export function processStartTime(pid: number): number | null {
-  const t = readText(`/proc/${pid}/stat`);
-  if (!t) return null;
-  const fields = t.slice(t.lastIndexOf(')') + 2).split(' ');
-  const v = Number(fields[19]);
+  const v = Number(statField(pid, 22) ?? NaN);
   return Number.isFinite(v) ? v : null;
 }
 
@@ -55,7 +58,8 @@ export function oomCounterFiles(pid: number): string[] {
     const [, controllers, path] = line.split(':');
     if (path === undefined) continue;
     if (controllers.split(',').includes('memory')) files.push(`/sys/fs/cgroup/memory${path}/memory.oom_control`);
-    else if (controllers === '') files.push(`/sys/fs/cgroup${path}/memory.events`, `/sys/fs/cgroup/unified${path}/memory.events`);
+    // v2 only where it has the memory controller: never at /sys/fs/cgroup/unified (hybrid: v1 has it).
+    else if (controllers === '') files.push(`/sys/fs/cgroup${path}/memory.events`);
   }
   return files.filter((f) => fs.existsSync(f));
 }
@@ -66,9 +70,31 @@ export function cgroupOomKills(file: string): number {
 }
 
 /**
- * OOM kills on the whole system (/proc/vmstat). It also moves for other processes' OOM kills, so
- * it is only a hint, over a short window, when no cgroup count is available.
+ * Whether the cgroup of FILE holds only the supervisor and the process group of WORKER, so its
+ * count is evidence about the worker (under systemd: the service's own cgroup, which has no
+ * sub-cgroups whose kills it would count too); a cgroup shared with other programs is not.
  */
-export function systemOomKills(): number {
-  return counter(readText('/proc/vmstat'), 'oom_kill');
+export function cgroupIsOurs(file: string, worker: number): boolean {
+  const procs = (readText(`${file.slice(0, file.lastIndexOf('/'))}/cgroup.procs`) ?? '').match(/\d+/g) ?? [];
+  // Field 5 is the process group: the worker leads its own, with what it spawned.
+  return procs.length > 0 && procs.every((p) => +p === process.pid || statField(+p, 5) === `${worker}`);
+}
+
+/**
+ * Whether the kernel log holds the OOM killer's "Killed process PID (phoenix-ga-work)" line for
+ * our worker's pid. Read only after an unexplained SIGKILL.
+ */
+export function kernelLogNamesOomKill(pid: number): boolean {
+  let fd: number;
+  // Read-only (O_RDONLY is 0) and non-blocking: EAGAIN at the end of the log.
+  try { fd = fs.openSync('/dev/kmsg', fs.constants.O_NONBLOCK); } catch { return false; }
+  const line = `Killed process ${pid} (phoenix-ga-work)`;
+  const buf = Buffer.alloc(8192);
+  let found = false;
+  // One record per read; EPIPE: records were overwritten while we read.
+  for (let i = 0; i < 100_000 && !found; i++) {
+    try { found = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, 8192, null)).includes(line); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EPIPE') break; }
+  }
+  fs.closeSync(fd);
+  return found;
 }

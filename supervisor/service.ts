@@ -24,6 +24,7 @@ export interface ServiceDeps {
   store: StateStore;
   freeze: FreezeGuard;
   version: string;
+  nodePath: string;
   agentPath: string;
   now: () => number;
 }
@@ -197,7 +198,7 @@ export class Service {
       try { this.#ledgerFd = openLedgerFile(settings.runDir); } catch (e) { this.d.log.log('warn', 'supervisor', `reply ledger: ${(e as Error).message}`); }
     }
     const w = new Worker({
-      nodePath: process.execPath,
+      nodePath: this.d.nodePath,
       agentPath: this.d.agentPath,
       heapMb: settings.workerHeapMb,
       serialFd,

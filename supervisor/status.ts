@@ -32,7 +32,7 @@ export function formatStatus(s: PersistedState | null, runDir: string): { text: 
   if (recent.length) {
     lines.push('last exits:');
     for (const d of recent) {
-      const how = d.signal ? `signal ${d.signal}` : `code ${d.code}`;
+      const how = d.reason === 'signal' && d.signal === 'SIGKILL' ? 'killed (SIGKILL), cause unknown' : d.signal ? `signal ${d.signal}` : `code ${d.code}`;
       lines.push(`  ${d.at}  ${d.reason.padEnd(10)} ${how}, lived ${d.lifetime_ms} ms (generation ${d.generation})`);
     }
   }

@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import type * as net from 'net';
 import { classifyDeath, DeathReason } from './death';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
+import { cgroupIsOurs, cgroupOomKills, kernelLogNamesOomKill, oomCounterFiles } from './proc';
 import { readLedgerFile, ReplyLedger } from './reply-ledger';
-import { cgroupOomKills, oomCounterFiles, systemOomKills } from './proc';
 
 export interface WorkerSpawnOptions {
   nodePath: string;
@@ -59,11 +59,11 @@ export class Worker {
   private lineBuf = '';
   private hungKill = false;
   private stopRequested = false;
-  /** OOM-kill count of each memory cgroup file the worker was seen in, when first seen. */
+  /**
+   * OOM-kill count of each memory cgroup file the worker was seen in, when first seen; -1 once the
+   * cgroup was seen holding other programs too (its count then says nothing about the worker).
+   */
   private readonly cgroupBase = new Map<string, number>();
-  /** System-wide OOM-kill count at the last two ticks: the older one is the baseline, so a tick
-   * that lands between an OOM kill and our seeing the exit cannot hide it. */
-  private systemBase: [number, number] = [0, 0];
   private exited = false;
   /** Connections handed over and not yet acknowledged by the worker, by connection id. */
   private readonly handedOver = new Map<number, net.Socket>();
@@ -113,17 +113,17 @@ export class Worker {
     this.child.on('exit', (code, signal) => this.onExit(code, signal));
   }
 
-  /** Notes the worker's memory cgroup (it may have been moved) and the system OOM count. */
+  /** Notes the worker's memory cgroup (it may have been moved) and whether it is ours alone. */
   refreshOomBaseline(): void {
     if (this.exited) return;
-    for (const f of oomCounterFiles(this.pid)) if (!this.cgroupBase.has(f)) this.cgroupBase.set(f, cgroupOomKills(f));
-    const sys = systemOomKills();
-    this.systemBase = this.systemBase[1] === 0 && this.systemBase[0] === 0 ? [sys, sys] : [this.systemBase[1], sys];
+    for (const f of oomCounterFiles(this.pid)) this.cgroupBase.set(f, cgroupIsOurs(f, this.pid) ? this.cgroupBase.get(f) ?? cgroupOomKills(f) : -1);
   }
 
-  private oomKillCounted(): boolean {
-    for (const [f, base] of this.cgroupBase) if (cgroupOomKills(f) > base) return true;
-    return systemOomKills() > this.systemBase[0];
+  /** Evidence of an OOM kill of this worker: its own cgroup's count rose, or the kernel log names it. */
+  private oomKillEvidence(signal: NodeJS.Signals | null): boolean {
+    if (signal !== 'SIGKILL') return false;
+    for (const [f, base] of this.cgroupBase) if (base >= 0 && cgroupOomKills(f) > base) return true;
+    return kernelLogNamesOomKill(this.pid);
   }
 
   send(m: ToWorker): boolean {
@@ -193,7 +193,6 @@ export class Worker {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;
     this.exited = true;
-    const oomKilled = this.oomKillCounted();
     // Also reap anything the worker left behind in its process group.
     this.killGroup('SIGKILL');
     let finished = false;
@@ -207,7 +206,8 @@ export class Worker {
         killedAsHung: this.hungKill,
         stopRequested: this.stopRequested,
         stderrTail: this.stderrTail,
-        oomKillCounted: oomKilled,
+        // Read once stderr and IPC have drained, not at the exit event itself.
+        oomKillEvidence: this.oomKillEvidence(signal),
       });
       // The worker acknowledges a connection before it reads from it, so one it never
       // acknowledged is unread and can go to the next generation instead of being dropped.

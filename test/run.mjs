@@ -9,6 +9,13 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// The tests run on Node 20 or newer; the older runtimes the product supports (Node 16) are
+// checked on the built bundles by test/runtimes.test.ts.
+if (Number(process.versions.node.split('.')[0]) < 20) {
+  console.error(`test/run.mjs: the tests need Node 20 or newer (this is ${process.version}); Node 16 is tested through the built bundles by test/runtimes.test.ts`);
+  process.exit(2);
+}
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, '.test-out');
 const pattern = process.argv[2] ? new RegExp(process.argv[2]) : null;

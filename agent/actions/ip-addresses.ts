@@ -46,7 +46,7 @@ async function check(sys: System, a: { interface: string; address: string; prefi
   const c = checkAddress(a.interface, a.address, a.prefix);
   if (!interfaceExists(c.iface)) fail(`Parameter 'interface': there is no interface '${c.iface}'`);
   const detection = persist ? detectRenderer(sys, c.iface) : null;
-  if (detection && !detection.ok) fail(`cannot tell how to persist the address: ${detection.reason}; nothing was changed (use "persist": false for a live-only change)`);
+  if (detection && !detection.ok) fail(`cannot tell how to persist the address: ${detection.reason}; nothing was changed (for a live-only change: "persist": false, or phoenix-ga-ctl add-ip/remove-ip --no-persist)`);
   const live = await liveAddresses(sys);
   return { c, renderer: detection && detection.ok ? detection.renderer : null, live };
 }

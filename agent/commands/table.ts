@@ -10,6 +10,7 @@ import { fileCommands } from './files';
 import { hotplugCommands } from './hotplug';
 import { protocolCommands } from './protocol';
 import { statsCommands } from './stats';
+// The shipped worker is built with an empty test-hooks-none.ts in its place (build/build.mjs).
 import { testCommands } from './test-hooks';
 
 export function commandTable(opts: { testCommands: boolean }): readonly Command<never>[] {

@@ -2,10 +2,12 @@
 // runtime, the bundles, the launcher, a default config and the init entry into a system tree
 // (the running system, or a mounted image: nothing inside it is run), enabled for boot.
 // Idempotent (a second run changes nothing), atomic per file, with the runtime switched by one
-// symlink rename (old version or new, never a mix); uninstall removes what install added.
+// symlink rename (old version or new, never a mix); a version directory a process still runs from
+// is never deleted; uninstall removes what install added.
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { describe, processesUsing } from './in-use';
 import { detectInit, InitSystem } from './init-system';
 import { TreeError, treeFiles } from './tree-files';
 
@@ -27,21 +29,31 @@ export interface Payload {
   dir: string;
   /** The Node runtime to install. */
   node: string;
+  /**
+   * Run by the .deb's postinst: dpkg owns the version's files, the launcher and the config (a
+   * conffile); the installer adds only the `current` link and the init entry.
+   */
+  packaged?: boolean;
 }
 
-export interface Manifest { version: string; init: InitSystem; files: string[]; inittabBlock: boolean; configInstalled: string | null; createdDirs?: string[] }
+export interface Manifest { version: string; init: InitSystem; files: string[]; inittabBlock: boolean; configInstalled: string | null; createdDirs?: string[]; packaged?: boolean }
 
 /** Directories install may create; the ones that were not there before go again on uninstall. */
 const MAYBE_CREATED = ['/var', '/var/lib', '/var/lib/phoenix-ga', '/usr/lib', '/usr/lib/phoenix-ga', '/usr/sbin', '/etc/phoenix-ga',
   '/etc/systemd', '/etc/systemd/system', '/etc/systemd/system/multi-user.target.wants', '/etc/init'];
 
-export interface Outcome { code: number; lines: string[] }
+export interface Outcome { code: number; lines: string[]; init?: InitSystem; previous?: string | null }
 
 const BUNDLES = ['supervisor.js', 'agent.js', 'ctl.js'];
 const INIT_FILES = ['phoenix-ga.sh', 'etc/phoenix-ga.conf', 'systemd/phoenix-ga.service', 'sysvinit/inittab.block', 'upstart/phoenix-ga.conf'];
 
 function initText(payload: Payload, rel: string): string {
   return fs.readFileSync(path.join(payload.dir, 'init', rel), 'utf8');
+}
+
+/** /usr/sbin/phoenix-ga: the launcher template of the package in DIR, pointed at LIB/current. */
+export function launcherText(dir: string): string {
+  return fs.readFileSync(path.join(dir, 'init/phoenix-ga.sh'), 'utf8').replace('@LIB@', `${LIB}/current`);
 }
 
 /** The inittab text with our block in place of an existing one (or appended), the rest untouched. */
@@ -68,6 +80,8 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
   }
   const changed = (what: string, did: boolean) => { if (did) lines.push(`  ${what}`); };
   const previous = readManifest(root);
+  let previousVersion: string | null = null;
+  try { previousVersion = fs.readlinkSync(t.at(`${LIB}/current`)); } catch { /* first install */ }
   const createdDirs = previous?.createdDirs ?? MAYBE_CREATED.filter((d) => !t.exists(d));
   try {
     // 1. The version's files in a directory of their own; nothing refers to it yet.
@@ -76,16 +90,14 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
     changed(`${vdir}/node`, t.copy(payload.node, `${vdir}/node`, 0o755));
     for (const b of BUNDLES) changed(`${vdir}/${b}`, t.put(`${vdir}/${b}`, fs.readFileSync(path.join(payload.dir, b)), 0o644));
     // The init files too, so the installed copy can repair or move its own installation.
-    for (const rel of INIT_FILES) changed(`${vdir}/init/${rel}`, t.put(`${vdir}/init/${rel}`, initText(payload, rel), 0o644));
-    // 2. One rename switches the running version.
+    for (const rel of INIT_FILES) changed(`${vdir}/init/${rel}`, t.put(`${vdir}/init/${rel}`, initText(payload, rel), rel.endsWith('.sh') ? 0o755 : 0o644));
+    // 2. One rename switches the version the launcher and the next worker start; the previous
+    // version stays until nothing runs from it (removeOldVersions).
     changed(`${LIB}/current -> ${payload.version}`, t.symlink(payload.version, `${LIB}/current`));
-    for (const old of fs.readdirSync(t.at(LIB))) {
-      if (old !== payload.version && old !== 'current' && !old.endsWith('.phoenix-new')) changed(`removed old version ${LIB}/${old}`, t.remove(`${LIB}/${old}`));
-    }
-    changed(LAUNCHER, t.put(LAUNCHER, initText(payload, 'phoenix-ga.sh').replace('@LIB@', `${LIB}/current`), 0o755));
+    if (!payload.packaged) changed(LAUNCHER, t.put(LAUNCHER, launcherText(payload.dir), 0o755));
     // 3. The configuration only when there is none: an upgrade keeps the operator's (and the key).
     let configInstalled: string | null = null;
-    if (!t.exists(CONFIG)) {
+    if (!t.exists(CONFIG) && !payload.packaged) {
       t.mkdir(path.dirname(CONFIG), 0o700);
       configInstalled = initText(payload, 'etc/phoenix-ga.conf');
       changed(CONFIG, t.put(CONFIG, configInstalled, 0o600));
@@ -102,8 +114,9 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
       changed(`${INITTAB} (the #-- PGA block)`, t.put(INITTAB, inittabWith(cur, initText(payload, 'sysvinit/inittab.block')), fs.statSync(t.at(INITTAB)).mode & 0o7777));
       inittabBlock = true;
     }
-    const files = [`${LIB}`, LAUNCHER, ...(det.init === 'systemd' ? [UNIT, WANTS] : det.init === 'upstart' ? [UPSTART] : [])];
-    const manifest: Manifest = { version: payload.version, init: det.init, files, inittabBlock, configInstalled, createdDirs };
+    const ours = payload.packaged ? [`${LIB}/current`] : [`${LIB}`, LAUNCHER];
+    const files = [...ours, ...(det.init === 'systemd' ? [UNIT, WANTS] : det.init === 'upstart' ? [UPSTART] : [])];
+    const manifest: Manifest = { version: payload.version, init: det.init, files, inittabBlock, configInstalled, createdDirs, ...(payload.packaged ? { packaged: true } : {}) };
     t.mkdir(path.dirname(MANIFEST), 0o700);
     t.put(MANIFEST, JSON.stringify(manifest, null, 1) + '\n', 0o600);
     if (previous && previous.init !== det.init) lines.push(...removeInitEntry(root, previous.init).map((l) => `  ${l}`));
@@ -112,14 +125,38 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
     return { code: INSTALL_EXIT.failed, lines: [...lines, `phoenix-ga install: failed: ${why}`] };
   }
   const head = `phoenix-ga ${payload.version} installed into ${root} for ${det.init} (${det.evidence})`;
-  return { code: INSTALL_EXIT.ok, lines: lines.length ? [head, 'changed:', ...lines] : [`${head}: already installed, nothing changed`] };
+  const prev = previousVersion === payload.version ? null : previousVersion;
+  return { code: INSTALL_EXIT.ok, init: det.init, previous: prev, lines: lines.length ? [head, 'changed:', ...lines] : [`${head}: already installed, nothing changed`] };
+}
+
+/** Points `current` back at VERSION (an upgrade that did not start). */
+export function switchBack(root: string, version: string): void {
+  const t = treeFiles(root);
+  t.symlink(version, `${LIB}/current`);
+  const m = readManifest(root);
+  if (m) t.put(MANIFEST, JSON.stringify({ ...m, version }, null, 1) + '\n', 0o600);
+}
+
+/** Removes the version directories other than KEEP, except those a process still runs from. */
+export function removeOldVersions(root: string, keep: string): string[] {
+  const t = treeFiles(root);
+  const lines: string[] = [];
+  let names: string[] = [];
+  try { names = fs.readdirSync(t.at(LIB)); } catch { return lines; }
+  for (const old of names) {
+    if (old === keep || old === 'current' || old.endsWith('.phoenix-new')) continue;
+    const users = processesUsing(t.at(`${LIB}/${old}`));
+    if (users.length) lines.push(`kept ${LIB}/${old}: in use by ${describe(users)}; the next install removes it`);
+    else if (t.remove(`${LIB}/${old}`)) lines.push(`removed old version ${LIB}/${old}`);
+  }
+  return lines;
 }
 
 function readManifest(root: string): Manifest | null {
   try { return JSON.parse(fs.readFileSync(treeFiles(root).at(MANIFEST), 'utf8')) as Manifest; } catch { return null; }
 }
 
-function removeInitEntry(root: string, init: InitSystem): string[] {
+export function removeInitEntry(root: string, init: InitSystem): string[] {
   const t = treeFiles(root);
   const out: string[] = [];
   if (init === 'systemd') { if (t.remove(WANTS)) out.push(`removed ${WANTS}`); if (t.remove(UNIT)) out.push(`removed ${UNIT}`); }
@@ -136,7 +173,20 @@ export function uninstall(root: string): Outcome {
   const m = readManifest(root);
   if (!m) return { code: INSTALL_EXIT.ok, lines: [`phoenix-ga is not installed in ${root} (no ${MANIFEST}); nothing removed`] };
   const lines = removeInitEntry(root, m.init);
-  for (const f of m.files) if (f !== UNIT && f !== WANTS && f !== UPSTART && t.remove(f)) lines.push(`removed ${f}`);
+  if (m.packaged) {
+    for (const f of [...m.files, MANIFEST]) if (f !== UNIT && f !== WANTS && f !== UPSTART && t.remove(f)) lines.push(`removed ${f}`);
+    for (const d of [...(m.createdDirs ?? [])].sort((a, b) => b.length - a.length)) {
+      try { fs.rmdirSync(t.at(d)); lines.push(`removed ${d}`); } catch { /* not empty (the state), or gone */ }
+    }
+    lines.push('kept the package\'s files, the config, the key, the state and the log: dpkg -r removes the first, dpkg -P all of them');
+    return { code: INSTALL_EXIT.ok, lines: [`phoenix-ga ${m.version} (.deb) uninstalled from ${root}:`, ...lines.map((l) => `  ${l}`)] };
+  }
+  let code: number = INSTALL_EXIT.ok;
+  for (const f of m.files) {
+    if (f === UNIT || f === WANTS || f === UPSTART) continue;
+    const users = processesUsing(t.at(f));
+    if (users.length) { lines.push(`kept ${f}: in use by ${describe(users)}`); code = INSTALL_EXIT.failed; } else if (t.remove(f)) lines.push(`removed ${f}`);
+  }
   // The configuration goes only if it is still the one we installed; the operator's stays.
   const cfg = t.read(CONFIG);
   if (cfg !== null && m.configInstalled !== null && cfg === m.configInstalled) {
@@ -149,5 +199,5 @@ export function uninstall(root: string): Outcome {
   for (const d of [...(m.createdDirs ?? [])].sort((a, b) => b.length - a.length)) {
     try { fs.rmdirSync(t.at(d)); lines.push(`removed ${d}`); } catch { /* not empty, or gone */ }
   }
-  return { code: INSTALL_EXIT.ok, lines: [`phoenix-ga ${m.version} uninstalled from ${root}:`, ...lines.map((l) => `  ${l}`)] };
+  return { code, lines: [`phoenix-ga ${m.version} uninstalled from ${root}:`, ...lines.map((l) => `  ${l}`)] };
 }

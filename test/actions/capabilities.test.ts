@@ -38,7 +38,7 @@ const kinds = (x: Caps, name: string) => (of(x, name).reasons ?? []).map((r) => 
 const S = suite('phoenix-capabilities');
 
 S('every command of the table has its needs declared', () => {
-  for (const c of commandTable({ testCommands: true })) assert.ok(c.name in NEEDS, `${c.name} has no entry in agent/capabilities/needs.ts`);
+  for (const c of commandTable({ testCommands: false })) assert.ok(c.name in NEEDS, `${c.name} has no entry in agent/capabilities/needs.ts`);
 });
 
 S('on this machine: the same commands as guest-info; config blocks; the kernel has no sleep state', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as v8 from 'v8';
-import { createIdleCollector, v8FullGc } from '../../agent/idle-gc';
+import { compactFlag, createIdleCollector, v8FullGc } from '../../agent/idle-gc';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -35,6 +35,12 @@ test("V8's full collection frees garbage that survived into old space", () => {
   gc();
   const after = v8.getHeapStatistics().used_heap_size;
   assert.ok(withGarbage - after > 8 << 20, `freed ${((withGarbage - after) / 1048576).toFixed(1)} MiB`);
+});
+
+test('the compaction flag is the one the running V8 knows (renamed in V8 10, Node 18)', () => {
+  assert.is(compactFlag('9.4.146.26-node.26'), '--always-compact');
+  assert.is(compactFlag('10.2.154.26-node.39'), '--compact-on-every-full-gc');
+  assert.is(compactFlag('11.3.244.8-node.38'), '--compact-on-every-full-gc');
 });
 
 test.run();

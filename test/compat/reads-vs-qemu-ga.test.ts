@@ -1,17 +1,21 @@
 // qemu-ga's read commands, sent to Debian's qemu-ga and to phoenix-ga on the same machine: the
 // same keys and types, and the same values where the machine state is the same. Deliberate
-// differences (extra fields) are listed in docs/protocol.md and named here.
+// differences (extra fields) are listed in docs/protocol.md and named here. Both run in one
+// private mount namespace: the file systems they list are the machine's at the test's start,
+// whatever other processes mount meanwhile, without other tests' loop-device images.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Agent, startAgent } from '../helpers/agent';
 import { QgaClient } from '../helpers/qga-client';
+import { MountNamespace, privateMountNamespace } from '../helpers/mount-namespace';
 import { QemuGa, startQemuGa } from '../helpers/qemu-ga';
 
-const S = suite<{ qga: QemuGa; agent: Agent; q: QgaClient; p: QgaClient }>('reads vs qemu-ga');
+const S = suite<{ qga: QemuGa; agent: Agent; q: QgaClient; p: QgaClient; ns: MountNamespace }>('reads vs qemu-ga');
 
 S.before(async (ctx) => {
-  ctx.qga = await startQemuGa();
-  ctx.agent = startAgent({ interval: 1, hangTimeout: 10 });
+  ctx.ns = await privateMountNamespace();
+  ctx.qga = await startQemuGa([], ctx.ns.wrap);
+  ctx.agent = startAgent({ interval: 1, hangTimeout: 10, wrap: ctx.ns.wrap });
   await ctx.agent.waitReady();
   ctx.q = await QgaClient.connect(ctx.qga.sock);
   ctx.p = await QgaClient.connect(ctx.agent.sock);
@@ -20,6 +24,7 @@ S.after(async (ctx) => {
   ctx.q.close(); ctx.p.close();
   ctx.qga.stop();
   await ctx.agent.stop();
+  ctx.ns.close();
 });
 
 const both = async ({ q, p }: { q: QgaClient; p: QgaClient }, cmd: string) => {

@@ -15,11 +15,13 @@ export interface QemuGa {
   stop(): void;
 }
 
-export async function startQemuGa(extra: string[] = []): Promise<QemuGa> {
+/** WRAP: a command to run qemu-ga under, e.g. ['nsenter', '-t', PID, '-m', '--'] (as startAgent's). */
+export async function startQemuGa(extra: string[] = [], wrap: string[] = []): Promise<QemuGa> {
   if (!QEMU_GA) throw new Error('qemu-ga not found: apt-get install qemu-guest-agent (.ci/run does)');
   const dir = tempDir('qga-');
   const sock = path.join(dir, 'qga.sock');
-  const proc = spawn(QEMU_GA, ['-m', 'unix-listen', '-p', sock, '-t', dir, '-f', path.join(dir, 'qga.pid'), '-l', path.join(dir, 'qga.log'), ...extra], { stdio: 'ignore' });
+  const [cmd, ...pre] = [...wrap, QEMU_GA];
+  const proc = spawn(cmd, [...pre, '-m', 'unix-listen', '-p', sock, '-t', dir, '-f', path.join(dir, 'qga.pid'), '-l', path.join(dir, 'qga.log'), ...extra], { stdio: 'ignore' });
   await waitFor('qemu-ga socket', () => fs.existsSync(sock), 5000);
   const version = /(\d+\.\d+\.\d+)/.exec(spawnSync(QEMU_GA, ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
   return { proc, sock, version, stop: () => proc.kill('SIGTERM') };

@@ -6,13 +6,15 @@ import { spawn, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ROOT, tempDir } from '../helpers/agent';
+import { ROOT } from '../helpers/agent';
+import { scratchDir } from '../helpers/versions';
 
 const CLI = path.join(ROOT, 'dist/phoenix-ga');
 const run = (...args: string[]) => spawnSync(CLI, args, { encoding: 'utf8' });
 
 function tree(kind: 'systemd' | 'sysvinit' | 'upstart' | 'unknown' | 'conflict'): string {
-  const r = tempDir(`tree-${kind}-`);
+  // Removed at exit: an installed tree holds a copy of the runtime.
+  const r = scratchDir(`tree-${kind}-`);
   const w = (p: string, text: string, mode = 0o644) => { fs.mkdirSync(path.dirname(path.join(r, p)), { recursive: true }); fs.writeFileSync(path.join(r, p), text, { mode }); };
   fs.mkdirSync(path.join(r, 'usr/sbin'), { recursive: true });
   fs.mkdirSync(path.join(r, 'etc'), { recursive: true });
@@ -107,7 +109,7 @@ test('unfamiliar or contradictory layouts are refused with exit 4 and nothing wr
     assert.match(out.stderr, /refused, nothing written/);
     assert.equal(snapshot(r), before, kind);
   }
-  const empty = tempDir('empty-');
+  const empty = scratchDir('empty-');
   assert.is(run('install', '--root', empty).status, 4);
   assert.equal(fs.readdirSync(empty), []);
 });

@@ -4,30 +4,22 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { atExit } from '../../helpers/at-exit';
 import { removeTree, RUN_DIR } from './host';
 
-const pending = new Set<() => void>();
-let installed = false;
-
-function runPending(): void {
-  for (const fn of [...pending].reverse()) {
-    try { fn(); } catch { /* best effort: the next one may still succeed */ }
-  }
-  pending.clear();
-}
+// Signals end the process through exit, so the one exit handler of at-exit.ts runs the cleanups.
+// Each test file is bundled with its own copy of this module: the flag is shared through globalThis.
+const SIGNALS_KEY = Symbol.for('phoenix-ga.test.e2e-signals');
 
 /** Registers a synchronous cleanup run at process exit (also on SIGINT/SIGTERM/SIGHUP); returns its removal. */
 export function onExit(fn: () => void): () => void {
-  if (!installed) {
-    installed = true;
-    process.once('exit', runPending);
+  const g = globalThis as unknown as Record<symbol, boolean | undefined>;
+  if (!g[SIGNALS_KEY]) {
+    g[SIGNALS_KEY] = true;
     // Children are started in their own sessions, so a terminal's ^C never reaches them.
-    for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
-      process.once(sig, () => { runPending(); process.exit(128 + n); });
-    }
+    for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) process.once(sig, () => process.exit(128 + n));
   }
-  pending.add(fn);
-  return () => { pending.delete(fn); };
+  return atExit(fn);
 }
 
 // Field 22 of /proc/PID/stat: with the pid it names one process, so a reused pid is never killed
