@@ -54,21 +54,21 @@ export class Worker {
   readyAt: number | null = null;
   lastProgressAt: number;
   busy: string | null = null;
-  private readonly child: ChildProcess;
-  private stderrTail = '';
-  private lineBuf = '';
-  private hungKill = false;
-  private stopRequested = false;
+  readonly #child: ChildProcess;
+  #stderrTail = '';
+  #lineBuf = '';
+  #hungKill = false;
+  #stopRequested = false;
   /**
    * OOM-kill count of each memory cgroup file the worker was seen in, when first seen; -1 once the
    * cgroup was seen holding other programs too (its count then says nothing about the worker).
    */
-  private readonly cgroupBase = new Map<string, number>();
-  private exited = false;
+  readonly #cgroupBase = new Map<string, number>();
+  #exited = false;
   /** Connections handed over and not yet acknowledged by the worker, by connection id. */
-  private readonly handedOver = new Map<number, net.Socket>();
-  private nextCid = 0;
-  private readonly ledgerFd: number | null;
+  readonly #handedOver = new Map<number, net.Socket>();
+  #nextCid = 0;
+  readonly #ledgerFd: number | null;
 
   constructor(opts: WorkerSpawnOptions, private readonly on: WorkerHandlers) {
     this.generation = opts.config.generation;
@@ -76,10 +76,10 @@ export class Worker {
     this.lastProgressAt = this.spawnedAt;
     const stdio: Array<'ignore' | 'pipe' | 'ipc' | number> = ['ignore', 'ignore', 'pipe', 'ipc'];
     // The serial port (fd 4) and its reply ledger (fd 5).
-    this.ledgerFd = opts.serialFd !== null ? opts.ledgerFd : null;
+    this.#ledgerFd = opts.serialFd !== null ? opts.ledgerFd : null;
     if (opts.serialFd !== null) stdio.push(opts.serialFd);
-    if (this.ledgerFd !== null) stdio.push(this.ledgerFd);
-    this.child = spawn(opts.nodePath, [...workerExecArgs(opts.heapMb), opts.agentPath], {
+    if (this.#ledgerFd !== null) stdio.push(this.#ledgerFd);
+    this.#child = spawn(opts.nodePath, [...workerExecArgs(opts.heapMb), opts.agentPath], {
       stdio,
       detached: true,
       serialization: 'json',
@@ -91,45 +91,45 @@ export class Worker {
         PHOENIX_GA_WORKER: JSON.stringify(opts.config),
       },
     });
-    this.pid = this.child.pid ?? -1;
+    this.pid = this.#child.pid ?? -1;
     if (this.pid > 0) {
       try { fs.writeFileSync(`/proc/${this.pid}/oom_score_adj`, String(WORKER_OOM_SCORE_ADJ)); } catch { /* not permitted */ }
       this.refreshOomBaseline();
     }
-    this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (d: string) => this.onStderr(d));
-    this.child.on('message', (m: FromWorker) => {
+    this.#child.stderr!.setEncoding('utf8');
+    this.#child.stderr!.on('data', (d: string) => this.#onStderr(d));
+    this.#child.on('message', (m: FromWorker) => {
       this.lastProgressAt = opts.now();
       if (m.t === 'ready' && this.readyAt === null) this.readyAt = this.lastProgressAt;
       if (m.t === 'pong') this.busy = m.busy;
-      if (m.t === 'conn-ok') { this.handedOver.get(m.cid)?.destroy(); this.handedOver.delete(m.cid); }
+      if (m.t === 'conn-ok') { this.#handedOver.get(m.cid)?.destroy(); this.#handedOver.delete(m.cid); }
       this.on.message(m);
     });
-    this.child.on('error', (e) => {
-      this.onStderr(`spawn failed: ${e.message}\n`);
+    this.#child.on('error', (e) => {
+      this.#onStderr(`spawn failed: ${e.message}\n`);
       // A spawn that failed emits no 'exit': report it as a crash so the restart loop goes on.
-      if (!(this.child.pid! > 0)) this.onExit(127, null);
+      if (!(this.#child.pid! > 0)) this.#onExit(127, null);
     });
-    this.child.on('exit', (code, signal) => this.onExit(code, signal));
+    this.#child.on('exit', (code, signal) => this.#onExit(code, signal));
   }
 
   /** Notes the worker's memory cgroup (it may have been moved) and whether it is ours alone. */
   refreshOomBaseline(): void {
-    if (this.exited) return;
-    for (const f of oomCounterFiles(this.pid)) this.cgroupBase.set(f, cgroupIsOurs(f, this.pid) ? this.cgroupBase.get(f) ?? cgroupOomKills(f) : -1);
+    if (this.#exited) return;
+    for (const f of oomCounterFiles(this.pid)) this.#cgroupBase.set(f, cgroupIsOurs(f, this.pid) ? this.#cgroupBase.get(f) ?? cgroupOomKills(f) : -1);
   }
 
   /** Evidence of an OOM kill of this worker: its own cgroup's count rose, or the kernel log names it. */
-  private oomKillEvidence(signal: NodeJS.Signals | null): boolean {
+  #oomKillEvidence(signal: NodeJS.Signals | null): boolean {
     if (signal !== 'SIGKILL') return false;
-    for (const [f, base] of this.cgroupBase) if (base >= 0 && cgroupOomKills(f) > base) return true;
+    for (const [f, base] of this.#cgroupBase) if (base >= 0 && cgroupOomKills(f) > base) return true;
     return kernelLogNamesOomKill(this.pid);
   }
 
   send(m: ToWorker): boolean {
-    if (this.exited || !this.child.connected) return false;
+    if (this.#exited || !this.#child.connected) return false;
     try {
-      this.child.send(m, () => { /* a failed send shows up as the worker's exit */ });
+      this.#child.send(m, () => { /* a failed send shows up as the worker's exit */ });
       return true;
     } catch {
       return false;
@@ -142,14 +142,14 @@ export class Worker {
    * handle open, and the client would hang).
    */
   sendConnection(socket: net.Socket): boolean {
-    if (this.exited || !this.child.connected) return false;
-    const cid = ++this.nextCid;
-    this.handedOver.set(cid, socket);
+    if (this.#exited || !this.#child.connected) return false;
+    const cid = ++this.#nextCid;
+    this.#handedOver.set(cid, socket);
     try {
-      this.child.send({ t: 'conn', cid }, socket, { keepOpen: true }, () => { /* see above */ });
+      this.#child.send({ t: 'conn', cid }, socket, { keepOpen: true }, () => { /* see above */ });
       return true;
     } catch {
-      this.handedOver.delete(cid);
+      this.#handedOver.delete(cid);
       return false;
     }
   }
@@ -161,38 +161,38 @@ export class Worker {
 
   /** SIGKILL for a worker that stopped making progress (SIGKILL also works on a stopped process). */
   killAsHung(): void {
-    this.hungKill = true;
+    this.#hungKill = true;
     this.killGroup('SIGKILL');
   }
 
   /** SIGTERM now, SIGKILL after the grace period. */
   stop(graceMs: number): void {
-    if (this.exited) return;
-    this.stopRequested = true;
+    if (this.#exited) return;
+    this.#stopRequested = true;
     this.killGroup('SIGTERM');
     const t = setTimeout(() => this.killGroup('SIGKILL'), graceMs);
-    this.child.once('exit', () => clearTimeout(t));
+    this.#child.once('exit', () => clearTimeout(t));
   }
 
   get alive(): boolean {
-    return !this.exited;
+    return !this.#exited;
   }
 
-  private onStderr(d: string): void {
-    this.stderrTail = (this.stderrTail + d).slice(-STDERR_TAIL);
-    this.lineBuf += d;
+  #onStderr(d: string): void {
+    this.#stderrTail = (this.#stderrTail + d).slice(-STDERR_TAIL);
+    this.#lineBuf += d;
     let nl: number;
-    while ((nl = this.lineBuf.indexOf('\n')) >= 0) {
-      const line = this.lineBuf.slice(0, nl);
-      this.lineBuf = this.lineBuf.slice(nl + 1);
+    while ((nl = this.#lineBuf.indexOf('\n')) >= 0) {
+      const line = this.#lineBuf.slice(0, nl);
+      this.#lineBuf = this.#lineBuf.slice(nl + 1);
       if (line.trim()) this.on.stderrLine(line);
     }
-    if (this.lineBuf.length > 4096) { this.on.stderrLine(this.lineBuf); this.lineBuf = ''; }
+    if (this.#lineBuf.length > 4096) { this.on.stderrLine(this.#lineBuf); this.#lineBuf = ''; }
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.exited) return;
-    this.exited = true;
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#exited) return;
+    this.#exited = true;
     // Also reap anything the worker left behind in its process group.
     this.killGroup('SIGKILL');
     let finished = false;
@@ -203,23 +203,23 @@ export class Worker {
       const reason = classifyDeath({
         code,
         signal,
-        killedAsHung: this.hungKill,
-        stopRequested: this.stopRequested,
-        stderrTail: this.stderrTail,
+        killedAsHung: this.#hungKill,
+        stopRequested: this.#stopRequested,
+        stderrTail: this.#stderrTail,
         // Read once stderr and IPC have drained, not at the exit event itself.
-        oomKillEvidence: this.oomKillEvidence(signal),
+        oomKillEvidence: this.#oomKillEvidence(signal),
       });
       // The worker acknowledges a connection before it reads from it, so one it never
       // acknowledged is unread and can go to the next generation instead of being dropped.
-      const unread = [...this.handedOver.values()];
-      this.handedOver.clear();
+      const unread = [...this.#handedOver.values()];
+      this.#handedOver.clear();
       let owed: ReplyLedger | null = null;
-      try { owed = this.ledgerFd !== null ? readLedgerFile(this.ledgerFd) : null; } catch { /* nothing known */ }
+      try { owed = this.#ledgerFd !== null ? readLedgerFile(this.#ledgerFd) : null; } catch { /* nothing known */ }
       this.on.exit({ reason, code, signal, unread, owed });
     };
     // Wait (bounded) for stderr to drain (V8's heap-limit message) and for the IPC channel to
     // deliver what the worker sent before it died (connection acknowledgements).
-    const pending = [this.child.stderr && !this.child.stderr.readableEnded ? 'stderr' : '', this.child.connected ? 'ipc' : ''].filter(Boolean);
+    const pending = [this.#child.stderr && !this.#child.stderr.readableEnded ? 'stderr' : '', this.#child.connected ? 'ipc' : ''].filter(Boolean);
     const done = (what: string): void => {
       const i = pending.indexOf(what);
       if (i >= 0) pending.splice(i, 1);
@@ -227,7 +227,7 @@ export class Worker {
     };
     const timer = setTimeout(finish, 200);
     if (pending.length === 0) finish();
-    this.child.stderr?.once('end', () => done('stderr'));
-    this.child.once('disconnect', () => done('ipc'));
+    this.#child.stderr?.once('end', () => done('stderr'));
+    this.#child.once('disconnect', () => done('ipc'));
   }
 }
