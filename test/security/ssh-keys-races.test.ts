@@ -5,6 +5,7 @@
 // plant is followed, or not, by the real kernel. A win is anything changed outside the user's tree.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { Agent, startAgent, tempDir, waitFor } from '../helpers/agent';
 import { QgaClient } from '../helpers/qga-client';
@@ -37,17 +38,21 @@ S.after(async (ctx) => {
   fs.rmSync(ctx.tree.root, { recursive: true, force: true });
 });
 
-/** Removes whatever is at P (a link, a file, a tree) as root; a racer may be moving it meanwhile. */
+/**
+ * Removes whatever is at P (a link, a file, a tree) as root while a racer may be swapping it. The
+ * entry is first renamed out of the racer's way: removing a tree in place, root could list the
+ * directory after the racer put a link there and delete through it (a win that was the test's).
+ */
 function clear(p: string): void {
-  for (let i = 0; ; i++) {
-    try {
-      const st = fs.lstatSync(p, { throwIfNoEntry: false });
-      if (!st) return;
-      if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true }); else fs.unlinkSync(p);
-    } catch (e) {
-      if (i > 100) throw e;
-    }
+  const gone = `${p}.gone-${crypto.randomBytes(6).toString('hex')}`;
+  try {
+    fs.renameSync(p, gone);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
   }
+  const st = fs.lstatSync(gone);
+  if (st.isDirectory()) fs.rmSync(gone, { recursive: true, force: true }); else fs.unlinkSync(gone);
 }
 
 /** A directory's owner, mode and entries with their bytes: what a win would change. */
@@ -106,6 +111,7 @@ while True:
   try {
     await racer.waitFor('ready');
     let wins = 0, swapped = 0;
+    let firstWin = '';
     const t = tally();
     for (let i = 0; i < CALLS; i++) {
       clear(`${user.home}/.ssh`);
@@ -114,6 +120,7 @@ while True:
       if (fs.lstatSync(`${user.home}/.ssh`, { throwIfNoEntry: false })?.isSymbolicLink()) swapped++;
       if (snapshot(target) !== before) {
         wins++;
+        firstWin ||= snapshot(target);
         fs.chownSync(target, 0, 0);
         fs.chmodSync(target, 0o755);
         for (const n of fs.readdirSync(target)) if (n !== 'keep.conf') clear(`${target}/${n}`);
@@ -121,7 +128,7 @@ while True:
     }
     console.log(`  inotify racer: ${CALLS} calls, .ssh swapped in ${swapped}; ${t.ok} succeeded, ${t.refused} refused, ${t.other.length} other; racer won ${wins}`);
     assert.ok(swapped > CALLS / 10, `the racer swapped in only ${swapped} of ${CALLS} calls: the test proves nothing`);
-    assert.is(wins, 0, `root chowned or wrote ${target} in ${wins} of ${CALLS} calls`);
+    assert.is(wins, 0, `root chowned or wrote ${target} in ${wins} of ${CALLS} calls; the first time it read:\n${firstWin}\ninstead of:\n${before}`);
     assert.is(snapshot(target), before);
     assert.equal(t.other, [], 'every reply is a success or a named refusal');
   } finally {
