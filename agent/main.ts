@@ -12,6 +12,7 @@ import { createFreezer } from './actions/filesystems';
 import { createConnectionServer } from './channel/unix';
 import { openSerialPort } from './channel/serial-port';
 import { commandTable } from './commands/table';
+import { crashPoint } from './commands/test-hooks';
 import { createDispatcher, Dispatcher } from './dispatcher';
 import { Link, Session } from './session';
 import { createExactlyOnce } from './journal/exactly-once';
@@ -40,24 +41,6 @@ function readConfig(): WorkerConfig {
   }
 }
 
-/**
- * Tests only: a real SIGKILL of this worker at one journal step of one command, TIMES times in
- * all (counted in STATE_DIR/test-crash-count, so a restarted worker does not crash forever).
- */
-function crashPoint(spec: string | null, stateDir: string): ((step: string, cmd: string) => void) | undefined {
-  if (!spec) return undefined;
-  const [at, cmd, times = '1'] = spec.split(':');
-  const file = path.join(stateDir, 'test-crash-count');
-  return (step, name) => {
-    if (step !== at || name !== cmd) return;
-    const fs = require('fs') as typeof import('fs');
-    let n = 0;
-    try { n = Number(fs.readFileSync(file, 'utf8')); } catch { /* none yet */ }
-    if (n >= Number(times)) return;
-    fs.writeFileSync(file, String(n + 1));
-    process.kill(process.pid, 'SIGKILL');
-  };
-}
 
 function log(level: string, msg: string): void {
   process.stderr.write(`${level}: ${msg}\n`);

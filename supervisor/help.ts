@@ -31,7 +31,7 @@ Options (each overrides the key of the same name in the config file):
   --freeze-timeout SEC       thaw frozen file systems after this long (default 600)
   --test-commands            use the test worker with phoenix-test-* fault injection commands
                              (a build tree only: packages do not ship it)
-  --test-crash-at STEP:CMD   the worker kills itself at a journal step (tests only)
+  --test-crash-at STEP:CMD   with --test-commands: the worker kills itself at a journal step
 
 Exit codes: 0 stopped cleanly; 2 bad usage or config; 3 (status) the supervisor is not
 running; 70 internal error (the init system restarts it); 100 another instance holds the run

@@ -238,6 +238,7 @@ export function loadSettings(flags: Map<string, string>, readFile = readConfigFi
   const crash = flags.get('test-crash-at');
   if (crash !== undefined) {
     if (!/^(received|started|effect|done):[a-z-]+(:\d+)?$/.test(crash)) throw new SettingsError(`--test-crash-at: expected STEP:COMMAND[:TIMES] with STEP received|started|effect|done, got '${crash}'`);
+    if (!s.testCommands) throw new SettingsError('--test-crash-at needs --test-commands (only the test worker has crash points)');
     s.testCrashAt = crash;
   }
   if (s.allowRpcs && s.blockRpcs !== DEFAULT_BLOCKED && s.blockRpcs.length) throw new SettingsError(`${s.configFile ?? 'flags'}: allow-rpcs and block-rpcs: set only one of the two`);

@@ -4,6 +4,7 @@
 // killer, a real crash.
 
 import type * as childProcess from 'child_process';
+import * as fs from 'fs';
 import { command } from './command';
 import { int, object, oneOf, optional, str } from './schema';
 
@@ -51,7 +52,7 @@ export const testCommands = [
     mutating: true,
     run: async (a) => {
       if (a.ms) await new Promise((r) => setTimeout(r, a.ms));
-      require('fs').appendFileSync(a.file, `${a.tag}\n`);
+      fs.appendFileSync(a.file, `${a.tag}\n`);
       return { ran: a.tag };
     },
   }),
@@ -62,3 +63,21 @@ export const testCommands = [
     run: (a) => process.exit(a.code),
   }),
 ];
+
+/**
+ * Tests only: a real SIGKILL of this worker at one journal step of one command, TIMES times in
+ * all (counted in STATE_DIR/test-crash-count, so a restarted worker does not crash forever).
+ */
+export function crashPoint(spec: string | null, stateDir: string): ((step: string, cmd: string) => void) | undefined {
+  if (!spec) return undefined;
+  const [at, cmd, times = '1'] = spec.split(':');
+  const file = `${stateDir}/test-crash-count`;
+  return (step, name) => {
+    if (step !== at || name !== cmd) return;
+    let n = 0;
+    try { n = Number(fs.readFileSync(file, 'utf8')); } catch { /* none yet */ }
+    if (n >= Number(times)) return;
+    fs.writeFileSync(file, String(n + 1));
+    process.kill(process.pid, 'SIGKILL');
+  };
+}

@@ -80,7 +80,7 @@ test('real commands under crash and retry: the SSH key is there once, the host f
   const dir = tempDir();
   const tree = makeTree();
   const K = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDzQOzGwH0oF7aE+8y1HqDPaFqjPpVZ8p5Nn0m8wX3Sd k';
-  const agent = startAgent({ dir, interval: 0.2, hangTimeout: 10, args: ['--os-root', tree.root, '--state-dir', `${dir}/state`, '--test-crash-at', 'effect:guest-ssh-add-authorized-keys'] });
+  const agent = startAgent({ dir, interval: 0.2, hangTimeout: 10, testCommands: true, args: ['--os-root', tree.root, '--state-dir', `${dir}/state`, '--test-crash-at', 'effect:guest-ssh-add-authorized-keys'] });
   try {
     await agent.waitReady();
     const req = JSON.stringify({ execute: 'guest-ssh-add-authorized-keys', arguments: { username: 'alice', keys: [K], 'idempotency-key': 'ssh-1' } });

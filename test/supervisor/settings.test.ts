@@ -36,6 +36,11 @@ test('errors name the file, the line, the key and what was expected', () => {
   assert.match(error('', { 'heartbeat-interval': '0' }), /^--heartbeat-interval: heartbeat-interval: expected a number/);
 });
 
+test('crash points exist only with the test worker: --test-crash-at alone is refused', () => {
+  assert.match(error('', { 'test-crash-at': 'effect:guest-ping' }), /--test-crash-at needs --test-commands/);
+  assert.is(load('', { 'test-crash-at': 'effect:guest-ping', 'test-commands': '' }).testCrashAt, 'effect:guest-ping');
+});
+
 test('interfaces-order: real-first by default, as-is or real-only when set, anything else refused', () => {
   assert.is(load('').interfacesOrder, 'real-first');
   assert.is(load('interfaces-order = as-is\n').interfacesOrder, 'as-is');
