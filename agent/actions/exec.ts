@@ -19,6 +19,8 @@ import { serviceStart } from './service-env';
 /** qemu-ga's cap per stream. */
 const MAX_OUTPUT = 16 << 20;
 const MAX_RUNNING = 16;
+/** Finished runs whose status nobody asked for: the oldest is forgotten beyond this many. */
+const MAX_UNCLAIMED = 64;
 
 export type Capture = boolean | 'none' | 'stdout' | 'stderr' | 'separated' | 'merged';
 type Mode = 'none' | 'stdout' | 'stderr' | 'separated' | 'merged';
@@ -107,6 +109,7 @@ export function createExec(sys: System, host: Host) {
         done();
       });
       runs.set(child.pid!, r);
+      forgetUnclaimed(runs);
       return { pid: child.pid! };
     },
     status(pid: number): Record<string, unknown> {
@@ -122,6 +125,15 @@ export function createExec(sys: System, host: Host) {
       return res;
     },
   };
+}
+
+/** A client that never asks for the status must not keep up to 32 MiB of output per run for ever. */
+function forgetUnclaimed(runs: Map<number, Run>): void {
+  let finished = [...runs.values()].filter((r) => r.exited).length;
+  for (const [pid, r] of runs) {
+    if (finished <= MAX_UNCLAIMED) return;
+    if (r.exited) { runs.delete(pid); finished--; }
+  }
 }
 
 const stream = (): Stream => ({ data: [], length: 0, truncated: false });

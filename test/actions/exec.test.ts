@@ -59,4 +59,16 @@ S('no descriptor of the agent reaches the child beyond 0, 1 and 2 (and what the 
   assert.ok(fds.every((fd: number) => inherited.includes(fd)), `child fds ${fds} vs the supervisor's own inherited ${inherited}`);
 });
 
+S('finished runs nobody asks about are bounded: beyond 64, the oldest is forgotten, the newest kept', async ({ c }) => {
+  const start = async (): Promise<number> => (await c.request('guest-exec', { path: '/bin/true' })).return.pid;
+  const pids: number[] = [];
+  for (let i = 0; i < 66; i++) pids.push(await start());
+  await new Promise((r) => setTimeout(r, 1500));
+  const last = await start();
+  const first = await c.request('guest-exec-status', { pid: pids[0] });
+  assert.equal(first.error, { class: 'GenericError', desc: "Invalid parameter 'pid'" }, 'the oldest unclaimed run was forgotten');
+  assert.is((await c.request('guest-exec-status', { pid: pids[65] })).return.exited, true, 'a recent one is still there');
+  await waitFor('last exit', async () => (await c.request('guest-exec-status', { pid: last })).return.exited, 5000, 20);
+});
+
 S.run();
