@@ -23,7 +23,6 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
   let prev: Counters | null = null;
   let timer: NodeJS.Timeout | null = null;
   let cost: { cpuUs: number; spawned: number } | null = null;
-  let seq = opts.history.last() ?? 0;
   const schedule = (ms: number): void => {
     timer = setTimeout(tick, ms);
     timer.unref();
@@ -33,7 +32,8 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
       const cpu0 = process.cpuUsage();
       const spawned0 = opts.host.spawned();
       const cur = await readCounters(opts.host, opts.now);
-      if (prev) opts.history.push(computeSample(prev, cur, ++seq, Date.now()));
+      // Numbered after what the history holds: a sample it failed to store leaves no gap.
+      if (prev) opts.history.push(computeSample(prev, cur, (opts.history.last() ?? 0) + 1, Date.now()));
       prev = cur;
       const c = process.cpuUsage(cpu0);
       cost = { cpuUs: c.user + c.system, spawned: opts.host.spawned() - spawned0 };

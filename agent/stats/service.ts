@@ -19,7 +19,7 @@ export function startStats(opts: { host: Host; runDir: string | null; intervalMs
   try { if (cfgFile) saved = JSON.parse(fs.readFileSync(cfgFile, 'utf8')); } catch { /* defaults */ }
   const boot = (opts.host.read('/proc/sys/kernel/random/boot_id') ?? '').trim();
   const history = createHistory({
-    file: opts.runDir ? path.join(opts.runDir, 'stats.jsonl') : null,
+    dir: opts.runDir,
     boot,
     capacity: saved.capacity ?? opts.capacity,
     onError: opts.onError,
