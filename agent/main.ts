@@ -77,7 +77,9 @@ function main(): void {
     inFlight += b ? 1 : -1;
     supervisor.setBusy(inFlight > 0 ? 'command' : null);
   };
-  const idleGc = createIdleCollector(IDLE_GC_AFTER, IDLE_GC_QUIET_MS, v8FullGc());
+  // The v8 and vm modules it needs are loaded at the first collection, not before the first reply.
+  let fullGc: (() => void) | null = null;
+  const idleGc = createIdleCollector(IDLE_GC_AFTER, IDLE_GC_QUIET_MS, () => (fullGc ??= v8FullGc())());
   const counted: Dispatcher = {
     parse: (text) => dispatcher.parse(text),
     run: (p, progress) => { idleGc.request(); return dispatcher.run(p, progress); },

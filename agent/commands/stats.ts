@@ -47,8 +47,7 @@ export const statsCommands = [
       };
       // A history that is still empty (the first seconds after boot): a sample of now instead.
       if (page.count === 0 && h.size() === 0) {
-        const now = await ctx.stats.sampler.current();
-        if (now) out.current = now;
+        out.current = await ctx.stats.sampler.current();
       }
       return out;
     },
