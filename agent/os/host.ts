@@ -33,6 +33,8 @@ export interface Host {
   readOrCode(p: string): { text: string } | { code: string };
   /** What execve would find at P: a directory, an executable file, or the errno code of stat. */
   stat(p: string): { dir: boolean; executable: boolean } | { code: string };
+  /** Which file P is now (inode and change time): another file, or the same one re-created, differs. */
+  identity(p: string): string | null;
   /** Major and minor number of the block device at P (stat's st_rdev), or null. */
   blockDevice(p: string): { major: number; minor: number } | null;
   /** Usage of the file system mounted at P (statfs), or null. */
@@ -91,6 +93,9 @@ export function createHost(root = '/'): Host {
         try { fs.accessSync(at(p), fs.constants.X_OK); } catch { executable = false; }
         return { dir: st.isDirectory(), executable };
       } catch (e) { return { code: (e as NodeJS.ErrnoException).code ?? 'EIO' }; }
+    },
+    identity(p) {
+      try { const st = fs.statSync(at(p)); return `${st.ino}:${st.ctimeMs}`; } catch { return null; }
     },
     blockDevice(p) {
       try {
