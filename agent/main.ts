@@ -1,11 +1,11 @@
 // Composition root of the worker bundle (dist/agent.js): config from the supervisor, the command
 // table, the dispatcher, and the channel it serves.
 
-import * as net from 'net';
+import net = require('net');
 import type { WorkerConfig } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
 import { LEDGER_FD } from '../supervisor/reply-ledger';
-import * as path from 'path';
+import path = require('path');
 import { createExec } from './actions/exec';
 import { createFileHandles } from './actions/file-handles';
 import { createFreezer } from './actions/filesystems';

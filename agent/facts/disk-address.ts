@@ -4,7 +4,7 @@
 // (ata_piix, sym53c8xx, virtio-pci, ahci, nvme), or a CCW address on s390. The device node comes
 // from the uevent file, the serial from udev's database (or, where udevd does not run, sysfs).
 
-import * as path from 'path';
+import path = require('path');
 import type { Host } from '../os/host';
 
 export interface DiskAddress {

@@ -2,7 +2,7 @@
 // os-release, the same fields from /etc/redhat-release, /etc/lsb-release or /etc/debian_version
 // (qemu-ga then returns the uname fields only). Keys without a value are left out, as qemu-ga does.
 
-import * as os from 'os';
+import os = require('os');
 import type { Host } from '../os/host';
 
 export interface OsInfo {

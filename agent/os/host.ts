@@ -3,9 +3,9 @@
 // few facts that only the live kernel has (interface addresses, file system usage) are here too.
 // Only this module (and its sibling for actions) touches the system.
 
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs = require('fs');
+import os = require('os');
+import path = require('path');
 
 export interface FsUsage {
   /** Fundamental block size (f_frsize). */

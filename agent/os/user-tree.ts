@@ -6,7 +6,7 @@
 // modes are set through descriptors (fchown, fchmod). Without /proc nothing is done at all.
 
 import type * as cryptoModule from 'crypto';
-import * as fs from 'fs';
+import fs = require('fs');
 
 export interface TreeOwner { name: string; uid: number; gid: number }
 

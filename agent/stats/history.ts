@@ -6,8 +6,8 @@
 // before it serves), and a worker restarted after a crash continues the series; a new boot starts
 // a new one. A page is read from disk and turned into JSON text record by record.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { RawJson } from '../wire/json-write';
 import { encodeSample } from './record';
 import { JsonBytes, writeRecordJson } from './record-json';

@@ -3,7 +3,7 @@
 // a sample costs one write and nothing is rewritten; what is kept in memory is the offset of each
 // record (4 bytes). A record torn by a crash (the last one) is cut off when the file is opened.
 
-import * as fs from 'fs';
+import fs = require('fs');
 import { RecordError, recordSeq } from './record';
 
 const MAGIC = 'PGASTAT1';

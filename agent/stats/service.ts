@@ -1,8 +1,8 @@
 // The statistics part of the worker: sampler + history + the panel's settings for them, which
 // are kept in RUN_DIR/stats-config.json so a restarted worker keeps what the panel chose.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import type { Host } from '../os/host';
 import { createHistory, History } from './history';
 import { Sampler, startSampler } from './sampler';
