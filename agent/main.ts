@@ -31,6 +31,8 @@ const MAX_DEPTH = 1024;
 /** A full collection once this many requests were served and the channel has been quiet this long. */
 const IDLE_GC_AFTER = 1000;
 const IDLE_GC_QUIET_MS = 2000;
+/** A request this large is collected after as a burst is: its copies are tens of MB off the heap. */
+const IDLE_GC_BIG_REQUEST = 1 << 20;
 
 function readConfig(): WorkerConfig {
   try {
@@ -81,7 +83,7 @@ function main(): void {
   let fullGc: (() => void) | null = null;
   const idleGc = createIdleCollector(IDLE_GC_AFTER, IDLE_GC_QUIET_MS, () => (fullGc ??= v8FullGc())());
   const counted: Dispatcher = {
-    parse: (text) => dispatcher.parse(text),
+    parse: (text) => { if (text.length >= IDLE_GC_BIG_REQUEST) idleGc.request(IDLE_GC_AFTER); return dispatcher.parse(text); },
     run: (p, progress) => { idleGc.request(); return dispatcher.run(p, progress); },
     lexicalError: (desc) => dispatcher.lexicalError(desc),
     setPolicy: (p) => dispatcher.setPolicy(p),
