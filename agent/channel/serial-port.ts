@@ -3,8 +3,9 @@
 // stop reading, wait, and read again; never close the port. Nothing reachable from Node tells the
 // guest that the host connected (the driver signals it with SIGIO, which needs fcntl(F_SETOWN,
 // O_ASYNC), and a level-triggered epoll wakes for the hang-up without end), so the wait is a
-// timer: short while hosts come and go (Proxmox connects once per command), long once the host
-// has been away for a while, so an idle guest with no host wakes at most once every 5 s.
+// timer: short while hosts come and go (Proxmox connects once per command), longer once the host
+// has been away a while, but never past 2 s: the first thing Proxmox sends after connecting is a
+// guest-ping it gives up on after 3 s, and the agent reads nothing before its wait ends.
 
 import type { Link } from '../session';
 import { pipeOnFd, rawStream } from './raw-stream';
@@ -20,8 +21,11 @@ export interface SerialPort {
   start(): void;
 }
 
-/** Waits after EOF: doubling from the first to the cap, the long cap once the host is long gone. */
-export const RETRY = { firstMs: 100, capMs: 1000, longCapMs: 5000, longAfterMs: 60_000 };
+/**
+ * Waits after EOF: doubling from the first to the cap, the long cap once the host is long gone
+ * (0.5 wake-ups/s; the long cap plus the reply must stay within Proxmox's 3 s guest-ping).
+ */
+export const RETRY = { firstMs: 100, capMs: 1000, longCapMs: 2000, longAfterMs: 60_000 };
 
 /** The wait before reading again, GONE_MS after the host left, the last wait having been LAST_MS. */
 export function nextRetryMs(lastMs: number | null, goneMs: number): number {
