@@ -31,6 +31,8 @@ export interface History {
 
 const CURRENT = 'stats.bin';
 const PREVIOUS = 'stats.old.bin';
+/** The next current file while it is being made. */
+const NEXT = 'stats.new.bin';
 /** The history's file of earlier versions (one JSON line per sample), removed when found. */
 const LEGACY = 'stats.jsonl';
 /** Records are read from disk this many bytes at a time. */
@@ -81,13 +83,20 @@ export function createHistory(opts: { dir: string | null; boot: string; capacity
     return s.first === null || s.last === null ? s : { first: Math.max(s.first, s.last - cap + 1), last: s.last };
   };
 
-  // The current file becomes the previous one; its descriptor and index stay valid across the rename.
+  // The current file becomes the previous one; its descriptor and index stay valid across the
+  // rename. The new file is made first, so a failure (a full RUN_DIR) changes nothing and the next
+  // sample tries again.
   const rotate = (): void => {
-    const cur = segs[segs.length - 1];
-    fs.renameSync(file(CURRENT)!, file(PREVIOUS)!);
+    const next = createSegment(file(NEXT)!, opts.boot);
+    try {
+      fs.renameSync(file(CURRENT)!, file(PREVIOUS)!);
+      fs.renameSync(file(NEXT)!, file(CURRENT)!);
+    } catch (e) {
+      next.close();
+      throw e;
+    }
     if (segs.length > 1) segs[0].close();
-    segs = [cur];
-    segs.push(createSegment(file(CURRENT)!, opts.boot));
+    segs = [segs[segs.length - 1], next];
   };
 
   const pushMemory = (record: Buffer, seq: number): void => {

@@ -13,7 +13,6 @@ const MAX_RECORD = 1 << 20;
 const SCAN_CHUNK = 64 * 1024;
 
 export interface Segment {
-  readonly file: string;
   /** Sequence number of the first record; null while the file holds none. */
   firstSeq: number | null;
   count: number;
@@ -42,7 +41,7 @@ function writeAll(fd: number, b: Buffer, pos: number): void {
 export function createSegment(file: string, boot: string): Segment {
   const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
   try { writeAll(fd, header(boot), 0); } catch (e) { fs.closeSync(fd); throw e; }
-  return segmentOn(file, fd, HEADER_BYTES, [], null);
+  return segmentOn(fd, HEADER_BYTES, [], null);
 }
 
 /**
@@ -62,7 +61,7 @@ export function openSegment(file: string, boot: string): Segment | null {
     if (scan.offsets.length && scan.lastSeq !== scan.first! + scan.offsets.length - 1) scan = scanRecords(fd, size, true);
     const { offsets, first, pos } = scan;
     if (pos !== size) fs.ftruncateSync(fd, pos);
-    return segmentOn(file, fd, pos, offsets, first);
+    return segmentOn(fd, pos, offsets, first);
   } catch (e) {
     fs.closeSync(fd);
     throw e;
@@ -99,23 +98,23 @@ function scanRecords(fd: number, size: number, checkEach: boolean): { offsets: n
   return { offsets, first, lastSeq, pos };
 }
 
-function segmentOn(file: string, fd: number, size: number, initial: number[], first: number | null): Segment {
+function segmentOn(fd: number, size: number, initial: number[], first: number | null): Segment {
   let offsets = new Uint32Array(Math.max(64, initial.length * 2));
   offsets.set(initial);
   let end = size;
-  const lenBuf = Buffer.alloc(4);
   const seg: Segment = {
-    file,
     firstSeq: first,
     count: initial.length,
     offset: (i) => offsets[i],
     end: (i) => (i + 1 < seg.count ? offsets[i + 1] : end),
     append(seq, record) {
       if (seg.firstSeq !== null && seq !== seg.firstSeq + seg.count) throw new Error(`statistics sample ${seq} does not follow ${seg.firstSeq + seg.count - 1}`);
-      lenBuf.writeUInt32LE(record.length);
+      // Length and record in one write: a crash leaves a whole record or a torn last one.
+      const framed = Buffer.allocUnsafe(4 + record.length);
+      framed.writeUInt32LE(record.length, 0);
+      record.copy(framed, 4);
       try {
-        writeAll(fd, lenBuf, end);
-        writeAll(fd, record, end + 4);
+        writeAll(fd, framed, end);
       } catch (e) {
         // A half-written record would hide every later one: take it back.
         try { fs.ftruncateSync(fd, end); } catch { /* the next open cuts it */ }
@@ -129,7 +128,7 @@ function segmentOn(file: string, fd: number, size: number, initial: number[], fi
     read(pos, len, into) {
       for (let done = 0; done < len;) {
         const n = fs.readSync(fd, into, done, len - done, pos + done);
-        if (n === 0) throw new Error(`${file}: ends at ${pos + done}, expected ${pos + len}`);
+        if (n === 0) throw new Error(`a statistics file ends at byte ${pos + done}, expected ${pos + len}`);
         done += n;
       }
     },

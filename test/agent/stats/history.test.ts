@@ -8,6 +8,7 @@ import * as path from 'path';
 import { createHistory, History } from '../../../agent/stats/history';
 import type { Sample } from '../../../agent/stats/sample';
 import { tempDir } from '../../helpers/agent';
+import { tinyFs } from '../../helpers/tiny-fs';
 
 const BOOT = '5e0c1b7e-0000-4000-8000-000000000001';
 
@@ -109,6 +110,27 @@ test('a run directory that cannot be written: the history lives in memory and sa
   fill(h, 8);
   assert.equal(seqs(h), [4, 5, 6, 7, 8]);
   assert.ok(errors.length >= 1 && /EACCES|ENOENT|EPERM|EROFS|stats\.bin/.test(errors[0].message), errors.map((e) => e.message).join('; '));
+});
+
+test('a full run directory at rotation loses the new sample only; the files stay whole for the next worker', () => {
+  const tiny = tinyFs(64);
+  try {
+    const errors: Error[] = [];
+    const h = open(tiny.dir, 5, BOOT, errors);
+    fill(h, 5);
+    // The current file is full and a new one needs a page the file system no longer has.
+    tiny.fill();
+    h.push(sampleOf(6));
+    assert.ok(errors.length === 1 && /ENOSPC/.test(errors[0].message), errors.map((e) => e.message).join('; '));
+    assert.is(h.last(), 5);
+    tiny.unfill();
+    fill(h, 2);
+    assert.is(errors.length, 1);
+    assert.equal(seqs(h), [3, 4, 5, 6, 7]);
+    assert.equal(seqs(open(tiny.dir, 5)), [3, 4, 5, 6, 7]);
+  } finally {
+    tiny.cleanup();
+  }
 });
 
 test.run();
