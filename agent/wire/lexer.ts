@@ -50,8 +50,13 @@ function strayText(b: number): string {
   return b >= 0x80 ? '\ufffd' : String.fromCharCode(b);
 }
 
-/** A span longer than one read is gathered here first; past this it moves to a block of the limit's size. */
+/**
+ * A span longer than one read is gathered in a block twice its size so far (from Node's buffer
+ * pool while small: most spans are a request cut by the end of a read), up to this size; past it
+ * the span moves to a block of the limit's size.
+ */
 const FIRST_BLOCK = 64 << 10;
+const SMALL_BLOCK = 1 << 10;
 
 /**
  * Bytes of one span of input (a message, or a candidate line) gathered across pushes, kept in one
@@ -89,7 +94,8 @@ class Span {
   private append(chunk: Buffer, from: number, to: number): void {
     const need = this.size + to - from;
     if (!this.block || need > this.block.length) {
-      const b = Buffer.allocUnsafeSlow(need <= FIRST_BLOCK ? FIRST_BLOCK : Math.max(need, this.maxBytes + 1));
+      const size = need <= FIRST_BLOCK ? Math.min(FIRST_BLOCK, Math.max(SMALL_BLOCK, 2 * need)) : Math.max(need, this.maxBytes + 1);
+      const b = size < FIRST_BLOCK ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(size);
       if (this.block) this.block.copy(b, 0, 0, this.size);
       this.block = b;
     }
