@@ -11,6 +11,7 @@ import path = require('path');
 import { RawJson } from '../wire/json-write';
 import { encodeSample } from './record';
 import { JsonBytes, writeRecordJson } from './record-json';
+import { segmentFromLegacy } from './legacy-history';
 import type { Sample } from './sample';
 import { createSegment, openSegment, Segment } from './segment';
 
@@ -33,7 +34,7 @@ const CURRENT = 'stats.bin';
 const PREVIOUS = 'stats.old.bin';
 /** The next current file while it is being made. */
 const NEXT = 'stats.new.bin';
-/** The history's file of earlier versions (one JSON line per sample), removed when found. */
+/** The history's file of earlier versions (one JSON line per sample), converted once (legacy-history.ts). */
 const LEGACY = 'stats.jsonl';
 /** Records are read from disk this many bytes at a time. */
 const READ_CHUNK = 64 * 1024;
@@ -55,9 +56,10 @@ export function createHistory(opts: { dir: string | null; boot: string; capacity
     const prev = file(PREVIOUS);
     if (!cur || !prev) return;
     try {
-      fs.rmSync(file(LEGACY)!, { force: true });
       const p = openSegment(prev, opts.boot);
-      const c = openSegment(cur, opts.boot);
+      let c = openSegment(cur, opts.boot);
+      if (!p && !c) c = segmentFromLegacy(file(LEGACY)!, cur, opts.boot, cap);
+      else fs.rmSync(file(LEGACY)!, { force: true });
       // One unbroken run of sequence numbers, or only the newer part of it.
       const apart = p && p.count && c && c.count && p.firstSeq! + p.count !== c.firstSeq;
       if (apart) p.close();

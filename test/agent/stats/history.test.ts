@@ -104,6 +104,21 @@ test("another boot's history is discarded, and so is the file of earlier version
   assert.not.ok(fs.existsSync(path.join(dir, 'stats.old.bin')), "the old boot's previous segment is not kept");
 });
 
+test("an earlier version's history (stats.jsonl) is converted once: same samples, same sequence numbers", () => {
+  const dir = tempDir('hist-');
+  const line = (boot: string, s: Sample) => JSON.stringify({ boot, sample: s }) + '\n';
+  const named = (seq: number): Sample => ({ ...sampleOf(seq), interfaces: [{ ...sampleOf(seq).interfaces[0], name: 'wlän0' }] });
+  // As the old worker left it: another boot's line, a gap, then this boot's unbroken run and a torn last line.
+  const text = line('other', sampleOf(90)) + [3, 5, 6, 7, 8, 9].map((q) => line(BOOT, named(q))).join('') + line(BOOT, sampleOf(10)).slice(0, 40);
+  fs.writeFileSync(path.join(dir, 'stats.jsonl'), text);
+  const h = open(dir, 4);
+  assert.equal(seqs(h), [6, 7, 8, 9]);
+  assert.is(h.page(5, 1, 1 << 20).samples.text, `[${JSON.stringify(named(6)).replace('wlän0', 'wl\\u00E4n0')}]`);
+  assert.not.ok(fs.existsSync(path.join(dir, 'stats.jsonl')));
+  fill(h, 1);
+  assert.equal(seqs(open(dir, 4)), [7, 8, 9, 10]);
+});
+
 test('a run directory that cannot be written: the history lives in memory and says why', () => {
   const errors: Error[] = [];
   const h = open('/proc/self', 5, BOOT, errors);
