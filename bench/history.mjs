@@ -4,7 +4,7 @@
 // (the longest a ping waited, the largest reply). Medians of --runs runs.
 // Usage: npm run build && node bench/history.mjs [--runs 5] [--node PATH] [--json FILE]
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arg, connectRetry, fillHistory, loadAverage, median, now, pssAnon, sleep, startPhoenix, stop, threads, workerPid } from './lib.mjs';
@@ -29,6 +29,7 @@ async function firstReply(n) {
   const ms = now() - t0;
   c.close();
   await stop(p);
+  rmSync(dir, { recursive: true, force: true });
   return ms;
 }
 
@@ -53,6 +54,7 @@ async function killToServing(n, kills) {
     c2.close();
   }
   await stop(p);
+  rmSync(dir, { recursive: true, force: true });
   return median(out);
 }
 
@@ -94,6 +96,7 @@ async function memoryAndWalk(n) {
   c.close();
   pinger.close();
   await stop(p);
+  rmSync(dir, { recursive: true, force: true });
   return { anonKiB, pages, samples, maxBytes, walkMs, pageP50Ms: median(pageMs), pageMaxMs: Math.max(...pageMs), pageCpuMaxMs: Math.max(...pageCpuMs), pageCpuP50Ms: median(pageCpuMs), maxPingMs };
 }
 
