@@ -1,11 +1,11 @@
 // Composition root of the worker bundle (dist/agent.js): config from the supervisor, the command
 // table, the dispatcher, and the channel it serves.
 
-import * as net from 'net';
+import net = require('net');
 import type { WorkerConfig } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
 import { LEDGER_FD } from '../supervisor/reply-ledger';
-import * as path from 'path';
+import path = require('path');
 import { createExec } from './actions/exec';
 import { createFileHandles } from './actions/file-handles';
 import { createFreezer } from './actions/filesystems';
@@ -31,6 +31,8 @@ const MAX_DEPTH = 1024;
 /** A full collection once this many requests were served and the channel has been quiet this long. */
 const IDLE_GC_AFTER = 1000;
 const IDLE_GC_QUIET_MS = 2000;
+/** A request this large is collected after as a burst is: its copies are tens of MB off the heap. */
+const IDLE_GC_BIG_REQUEST = 1 << 20;
 
 function readConfig(): WorkerConfig {
   try {
@@ -77,9 +79,11 @@ function main(): void {
     inFlight += b ? 1 : -1;
     supervisor.setBusy(inFlight > 0 ? 'command' : null);
   };
-  const idleGc = createIdleCollector(IDLE_GC_AFTER, IDLE_GC_QUIET_MS, v8FullGc());
+  // The v8 and vm modules it needs are loaded at the first collection, not before the first reply.
+  let fullGc: (() => void) | null = null;
+  const idleGc = createIdleCollector(IDLE_GC_AFTER, IDLE_GC_QUIET_MS, () => (fullGc ??= v8FullGc())());
   const counted: Dispatcher = {
-    parse: (text) => dispatcher.parse(text),
+    parse: (text) => { if (text.length >= IDLE_GC_BIG_REQUEST) idleGc.request(IDLE_GC_AFTER); return dispatcher.parse(text); },
     run: (p, progress) => { idleGc.request(); return dispatcher.run(p, progress); },
     lexicalError: (desc) => dispatcher.lexicalError(desc),
     setPolicy: (p) => dispatcher.setPolicy(p),

@@ -4,7 +4,7 @@
 // whenever nothing is owed, so it stays a few records long. The supervisor reads it only when a
 // worker has died: no wakeup of the supervisor per request.
 
-import * as fs from 'fs';
+import fs = require('fs');
 import { OwedRequest, owedRecord, paidRecord, stepRecord } from '../supervisor/reply-ledger';
 
 export interface LedgerWriter {

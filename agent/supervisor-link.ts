@@ -28,12 +28,15 @@ export interface SupervisorLink {
 }
 
 const STATUS_TIMEOUT_MS = 2000;
+const BUSY_SAID_AFTER_MS = 1000;
 /** Writing a small file in /run takes milliseconds; past this the freeze is refused. */
 const FREEZE_ACK_TIMEOUT_MS = 5000;
 
 export function connectSupervisor(onGone: () => void): SupervisorLink {
   const send = (m: FromWorker): void => { if (process.connected) process.send!(m); };
   let busy: string | null = null;
+  let busyTimer: NodeJS.Timeout | null = null;
+  let busySaid = false;
   let rid = 0;
   let lastHost: boolean | null = null;
   const waiting = new Map<number, (answer: unknown) => void>();
@@ -73,7 +76,17 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
       lastHost = connected;
       send({ t: 'host', connected });
     },
-    setBusy(name) { busy = name; },
+    setBusy(name) {
+      busy = name;
+      // The supervisor pings only a worker that is not asleep in epoll, so a command that waits
+      // (a child process, a freeze) says itself that it is in flight, once it has lasted a second.
+      if (name !== null) {
+        if (!busyTimer && !busySaid) (busyTimer = setTimeout(() => { busyTimer = null; busySaid = true; send({ t: 'pong', seq: 0, busy }); }, BUSY_SAID_AFTER_MS)).unref();
+        return;
+      }
+      if (busyTimer) { clearTimeout(busyTimer); busyTimer = null; }
+      if (busySaid) { busySaid = false; send({ t: 'pong', seq: 0, busy: null }); }
+    },
     async frozen(mounts, deadlineMs) {
       if (!mounts.length) { send({ t: 'frozen', mounts, deadlineMs }); return; }
       const error = await ask((id) => ({ t: 'freeze?', rid: id, mounts, deadlineMs }), FREEZE_ACK_TIMEOUT_MS, 'the supervisor did not answer within 5 s')

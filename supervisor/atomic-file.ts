@@ -3,7 +3,7 @@
 // (a full or read-only run directory) throws and leaves no .new behind; callers decide, and the
 // supervisor never dies of it.
 
-import * as fs from 'fs';
+import fs = require('fs');
 
 export function writeFileAtomic(file: string, data: string, opts: { mode?: number; fsync?: boolean } = {}): void {
   const tmp = `${file}.new`;

@@ -7,8 +7,8 @@
 // worker over IPC, and wait here (bounded) while no worker is ready.
 
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as net from 'net';
+import fs = require('fs');
+import net = require('net');
 import type { Logger } from './log';
 
 export type ChannelState = 'listening' | 'open' | 'absent' | 'busy' | 'error' | 'closed';

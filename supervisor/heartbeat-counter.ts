@@ -3,8 +3,8 @@
 // STATE_DIR/heartbeat-start (decimal text, written as .new then renamed) and seeded from the wall
 // clock in milliseconds, so a wiped state directory still moves forward while the clock is sane.
 
-import * as path from 'path';
-import * as fs from 'fs';
+import path = require('path');
+import fs = require('fs');
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file';
 
 /** The counter for this start: above the saved one and the clock; saved before it is used. */

@@ -4,7 +4,7 @@
 // the supervisor runs on and says why. Sending never throws: a lost beat is only a lost beat.
 
 import type * as dgramModule from 'dgram';
-import * as fs from 'fs';
+import fs = require('fs');
 import { nextStartCounter } from './heartbeat-counter';
 import { encodeHeartbeat, HeartbeatPayload, KEY_ID_PATTERN, randomEpoch } from './heartbeat-packet';
 import type { Logger } from './log';

@@ -6,8 +6,8 @@
 // files close-on-exec, so the worker never holds it.
 
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 
 /** True when this process now holds the lock, false when another process does; throws why otherwise. */
 export function acquireLock(runDir: string): boolean {

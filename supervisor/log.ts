@@ -3,7 +3,7 @@
 // worker's stderr lines arrive here through a pipe. Callers never pass secrets; see docs/security.md.
 // No write error (a full or read-only /var/log, a closed console) ever reaches the caller.
 
-import * as fs from 'fs';
+import fs = require('fs');
 
 export type Level = 'info' | 'warn' | 'error';
 

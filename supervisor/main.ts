@@ -1,7 +1,7 @@
 // Composition root of the supervisor bundle (dist/supervisor.js, process title "phoenix-ga").
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { ensurePrivateDir } from './atomic-file';
 import { Channel, openSerialChannel, openUnixChannel } from './channel';
 import { EXIT, ParsedArgs, parseArgs, UsageError } from './cli';

@@ -1,7 +1,7 @@
 // Small readers of /proc and cgroup files the supervisor needs. Synchronous on purpose: each is
 // one small read, done at most once per heartbeat, and a sync read costs no event-loop wakeup.
 
-import * as fs from 'fs';
+import fs = require('fs');
 
 function readText(path: string): string | null {
   try {
@@ -22,6 +22,11 @@ export function processMemory(pid: number): { rssKb: number; anonKb: number } | 
   const [, resident, shared] = t.split(' ').map(Number);
   const page = 4;
   return { rssKb: resident * page, anonKb: Math.max(0, resident - shared) * page };
+}
+
+/** PID's main thread sleeps in epoll_wait (wchan do_epoll_wait, or ep_poll before Linux 4.x). */
+export function idleInEpoll(pid: number): boolean {
+  return /epoll|ep_poll/.test(readText(`/proc/${pid}/wchan`) ?? '');
 }
 
 /** Pss_Anon in KiB from /proc/PID/smaps_rollup: memory the kernel can never drop without swap. */

@@ -18,8 +18,8 @@
 //   ~SEQ                the reply to SEQ alone is (a ping answered ahead of a slow command)
 // The worker imports the encoder; the supervisor never imports anything from agent/.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 
 export const LEDGER_FD = 5;
 export const LEDGER_FILE = 'replies-owed';

@@ -8,7 +8,7 @@ import type { HeartbeatSender } from './heartbeat';
 import type { HeartbeatPayload, WorkerState } from './heartbeat-packet';
 import type { FromWorker, JournalState } from './ipc';
 import type { Logger } from './log';
-import { bootId, processMemory, processStartTime } from './proc';
+import { bootId, idleInEpoll, processMemory, processStartTime } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
 import { loadSettings, Settings } from './settings';
 import { openLedgerFile } from './reply-ledger';
@@ -47,6 +47,7 @@ export class Service {
   #backoffUntil: number | null = null;
   #tickTimer: NodeJS.Timeout | null = null;
   #pingSeq = 0;
+  #ticks = 0;
   #hostConnected: boolean | null = null;
   /** Replies owed by a dead generation that the port did not take at once: the next one writes them first. */
   #owedReplies = '';
@@ -307,10 +308,14 @@ export class Service {
         this.d.log.log('warn', 'supervisor', `worker ${w.pid} made no progress for ${now - since} ms; killing it as hung`);
         this.#setState('hung');
         w.killAsHung();
+      } else if (w.readyAt !== null && idleInEpoll(w.pid)) {
+        // Asleep in epoll_wait: its event loop is idle, not blocked, and it need not wake to say so.
+        w.lastProgressAt = now;
       } else {
         w.send({ t: 'ping', seq: ++this.#pingSeq });
-        w.refreshOomBaseline();
       }
+      // Where the worker's memory cgroup is, and its OOM count: once a minute at the default interval.
+      if (++this.#ticks % 6 === 1) w.refreshOomBaseline();
     }
     this.d.heartbeat.send(this.#heartbeatPayload(now));
   }

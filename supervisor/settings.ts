@@ -1,10 +1,10 @@
 // Settings: defaults, then the config file, then command-line flags. Every value is checked at
 // start and an error names the key (and the file line) and what was expected.
 
-import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
-import * as path from 'path';
+import fs = require('fs');
+import net = require('net');
+import os = require('os');
+import path = require('path');
 import { ID_PATTERN } from './heartbeat-packet';
 
 export interface Settings {

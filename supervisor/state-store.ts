@@ -3,7 +3,7 @@
 // storm, and `phoenix-ga status` can show the view with `cat`-able data. Monotonic times
 // (*_mono, ms) are comparable across processes of the same boot only; `boot` tells which.
 
-import * as path from 'path';
+import path = require('path');
 import { readJsonFile, writeFileAtomic } from './atomic-file';
 import type { DeathReason } from './death';
 import type { WorkerState } from './heartbeat-packet';

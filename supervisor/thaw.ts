@@ -5,8 +5,8 @@
 // cannot be written (a full /run) means no freeze, and the supervisor lives on.
 
 import { execFile, execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { writeFileAtomic } from './atomic-file';
 import type { Logger } from './log';
 

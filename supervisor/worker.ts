@@ -4,7 +4,7 @@
 // (chpasswd, ip) even when the worker itself died by SIGKILL and could not clean up.
 
 import { ChildProcess, spawn } from 'child_process';
-import * as fs from 'fs';
+import fs = require('fs');
 import type * as net from 'net';
 import { classifyDeath, DeathReason } from './death';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';

@@ -1,7 +1,7 @@
 // glibc's strerror texts, which qemu-ga puts after its error messages ("failed to open file 'x'
 // (mode: 'r'): No such file or directory"); Node's own texts are libuv's and worded differently.
 
-import * as os from 'os';
+import os = require('os');
 
 const TEXTS: Record<string, string> = {
   EPERM: 'Operation not permitted', ENOENT: 'No such file or directory', EIO: 'Input/output error',

@@ -6,9 +6,9 @@
 // call that reports the exit. The shipped configuration blocks both. Arguments are never logged.
 
 import type * as cp from 'child_process';
-import * as net from 'net';
-import * as os from 'os';
-import * as path from 'path';
+import net = require('net');
+import os = require('os');
+import path = require('path');
 import { decodeBase64 } from '../commands/base64';
 import type { Host } from '../os/host';
 import type { System } from '../os/system';

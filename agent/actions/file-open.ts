@@ -4,8 +4,8 @@
 // writable by every user), and a writable open never goes through a symbolic link (a user's link
 // must not turn the host's write into a write to /etc/shadow); reading follows links as qemu-ga.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import { errCode, strerror } from './errno';

@@ -2,8 +2,8 @@
 // (first handle 1000): every handle is a new number, so a handle of a worker that died can be
 // told apart from one never issued. Written as name.new, fsync, rename; readable with cat.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 
 export const FIRST_HANDLE = 1000;
 

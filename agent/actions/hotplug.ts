@@ -3,7 +3,7 @@
 // and returns how many it changed, an error only when that is none; set-memory-blocks answers
 // each block (success, not-found, operation-not-supported, operation-failed, with the errno).
 
-import * as fs from 'fs';
+import fs = require('fs');
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import { errCode, errnoNumber, strerror } from './errno';

@@ -4,7 +4,7 @@
 // after the live change, the live change is rolled back, so live and persisted never drift
 // because of us.
 
-import * as fs from 'fs';
+import fs = require('fs');
 import { checkAddress, CheckedAddress } from '../net/address';
 import { classifyInterfaces } from '../net/classify';
 import { changeLive, liveAddresses, LiveAddress } from '../net/live';

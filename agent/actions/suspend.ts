@@ -4,7 +4,7 @@
 // can do the mode at all (/sys/power/state, and /sys/power/disk for hybrid): qemu-ga answers
 // nothing, as if it had worked, where systemctl exists but cannot suspend; we say why not.
 
-import * as fs from 'fs';
+import fs = require('fs');
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import { errCode, strerror } from './errno';

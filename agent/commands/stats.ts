@@ -5,6 +5,13 @@ import { QgaError } from '../wire/reply';
 import { command } from './command';
 import { int, object, optional, str } from './schema';
 
+/**
+ * A reply carries at most this much sample JSON (past its first sample): a panel catching up on a
+ * long history gets it in pages of about a millisecond each, so no other request waits; and each
+ * page stays below V8's large-object size (bigger strings cost a mapping each, 3-4x the time).
+ */
+export const PAGE_BYTES = 64 * 1024;
+
 export const statsCommands = [
   command({
     name: 'phoenix-get-stats',
@@ -12,7 +19,7 @@ export const statsCommands = [
     args: object({
       since: optional(int({ min: 0, doc: 'sequence number of the last sample the panel has' })),
       boot: optional(str({ maxLength: 64, doc: 'boot id that came with that cursor' })),
-      max: optional(int({ min: 1, max: 10_000, doc: 'at most this many samples (default 1000)' })),
+      max: optional(int({ min: 1, max: 10_000, doc: 'at most this many samples (default 1000; a reply also stops at 64 KiB of samples)' })),
     }),
     run: async (a, ctx) => {
       const h = ctx.stats.history;
@@ -24,22 +31,23 @@ export const statsCommands = [
         throw new QgaError('GenericError', `Parameter 'since' is ahead of the history: ${a.since} > ${last}, the last sample of boot ${h.boot}`);
       }
       const since = a.since ?? 0;
-      const samples = h.since(since, a.max ?? 1000);
+      const page = h.page(since, a.max ?? 1000, PAGE_BYTES);
       const first = h.first();
       const lost = a.since !== undefined && first !== null && first > since + 1 ? first - since - 1 : 0;
       const out: Record<string, unknown> = {
         boot: h.boot,
         interval_ms: ctx.stats.sampler.intervalMs(),
-        history: { size: h.size(), capacity: h.capacity(), first_seq: first, last_seq: h.last() },
+        history: { size: h.size(), capacity: h.capacity(), first_seq: first, last_seq: last || null },
         lost,
-        samples,
+        samples: page.samples,
+        // Newer samples than these remain: ask again with since = the last seq of this page.
+        more: page.last !== null && page.last < last,
         // What the last sample cost the worker: CPU time, and processes spawned (0 where statfs exists).
         cost: ctx.stats.sampler.lastCost(),
       };
       // A history that is still empty (the first seconds after boot): a sample of now instead.
-      if (!samples.length && h.size() === 0) {
-        const now = await ctx.stats.sampler.current();
-        if (now) out.current = now;
+      if (page.count === 0 && h.size() === 0) {
+        out.current = await ctx.stats.sampler.current();
       }
       return out;
     },

@@ -4,7 +4,7 @@
 // read (it needs an ioctl). The list comes in qemu-ga's order: last found first.
 
 import type { Host } from '../os/host';
-import { DiskAddress, devnode, disksBehind, udevProperties } from './disk-address';
+import { DiskAddress, devnode, disksBehind, sysfsTarget, udevProperties } from './disk-address';
 
 export interface GuestDisk {
   name: string;
@@ -35,7 +35,7 @@ export function guestDisks(host: Host): GuestDisk[] {
     const alias = udevProperties(host, dir).DM_NAME || host.read(`${dir}/dm/name`)?.trim();
     if (alias) disk.alias = alias;
     out.unshift(disk);
-    const real = host.realpath(dir);
+    const real = sysfsTarget(host, dir);
     if (real && !real.includes('/devices/virtual/block/')) {
       const address = disksBehind(host, dir).disks[0];
       if (address) disk.address = address;

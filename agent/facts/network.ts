@@ -21,9 +21,31 @@ export function parseNetDev(text: string): Map<string, NetDev> {
   return out;
 }
 
+/**
+ * Interface indexes by name and sysfs identity (an interface re-created under the same name is a
+ * new sysfs node): a stat instead of reading a sysfs file for each interface at each call.
+ */
+const indexes = new WeakMap<Host, Map<string, number>>();
+const MAX_INDEXES = 256;
+
+function ifindex(host: Host, name: string): number {
+  const id = host.identity(`/sys/class/net/${name}`);
+  let cache = indexes.get(host);
+  if (!cache) indexes.set(host, cache = new Map());
+  const key = `${name} ${id}`;
+  const known = id === null ? undefined : cache.get(key);
+  if (known !== undefined) return known;
+  const index = Number(host.read(`/sys/class/net/${name}/ifindex`) ?? NaN);
+  if (id !== null) {
+    if (cache.size >= MAX_INDEXES) cache.clear();
+    cache.set(key, index);
+  }
+  return index;
+}
+
 export function interfaceNames(host: Host): string[] {
   return host.list('/sys/class/net')
-    .map((name) => ({ name, index: Number(host.read(`/sys/class/net/${name}/ifindex`) ?? NaN) }))
+    .map((name) => ({ name, index: ifindex(host, name) }))
     .sort((a, b) => (a.index - b.index) || a.name.localeCompare(b.name)).map((x) => x.name);
 }
 
@@ -45,9 +67,9 @@ export function interfaces(host: Host): Array<Record<string, unknown>> {
       prefix: prefixOf(a.cidr),
     }));
     if (ips.length) row['ip-addresses'] = ips;
-    const flags = parseInt(host.read(`/sys/class/net/${name}/flags`) ?? '0', 16);
     const s = stats.get(name);
-    if (s && flags & IFF_UP) {
+    // An interface with addresses from getifaddrs is up (libuv lists only those up and running).
+    if (s && (ips.length || parseInt(host.read(`/sys/class/net/${name}/flags`) ?? '0', 16) & IFF_UP)) {
       row.statistics = {
         'rx-bytes': s.rxBytes, 'rx-packets': s.rxPackets, 'rx-errs': s.rxErrs, 'rx-dropped': s.rxDrop,
         'tx-bytes': s.txBytes, 'tx-packets': s.txPackets, 'tx-errs': s.txErrs, 'tx-dropped': s.txDrop,

@@ -2,7 +2,7 @@
 // os-release, the same fields from /etc/redhat-release, /etc/lsb-release or /etc/debian_version
 // (qemu-ga then returns the uname fields only). Keys without a value are left out, as qemu-ga does.
 
-import * as os from 'os';
+import os = require('os');
 import type { Host } from '../os/host';
 
 export interface OsInfo {
@@ -72,18 +72,38 @@ export function fromDebianVersion(text: string): OsInfo | null {
 
 const MACHINE: Record<string, string> = { x64: 'x86_64', ia32: 'i686', arm64: 'aarch64', arm: 'armv7l', ppc64: 'ppc64le', s390x: 's390x' };
 
-export function osInfo(host: Host): OsInfo {
-  const info: OsInfo = {};
+/** The running kernel cannot change without a reboot (a new worker): read once per host. */
+const kernels = new WeakMap<Host, OsInfo>();
+/** os-release, parsed, by the identity of the file it came from (an upgrade writes a new one). */
+const releases = new WeakMap<Host, { path: string; id: string; info: OsInfo }>();
+
+function kernelInfo(host: Host): OsInfo {
+  let info = kernels.get(host);
+  if (info) return info;
+  info = {};
   const release = host.read('/proc/sys/kernel/osrelease')?.trim();
   const version = host.read('/proc/sys/kernel/version')?.trim();
   if (release) info['kernel-release'] = release;
   if (version) info['kernel-version'] = version;
   info.machine = (os as unknown as { machine?: () => string }).machine?.() ?? MACHINE[process.arch] ?? process.arch;
-  const osRelease = host.read('/etc/os-release') ?? host.read('/usr/lib/os-release');
-  if (osRelease !== null) {
+  kernels.set(host, info);
+  return info;
+}
+
+export function osInfo(host: Host): OsInfo {
+  const info: OsInfo = { ...kernelInfo(host) };
+  const known = releases.get(host);
+  const preferred = '/etc/os-release';
+  if (known && host.identity(known.path) === known.id && (known.path === preferred || host.identity(preferred) === null)) return { ...info, ...known.info };
+  for (const p of [preferred, '/usr/lib/os-release']) {
+    const id = host.identity(p);
+    const osRelease = id === null ? null : host.read(p);
+    if (osRelease === null) continue;
     const v = parseOsRelease(osRelease);
-    for (const [k, field] of OS_RELEASE_KEYS) if (v[k] !== undefined) info[field] = v[k];
-    return info;
+    const rel: OsInfo = {};
+    for (const [k, field] of OS_RELEASE_KEYS) if (v[k] !== undefined) rel[field] = v[k];
+    releases.set(host, { path: p, id: id!, info: rel });
+    return { ...info, ...rel };
   }
   const rh = host.read('/etc/redhat-release');
   const lsb = host.read('/etc/lsb-release');

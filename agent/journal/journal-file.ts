@@ -6,8 +6,8 @@
 // again. A directory that is read-only, full or broken never throws at open: the file says why
 // it cannot take records (ready()), and is tried again at the next command.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import type { JournalState } from '../../supervisor/ipc';
 
 export interface JournalProblem { state: JournalState; reason: string }

@@ -4,8 +4,8 @@
 // could be run against without that key.
 
 import type * as cryptoModule from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 
 const KEY_BYTES = 32;
 

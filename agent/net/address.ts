@@ -2,7 +2,7 @@
 // IPv4 (iproute2 would read 010.0.0.1 as 8.0.0.1 and 10.8 as 10.8.0.0), no zone id, no special
 // ranges, a prefix in range, an interface name that cannot be an option or a path.
 
-import * as net from 'net';
+import net = require('net');
 import { QgaError } from '../wire/reply';
 
 export interface CheckedAddress { iface: string; address: string; prefix: number; family: 4 | 6 }

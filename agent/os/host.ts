@@ -3,9 +3,9 @@
 // few facts that only the live kernel has (interface addresses, file system usage) are here too.
 // Only this module (and its sibling for actions) touches the system.
 
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs = require('fs');
+import os = require('os');
+import path = require('path');
 
 export interface FsUsage {
   /** Fundamental block size (f_frsize). */
@@ -33,6 +33,8 @@ export interface Host {
   readOrCode(p: string): { text: string } | { code: string };
   /** What execve would find at P: a directory, an executable file, or the errno code of stat. */
   stat(p: string): { dir: boolean; executable: boolean } | { code: string };
+  /** Which file P is now (inode and change time): another file, or the same one re-created, differs. */
+  identity(p: string): string | null;
   /** Major and minor number of the block device at P (stat's st_rdev), or null. */
   blockDevice(p: string): { major: number; minor: number } | null;
   /** Usage of the file system mounted at P (statfs), or null. */
@@ -48,12 +50,11 @@ export interface Host {
 export interface DirEntry { name: string; dir: boolean; link: boolean }
 
 interface StatFsResult { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number }
-type StatFs = (p: string, cb: (e: Error | null, s: StatFsResult) => void) => void;
 
 export function createHost(root = '/'): Host {
   const at = (p: string): string => (root === '/' ? p : path.join(root, p));
   let spawned = 0;
-  const statfs = (fs as unknown as { statfs?: StatFs }).statfs;
+  const statfsSync = (fs as unknown as { statfsSync?: (p: string) => StatFsResult }).statfsSync;
   return {
     root,
     read(p) {
@@ -93,6 +94,9 @@ export function createHost(root = '/'): Host {
         return { dir: st.isDirectory(), executable };
       } catch (e) { return { code: (e as NodeJS.ErrnoException).code ?? 'EIO' }; }
     },
+    identity(p) {
+      try { const st = fs.statSync(at(p)); return `${st.ino}:${st.ctimeMs}`; } catch { return null; }
+    },
     blockDevice(p) {
       try {
         const st = fs.statSync(at(p));
@@ -103,10 +107,10 @@ export function createHost(root = '/'): Host {
       } catch { return null; }
     },
     usage(p) {
-      if (statfs) {
-        return new Promise((resolve) => statfs(at(p), (e, s) => resolve(e ? null : {
-          bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree,
-        })));
+      // Synchronous where Node has it (18.15+): statfs of a block device's file system answers from
+      // memory, and the asynchronous call would start libuv's four pool threads for it.
+      if (statfsSync) {
+        try { const s = statfsSync(at(p)); return Promise.resolve({ bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree }); } catch { return Promise.resolve(null); }
       }
       // Node 16 has no fs.statfs: one `stat -f` for this path (reported by spawned()).
       spawned++;

@@ -4,9 +4,9 @@
 // network or UTS namespace; nothing here is mocked.
 
 import type * as cp from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs = require('fs');
+import os = require('os');
+import path = require('path');
 
 export interface RunResult {
   code: number | null;

@@ -5,8 +5,8 @@
 // resolves inside that very directory (openat semantics; Node has no *at calls). Ownership and
 // modes are set through descriptors (fchown, fchmod). Without /proc nothing is done at all.
 
-import * as crypto from 'crypto';
-import * as fs from 'fs';
+import type * as cryptoModule from 'crypto';
+import fs = require('fs');
 
 export interface TreeOwner { name: string; uid: number; gid: number }
 
@@ -141,7 +141,8 @@ function userDir(dirFd: number, shown: string, owner: TreeOwner, fds: number[]):
     },
     replaceFile(name, data, mode) {
       const target = at(name);
-      const tmpName = `.${name}.phoenix-${crypto.randomBytes(6).toString('hex')}`;
+      // Loaded here, not at start: crypto costs the worker's start-up ~10 ms.
+      const tmpName = `.${name}.phoenix-${(require('crypto') as typeof cryptoModule).randomBytes(6).toString('hex')}`;
       const tmp = at(tmpName);
       let fd: number;
       try { fd = fs.openSync(tmp, CREATE_FLAGS, 0o600); } catch (e) { return fail(`cannot create a file in ${shown}: ${why(e)}`); }

@@ -23,6 +23,11 @@ export interface Sample {
 export interface CpuPercent { user: number; system: number; iowait: number; steal: number; idle: number; nice: number }
 
 const WRAP32 = 2 ** 32;
+/**
+ * At most this many file systems, disks and interfaces per sample, in the kernel's order (a host
+ * with hundreds of container interfaces would otherwise make every stored sample kilobytes).
+ */
+export const MAX_SERIES = 64;
 
 /** The increase of a counter, or null when it was reset; a 32-bit wrap is undone. */
 export function counterDelta(prev: number | undefined, cur: number | undefined): number | null {
@@ -88,7 +93,7 @@ export function computeSample(prev: Counters | null, cur: Counters, seq: number,
       swap_free_bytes: mem.SwapFree ?? null,
       swap_used_bytes: mem.SwapTotal !== undefined && mem.SwapFree !== undefined ? mem.SwapTotal - mem.SwapFree : null,
     },
-    filesystems: cur.filesystems.map(({ mount, usage: u }) => ({
+    filesystems: cur.filesystems.slice(0, MAX_SERIES).map(({ mount, usage: u }) => ({
       mountpoint: mount.mountpoint, device: mount.source, type: mount.type,
       size_bytes: u ? u.blocks * u.bsize : null,
       used_bytes: u ? (u.blocks - u.bfree) * u.bsize : null,
@@ -97,7 +102,7 @@ export function computeSample(prev: Counters | null, cur: Counters, seq: number,
       inodes_used: u ? u.files - u.ffree : null,
       inodes_free: u ? u.ffree : null,
     })),
-    disks: cur.disks.map((d) => {
+    disks: cur.disks.slice(0, MAX_SERIES).map((d) => {
       const b = p?.disks.find((x) => x.name === d.name)?.stats;
       return {
         name: d.name,
@@ -107,7 +112,7 @@ export function computeSample(prev: Counters | null, cur: Counters, seq: number,
         writes_per_s: rate(b?.['write-ios'], d.stats['write-ios'], secs),
       };
     }),
-    interfaces: [...cur.net].map(([name, n]) => {
+    interfaces: [...cur.net].slice(0, MAX_SERIES).map(([name, n]) => {
       const b = p?.net.get(name);
       return {
         name,

@@ -10,20 +10,20 @@ export interface Sampler {
   intervalMs(): number;
   setIntervalMs(ms: number): void;
   /** A sample of now against the last reading, not stored (for a history that is still empty). */
-  current(): Promise<Sample | null>;
+  current(): Promise<Sample>;
   /** CPU time and processes spawned by the last sample, for the benchmark. */
   lastCost(): { cpuUs: number; spawned: number } | null;
   stop(): void;
 }
 
 const FIRST_SAMPLE_MS = 5000;
+const BASELINE_MS = 1000;
 
 export function startSampler(opts: { host: Host; history: History; intervalMs: number; now: () => number; onError(e: Error): void }): Sampler {
   let interval = opts.intervalMs;
   let prev: Counters | null = null;
   let timer: NodeJS.Timeout | null = null;
   let cost: { cpuUs: number; spawned: number } | null = null;
-  let seq = opts.history.last() ?? 0;
   const schedule = (ms: number): void => {
     timer = setTimeout(tick, ms);
     timer.unref();
@@ -33,7 +33,8 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
       const cpu0 = process.cpuUsage();
       const spawned0 = opts.host.spawned();
       const cur = await readCounters(opts.host, opts.now);
-      if (prev) opts.history.push(computeSample(prev, cur, ++seq, Date.now()));
+      // Numbered after what the history holds: a sample it failed to store leaves no gap.
+      if (prev) opts.history.push(computeSample(prev, cur, (opts.history.last() ?? 0) + 1, Date.now()));
       prev = cur;
       const c = process.cpuUsage(cpu0);
       cost = { cpuUs: c.user + c.system, spawned: opts.host.spawned() - spawned0 };
@@ -42,8 +43,12 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
     }
     schedule(interval);
   };
-  // A first reading at once is the baseline the first sample's rates are measured against.
-  readCounters(opts.host, opts.now).then((c) => { prev = c; }, (e) => opts.onError(e as Error));
+  // A first reading is the baseline the first sample's rates are measured against: a second
+  // after start, off the path to the first reply (it reads a dozen /proc files).
+  const baseline = setTimeout(() => {
+    if (!prev) readCounters(opts.host, opts.now).then((c) => { prev ??= c; }, (e) => opts.onError(e as Error));
+  }, Math.min(BASELINE_MS, interval / 2));
+  baseline.unref();
   schedule(Math.min(FIRST_SAMPLE_MS, interval));
   return {
     intervalMs: () => interval,
@@ -53,11 +58,13 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
       schedule(ms);
     },
     async current() {
-      if (!prev) return null;
       const cur = await readCounters(opts.host, opts.now);
-      return computeSample(prev, cur, 0, Date.now());
+      // Asked before the baseline was read: this reading becomes it, and rates are not known yet.
+      const base = prev;
+      prev ??= cur;
+      return computeSample(base, cur, 0, Date.now());
     },
     lastCost: () => cost,
-    stop() { if (timer) clearTimeout(timer); },
+    stop() { clearTimeout(baseline); if (timer) clearTimeout(timer); },
   };
 }

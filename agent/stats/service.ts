@@ -1,8 +1,8 @@
 // The statistics part of the worker: sampler + history + the panel's settings for them, which
 // are kept in RUN_DIR/stats-config.json so a restarted worker keeps what the panel chose.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import type { Host } from '../os/host';
 import { createHistory, History } from './history';
 import { Sampler, startSampler } from './sampler';
@@ -19,7 +19,7 @@ export function startStats(opts: { host: Host; runDir: string | null; intervalMs
   try { if (cfgFile) saved = JSON.parse(fs.readFileSync(cfgFile, 'utf8')); } catch { /* defaults */ }
   const boot = (opts.host.read('/proc/sys/kernel/random/boot_id') ?? '').trim();
   const history = createHistory({
-    file: opts.runDir ? path.join(opts.runDir, 'stats.jsonl') : null,
+    dir: opts.runDir,
     boot,
     capacity: saved.capacity ?? opts.capacity,
     onError: opts.onError,

@@ -50,23 +50,39 @@ function strayText(b: number): string {
   return b >= 0x80 ? '\ufffd' : String.fromCharCode(b);
 }
 
-/** Bytes of one span of input (a message, or a candidate line) gathered across pushes. */
+/**
+ * A span longer than one read is gathered in a block twice its size so far (from Node's buffer
+ * pool while small: most spans are a request cut by the end of a read), up to this size; past it
+ * the span moves to a block of the limit's size.
+ */
+const FIRST_BLOCK = 64 << 10;
+const SMALL_BLOCK = 1 << 10;
+
+/**
+ * Bytes of one span of input (a message, or a candidate line) gathered across pushes, kept in one
+ * block so the message is handed out without another copy: a 50 MB request costs one copy of it
+ * before parsing, not the reads' copies plus their concatenation. A big block is allocated at the
+ * size limit: only the pages written are resident, and glibc maps an allocation that large on its
+ * own, so it goes back to the system when freed (hundreds of 64 KiB copies stayed in its heap).
+ */
 class Span {
-  parts: Buffer[] = [];
   size = 0;
+  /** The block being filled (its first SIZE bytes are the span so far). */
+  private block: Buffer | null = null;
   /** Where the span starts in the current chunk (0 when it began in an earlier one), -1 when not gathering. */
   from = -1;
 
+  constructor(private readonly maxBytes: number) {}
+
   begin(at: number): void {
-    this.parts = [];
-    this.size = 0;
+    this.stop();
     this.from = at;
   }
 
   stop(): void {
-    this.parts = [];
     this.size = 0;
     this.from = -1;
+    this.block = null;
   }
 
   /** Bytes so far, counting the current chunk up to index TO (exclusive). */
@@ -74,21 +90,36 @@ class Span {
     return this.size + (this.from >= 0 ? to - this.from : 0);
   }
 
+  /** Copies CHUNK[from, to) after what the span holds. */
+  private append(chunk: Buffer, from: number, to: number): void {
+    const need = this.size + to - from;
+    if (!this.block || need > this.block.length) {
+      const size = need <= FIRST_BLOCK ? Math.min(FIRST_BLOCK, Math.max(SMALL_BLOCK, 2 * need)) : Math.max(need, this.maxBytes + 1);
+      const b = size < FIRST_BLOCK ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(size);
+      if (this.block) this.block.copy(b, 0, 0, this.size);
+      this.block = b;
+    }
+    this.size += chunk.copy(this.block, this.size, from, to);
+  }
+
   /** At the end of a chunk the caller may reuse: what is kept of it is copied. */
   carry(chunk: Buffer, n: number): void {
     if (this.from < 0) return;
-    if (n > this.from) {
-      this.parts.push(Buffer.from(chunk.subarray(this.from, n)));
-      this.size += n - this.from;
-    }
+    if (n > this.from) this.append(chunk, this.from, n);
     this.from = 0;
   }
 
   /** The whole span up to index TO of the current chunk, as a buffer of its own. */
   take(chunk: Buffer, to: number): Buffer {
-    if (this.from >= 0 && to > this.from) { this.parts.push(chunk.subarray(this.from, to)); this.size += to - this.from; }
     // Always a copy: messages may wait in a queue while the caller reuses its read buffer.
-    const text = this.parts.length === 1 ? Buffer.from(this.parts[0]) : Buffer.concat(this.parts, this.size);
+    let text: Buffer;
+    if (!this.block) text = Buffer.from(chunk.subarray(Math.max(0, this.from), to));
+    else {
+      if (this.from >= 0 && to > this.from) this.append(chunk, this.from, to);
+      // The block is the message's own now (a new span starts a new one), unless most of it is
+      // unused: a small queued message must not hold a large block.
+      text = this.size * 2 >= this.block.length ? this.block.subarray(0, this.size) : Buffer.from(this.block.subarray(0, this.size));
+    }
     this.stop();
     return text;
   }
@@ -98,7 +129,7 @@ export class FrameLexer {
   private state = State.Between;
   private depth = 0;
   private quote = 0x22;
-  private readonly msg = new Span();
+  private readonly msg: Span;
   /** Set while the rest of an oversized or over-deep message is skipped (kept lexically in step). */
   private discarding = false;
   /** An error was reported on this line and no message came since: further errors are silent. */
@@ -106,10 +137,13 @@ export class FrameLexer {
   /** Only whitespace so far on this line, which began inside an unfinished message. */
   private lineFresh = false;
   /** A `{` that began a line inside an unfinished message, and the depth it returns to when closed. */
-  private readonly line = new Span();
+  private readonly line: Span;
   private lineBase = -1;
 
-  constructor(private readonly sink: FrameSink, private readonly limits: FrameLimits) {}
+  constructor(private readonly sink: FrameSink, private readonly limits: FrameLimits) {
+    this.msg = new Span(limits.maxBytes);
+    this.line = new Span(limits.maxBytes);
+  }
 
   push(chunk: Buffer): void {
     const n = chunk.length;

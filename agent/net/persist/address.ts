@@ -1,7 +1,7 @@
 // Addresses as the configuration files write them, read back into the caller's canonical form, and
 // the one decision every renderer shares: given what is configured, what ensure() has to do.
 
-import * as net from 'net';
+import net = require('net');
 import { PersistError, type Address, type RendererName } from './types';
 
 /** Canonical text (Node's, which is inet_ntop's) and family of an address, or null when it is none. */

@@ -3,8 +3,8 @@
 // symbolic link, so a planted link can never send a write outside the root. System has no mkdir or
 // rmdir yet; ensureDir and pruneDir are the only two direct fs writes here, under the same check.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import type { System } from '../../os/system';
 import { PersistError } from './types';
 

@@ -3,7 +3,7 @@
 // interface, so they add to the customer's stanza (DHCP or static) without touching it. Refused when
 // /etc/network/interfaces does not source that file, since then it would never be read.
 
-import * as path from 'path';
+import path = require('path');
 import type { System } from '../../os/system';
 import { cidr, classfulPrefix, parseCidr, plan, prefixFromNetmask, type Entry } from './address';
 import { ensureDir, exists, globMatch, isDir, listDir, refuseLink, removeFile, writeFile } from './files';

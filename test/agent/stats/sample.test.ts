@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as path from 'path';
 import { readCounters } from '../../../agent/stats/counters';
-import { computeSample, counterDelta, cpuPercent } from '../../../agent/stats/sample';
+import { computeSample, counterDelta, cpuPercent, MAX_SERIES } from '../../../agent/stats/sample';
 import { createHost, Host } from '../../../agent/os/host';
 import { ROOT, tempDir } from '../../helpers/agent';
 import * as fs from 'fs';
@@ -71,6 +71,14 @@ test('a different boot id means no rates across it', async () => {
   const s = computeSample({ ...a, boot: 'one-boot' }, b, 1, 0);
   assert.is(s.cpu, null);
   assert.ok(s.interfaces.every((i) => i.rx_bytes_per_s === null));
+});
+
+test('at most MAX_SERIES interfaces per sample, the first ones in the kernel order', async () => {
+  const a = await readCounters(treeOf('linux-6.18-a'), () => 0);
+  const net = new Map([...Array(200)].map((_, i) => [`veth${i}`, a.net.get('eth0')!] as const));
+  const s = computeSample({ ...a, net }, { ...a, at: 1000, net }, 1, 0);
+  assert.is(s.interfaces.length, MAX_SERIES);
+  assert.equal(s.interfaces.slice(0, 2).map((i) => i.name), ['veth0', 'veth1']);
 });
 
 test.run();

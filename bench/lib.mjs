@@ -1,0 +1,112 @@
+// Helpers the benchmark scripts share: agents on unix sockets (phoenix-ga on a chosen Node
+// runtime, Debian's qemu-ga), a line client, per-thread CPU and wake-ups, anon memory, and a
+// statistics history written into a run directory as a worker of this boot would have left it.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
+export const QEMU_GA = ['/usr/sbin/qemu-ga', '/usr/bin/qemu-ga'].find((p) => existsSync(p));
+/** The runtime phoenix-ga runs on (--node PATH; default this one). */
+export const NODE = arg('node', process.execPath);
+export const env = { ...process.env };
+delete env.NODE_OPTIONS;
+delete env.NODE_EXTRA_CA_CERTS;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const now = () => Number(process.hrtime.bigint()) / 1e6;
+export const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN; };
+export const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
+export const pssAnon = (pid) => { try { return Number(/^Pss_Anon:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]); } catch { return NaN; } };
+export const workerPid = (dir) => { try { return JSON.parse(readFileSync(`${dir}/run/state.json`, 'utf8')).worker.pid; } catch { return null; } };
+export const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** CPU ms on a CPU (schedstat) and voluntary context switches (times it went to sleep) of every thread of PID. */
+export function threads(pid) {
+  let cpuMs = 0, wakeups = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      cpuMs += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+      wakeups += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'))[1]);
+    } catch { /* thread ended */ }
+  }
+  return { cpuMs, wakeups };
+}
+
+export class Client {
+  static open(path) {
+    return new Promise((res, rej) => { const s = connect(path); s.once('connect', () => res(new Client(s))); s.once('error', rej); });
+  }
+  constructor(s) { this.s = s; this.buf = ''; this.waiters = []; s.on('data', (d) => this.onData(d)); s.on('error', () => {}); }
+  onData(d) {
+    this.buf += d.toString('latin1');
+    let i;
+    while ((i = this.buf.indexOf('\n')) >= 0) { const line = this.buf.slice(0, i); this.buf = this.buf.slice(i + 1); this.waiters.shift()?.(line); }
+  }
+  line() { return new Promise((r) => this.waiters.push(r)); }
+  req(text) { const p = this.line(); this.s.write(text); return p; }
+  close() { this.s.destroy(); }
+}
+
+export async function connectRetry(path, deadlineMs = 15_000) {
+  const end = now() + deadlineMs;
+  for (;;) {
+    try { return await Client.open(path); } catch { if (now() > end) throw new Error(`cannot connect ${path}`); await sleep(1); }
+  }
+}
+
+export function startPhoenix(dir, extra = [], node = NODE) {
+  return spawn(node, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, ...extra], { stdio: 'ignore', env });
+}
+export function startQemuGa(dir) {
+  return spawn(QEMU_GA, ['-m', 'unix-listen', '-p', `${dir}/a.sock`, '-t', dir, '-f', `${dir}/pid`, '-l', `${dir}/log`], { stdio: 'ignore' });
+}
+
+/** SIGTERM, then SIGKILL after 5 s (Debian's qemu-ga 7.2 sometimes never exits on SIGTERM). */
+export async function stop(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return false;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  let hung = false;
+  const t = setTimeout(() => { hung = true; proc.kill('SIGKILL'); }, 5000);
+  await exited;
+  clearTimeout(t);
+  return hung;
+}
+
+let historyLib = null;
+/** The agent's own history code, bundled on first use. */
+async function history() {
+  if (historyLib) return historyLib;
+  const esbuild = await import('esbuild');
+  const out = join(tmpdir(), `phoenix-ga-bench-history-${process.pid}.cjs`);
+  await esbuild.build({
+    stdin: { contents: "export { createHistory } from './agent/stats/history'; export { readCounters } from './agent/stats/counters'; export { computeSample } from './agent/stats/sample'; export { createHost } from './agent/os/host';", resolveDir: root, loader: 'ts' },
+    bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'warning',
+  });
+  historyLib = (await import(out)).default;
+  return historyLib;
+}
+
+/**
+ * A run directory whose history holds N samples of this machine (a minute apart, this boot), with
+ * the capacity set to CAPACITY: what a worker that ran N minutes leaves behind.
+ */
+export async function fillHistory(runDir, n, capacity = Math.max(n, 720)) {
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  if (capacity !== 720) writeFileSync(join(runDir, 'stats-config.json'), JSON.stringify({ intervalMs: 60_000, capacity }), { mode: 0o600 });
+  if (!n) return;
+  const { createHistory, readCounters, computeSample, createHost } = await history();
+  const host = createHost('/');
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const a = await readCounters(host, () => 0);
+  const b = await readCounters(host, () => 60_000);
+  const h = createHistory({ dir: runDir, boot, capacity, onError: (e) => { throw e; } });
+  const t0 = Date.now() - n * 60_000;
+  for (let seq = 1; seq <= n; seq++) h.push(computeSample(a, b, seq, t0 + seq * 60_000));
+}
