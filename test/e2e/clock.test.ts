@@ -21,12 +21,13 @@ const CLI = path.join(ROOT, 'dist/phoenix-ga');
 const VM_ID = 'vm-clock';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Installed by its installer; a check every 2 s (the watchdog ping), heartbeats to the host. */
+/** Installed by its installer; a check every 2 s (the watchdog ping), heartbeats to the host; a
+ * patient watchdog, since a worker's first start under TCG on a busy host can take over 20 s. */
 function prepareImage(merged: string, port: number, keyFile: string): void {
   const r = spawnSync(CLI, ['install', '--root', merged], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stdout + r.stderr);
   fs.writeFileSync(path.join(merged, 'etc/phoenix-ga/heartbeat.key'), fs.readFileSync(keyFile, 'utf8'), { mode: 0o600 });
-  fs.appendFileSync(path.join(merged, 'etc/phoenix-ga/phoenix-ga.conf'), `heartbeat = 10.0.2.2:${port}\nheartbeat-interval = 2\nvm-id = ${VM_ID}\n`);
+  fs.appendFileSync(path.join(merged, 'etc/phoenix-ga/phoenix-ga.conf'), `heartbeat = 10.0.2.2:${port}\nheartbeat-interval = 2\nvm-id = ${VM_ID}\nhang-timeout = 120\n`);
 }
 
 /** Guest wall clock minus host wall clock, from the fastest of 3 guest-get-time calls (the error is at most half its round trip). */
@@ -69,7 +70,7 @@ S('a 60 s pause is given back within one check, reported; with clock-heal = off 
     c = await waitFor('the agent', async () => {
       const a = new AgentClient({ path: v.agentSock, attempts: 1 });
       try { await a.call('guest-ping', undefined, { timeoutMs: 3000 }); return a; } catch { a.close(); return null; }
-    }, 90_000, 500);
+    }, 240_000, 500);
     const client = c;
     const baseline = await waitFor('a measured RTC offset', async () => { const k = await clockOf(client); return k.rtc_offset_ms !== null ? k : null; }, 30_000, 500);
     assert.is(baseline.heal, 'on');
@@ -93,11 +94,11 @@ S('a 60 s pause is given back within one check, reported; with clock-heal = off 
     await vm.shell("echo 'clock-heal = off' >> /etc/phoenix-ga/phoenix-ga.conf && kill -HUP $(pgrep -x phoenix-ga)");
     await waitFor('clock-heal off', async () => (await clockOf(client)).heal === 'off', 30_000, 500);
     const before2 = await skew(c);
-    await pause(vm, 40_000);
+    await pause(vm, 30_000);
     await sleep(8000);
     const after2 = await skew(c);
-    note(`clock e2e: with clock-heal = off, guest - host went from ${before2.ms} to ${after2.ms} ms over a 40 s pause`);
-    assert.ok(after2.ms - before2.ms < -35_000, `guest - host went from ${before2.ms} to ${after2.ms} ms`);
+    note(`clock e2e: with clock-heal = off, guest - host went from ${before2.ms} to ${after2.ms} ms over a 30 s pause`);
+    assert.ok(after2.ms - before2.ms < -25_000, `guest - host went from ${before2.ms} to ${after2.ms} ms`);
     assert.equal((await clockOf(c)).last?.at, healed.last!.at, 'no correction while off');
     note(`clock e2e: done in ${since(t0)}`);
   } catch (e) {
