@@ -71,7 +71,7 @@ export function createClockHealer(d: ClockHealerDeps): ClockHealer {
     save();
   };
   const fix = async (r: Reading, stepMs: number, refused: boolean): Promise<void> => {
-    const why = `the wall clock lost ${(stepMs / 1000).toFixed(3)} s against the RTC while the monotonic clock ran with it (a paused, migrated or restored VM)`;
+    const why = `the wall clock ${stepMs > 0 ? 'lost' : 'gained'} ${(Math.abs(stepMs) / 1000).toFixed(3)} s against the RTC while the monotonic clock ran with it (a paused, migrated or restored VM)`;
     const at = new Date().toISOString();
     if (refused) {
       last = { result: 'refused', step_ms: stepMs, at, at_mono: r.monoMs, why: `${why}; more than clock-heal-max-step (${d.settings().clockHealMaxStepMs / 1000} s): not corrected` };
