@@ -80,7 +80,7 @@ export function createClockHealer(d: ClockHealerDeps): ClockHealer {
       await rebase();
       return;
     }
-    const error = await stepClock(d.sys, stepMs);
+    const error = await stepClock(d.sys, stepMs, d.clocks.wallMs);
     last = { result: error ? 'failed' : 'stepped', step_ms: stepMs, at: new Date().toISOString(), at_mono: d.clocks.monoMs(), why: error ? `${why}; stepping it failed: ${error}` : why };
     d.log(error ? 'warn' : 'info', `clock: ${error ? '' : `stepped by ${(stepMs / 1000).toFixed(3)} s: `}${last.why}`);
     // Our own step moved the wall clock away from the monotonic one: the next check starts here.

@@ -14,7 +14,7 @@ import type { System } from '../../../agent/os/system';
 import type { ClockReport } from '../../../supervisor/ipc';
 import { tempDir } from '../../helpers/agent';
 
-function simulatedVm(o: { rtcLocalZoneS?: number; dateFails?: boolean } = {}) {
+function simulatedVm(o: { rtcLocalZoneS?: number; dateFails?: boolean; busybox?: boolean } = {}) {
   const root = tempDir('pga-clock-');
   const runDir = path.join(root, 'run');
   fs.mkdirSync(runDir);
@@ -32,6 +32,10 @@ function simulatedVm(o: { rtcLocalZoneS?: number; dateFails?: boolean } = {}) {
     async run(_tool: string, args: string[]) {
       s.steps.push(args.join(' '));
       const m = /^([+-]\d+\.\d{3}) seconds$/.exec(args[2]);
+      const at = /^@(\d+)$/.exec(args[2]);
+      // BusyBox's date: absolute times only, to the second.
+      if (o.busybox && m) return { code: 1, signal: null, stdout: '', stderr: `date: invalid date '${args[2]}'`, timedOut: false };
+      if (o.busybox && at) { s.wallAdj = Number(at[1]) * 1000 - (s.world - s.paused); return { code: 0, signal: null, stdout: '', stderr: '', timedOut: false }; }
       if (o.dateFails || !m) return { code: 1, signal: null, stdout: '', stderr: 'date: cannot set date: Operation not permitted', timedOut: false };
       s.wallAdj += Math.round(Number(m[1]) * 1000);
       return { code: 0, signal: null, stdout: '', stderr: '', timedOut: false };
@@ -115,6 +119,19 @@ test('the guest setting its own clock is not undone; a failing date is reported 
     await h.check();
     assert.is(h.report().last!.result, 'failed');
     assert.match(h.report().last!.why, /Operation not permitted/);
+  } finally { v.cleanup(); }
+});
+
+test('BusyBox date: the absolute whole second instead, so within half a second', async () => {
+  const v = simulatedVm({ busybox: true });
+  try {
+    const h = v.make();
+    await h.check();
+    v.pause(60_000);
+    await h.check();
+    assert.equal(v.s.steps.map((x) => x.replace(/\d+/g, 'N')), ['-u -s +N.N seconds', '-u -s @N']);
+    assert.is(h.report().last!.result, 'stepped');
+    assert.ok(Math.abs(error(v) - -700) <= 500, `the guest is ${error(v)} ms off the world, was -700 before the pause`);
   } finally { v.cleanup(); }
 });
 

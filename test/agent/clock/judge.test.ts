@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Baseline, judge, Reading } from '../../../agent/clock/judge';
 import { isRtcLocal } from '../../../agent/clock/rtc';
-import { relativeDate } from '../../../agent/clock/step';
+import { absoluteDate, relativeDate } from '../../../agent/clock/step';
 
 const DAY = 86_400_000;
 const base: Baseline = { offsetMs: -1_400, wallMs: 1_000_000, monoMs: 50_000 };
@@ -52,6 +52,9 @@ test('date -s arguments: relative, whole milliseconds, both directions', () => {
   assert.is(relativeDate(-3_000), '-3.000 seconds');
   assert.is(relativeDate(7), '+0.007 seconds');
   assert.throws(() => relativeDate(1.5), /whole milliseconds/);
+  // BusyBox: the nearest whole second.
+  assert.is(absoluteDate(1_796_517_282_600, 59_667), '@1796517342');
+  assert.is(absoluteDate(1_796_517_282_600, -2_600), '@1796517280');
 });
 
 test.run();
