@@ -24,6 +24,7 @@ import { connectSupervisor } from './supervisor-link';
 import { createIdleCollector, v8FullGc } from './idle-gc';
 import { LedgerWriter, openLedgerWriter } from './reply-ledger';
 import { liveSettingsApplier } from './live-settings';
+import { createClockHealer, HealSettings } from './clock/healer';
 
 const SERIAL_FD = 4;
 /** qemu-ga's nesting limit. */
@@ -88,8 +89,18 @@ function main(): void {
     lexicalError: (desc) => dispatcher.lexicalError(desc),
     setPolicy: (p) => dispatcher.setPolicy(p),
   };
-  // A reload (phoenix-set-config, SIGHUP) changes the lists and statistics settings here, live.
-  supervisor.onSettings(liveSettingsApplier(config, { setPolicy: dispatcher.setPolicy, stats, onError: (e) => log('warn', `statistics settings: ${e.message}`) }));
+  const heal: HealSettings = { clockHeal: config.clockHeal, clockHealMaxStepMs: config.clockHealMaxStepMs };
+  const clock = createClockHealer({
+    host, sys, runDir: config.runDir, settings: () => heal,
+    clocks: { wallMs: () => Date.now(), monoMs: () => Number(process.hrtime.bigint() / 1_000_000n) },
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    report: (r) => supervisor.clock(r), log: (level, msg) => log(level, msg),
+  });
+  // Checked at each watchdog ping: one sysfs read, no timer of its own.
+  supervisor.onPing(() => { void clock.check(); });
+  // A reload (phoenix-set-config, SIGHUP) changes the lists, statistics and clock settings here, live.
+  const applyLive = liveSettingsApplier(config, { setPolicy: dispatcher.setPolicy, stats, onError: (e) => log('warn', `statistics settings: ${e.message}`) });
+  supervisor.onSettings((s) => { applyLive(s); heal.clockHeal = s.clockHeal; heal.clockHealMaxStepMs = s.clockHealMaxStepMs; });
   const attach = (link: Link, ledger?: LedgerWriter): Session => new Session(link, counted, { limits, onBusy, ledger });
 
   if (config.channel.kind === 'unix') {
@@ -118,6 +129,7 @@ function main(): void {
     process.exit(70);
   });
   supervisor.ready();
+  void clock.check();
 }
 
 main();

@@ -1,7 +1,7 @@
 // The worker's side of the IPC channel to its supervisor: answers progress pings (the watchdog),
 // announces readiness, asks for the supervisor's view, and exits when the supervisor is gone.
 
-import type { FromWorker, JournalState, ToWorker } from '../supervisor/ipc';
+import type { ClockReport, FromWorker, JournalState, ToWorker } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
 import type { Settings } from '../supervisor/settings';
 import { QgaError } from './wire/reply';
@@ -25,6 +25,10 @@ export interface SupervisorLink {
   reload(): Promise<unknown>;
   /** Called with the supervisor's settings whenever a view brings them (a reload, a status). */
   onSettings(cb: (settings: Settings) => void): void;
+  /** Called after each watchdog ping is answered: the worker's periodic tick (heartbeat-interval). */
+  onPing(cb: () => void): void;
+  /** Clock healing's state, for the heartbeat and phoenix-agent-status. */
+  clock(report: ClockReport): void;
 }
 
 const STATUS_TIMEOUT_MS = 2000;
@@ -42,8 +46,9 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
   const waiting = new Map<number, (answer: unknown) => void>();
   let connectionCb: ((handle: unknown) => void) | null = null;
   let settingsCb: ((settings: Settings) => void) | null = null;
+  let pingCb: (() => void) | null = null;
   process.on('message', (m: ToWorker, handle?: unknown) => {
-    if (m.t === 'ping') send({ t: 'pong', seq: m.seq, busy });
+    if (m.t === 'ping') { send({ t: 'pong', seq: m.seq, busy }); pingCb?.(); }
     else if (m.t === 'status') {
       // Settings first: a reload's caller finds them applied when its answer arrives.
       const settings = (m.view as { settings?: Settings } | null)?.settings;
@@ -102,5 +107,7 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
     status: () => ask((id) => ({ t: 'status?', rid: id }), STATUS_TIMEOUT_MS, 'the supervisor did not answer within 2 s'),
     reload: () => ask((id) => ({ t: 'reload', rid: id }), STATUS_TIMEOUT_MS, 'the supervisor did not answer the reload within 2 s'),
     onSettings(cb) { settingsCb = cb; },
+    onPing(cb) { pingCb = cb; },
+    clock: (report) => send({ t: 'clock', report, beat: { heal: report.heal, rtc_offset_ms: report.rtc_offset_ms, last: report.last && { result: report.last.result, step_ms: report.last.step_ms, at_ms: report.last.at_mono } } }),
   };
 }

@@ -86,8 +86,9 @@ function capabilities(c: Caps): string {
 
 function humanLine(cmd: string, r: unknown): string {
   if (cmd === 'status') {
-    const s = r as { sup: { pid: number; ver: string }; worker: { state: string; pid: number | null; gen: number }; restarts: { total: number }; last_exit: { reason: string } | null; channel: { kind: string; state: string } };
-    return `phoenix-ga ${s.sup.ver}: supervisor ${s.sup.pid}, worker ${s.worker.state} (pid ${s.worker.pid}, generation ${s.worker.gen}), ${s.restarts.total} restarts${s.last_exit ? `, last exit ${s.last_exit.reason}` : ''}, channel ${s.channel.kind} ${s.channel.state}`;
+    const s = r as { sup: { pid: number; ver: string }; worker: { state: string; pid: number | null; gen: number }; restarts: { total: number }; last_exit: { reason: string } | null; channel: { kind: string; state: string }; clock?: { heal: string; last: { result: string; step_ms: number; at: string } | null } };
+    const fix = s.clock?.last ? ` (last ${s.clock.last.result} ${s.clock.last.step_ms / 1000} s at ${s.clock.last.at})` : '';
+    return `phoenix-ga ${s.sup.ver}: supervisor ${s.sup.pid}, worker ${s.worker.state} (pid ${s.worker.pid}, generation ${s.worker.gen}), ${s.restarts.total} restarts${s.last_exit ? `, last exit ${s.last_exit.reason}` : ''}, channel ${s.channel.kind} ${s.channel.state}${s.clock ? `, clock healing ${s.clock.heal}${fix}` : ''}`;
   }
   if (cmd === 'add-ip' || cmd === 'remove-ip') {
     const a = r as { interface: string; address: string; prefix: number; live: string; persisted: { renderer: string; file: string; action: string } | null };

@@ -16,6 +16,9 @@ const CHANNEL_STATES: Record<ChannelState | 'host-connected' | 'host-disconnecte
 };
 const CHANNEL_KINDS: Record<'unix' | 'serial', true> = { unix: true, serial: true };
 const JOURNAL_PROBLEMS: Record<NonNullable<HeartbeatPayload['journal']>, true> = { 'read-only': true, 'no-space': true, error: true };
+type ClockBeat = NonNullable<HeartbeatPayload['clock']>;
+const CLOCK_HEAL: Record<ClockBeat['heal'], true> = { on: true, off: true, 'no-rtc': true };
+const CLOCK_RESULTS: Record<NonNullable<ClockBeat['last']>['result'], true> = { stepped: true, refused: true, failed: true };
 
 const BOOT = /^[0-9a-f-]{1,64}$/;
 const VERSION = /^[0-9A-Za-z.+~_-]{1,40}$/;
@@ -63,6 +66,7 @@ export function checkPayload(p: unknown): HeartbeatPayload {
   need(isObj(c) && oneOf(CHANNEL_KINDS, c.kind) && oneOf(CHANNEL_STATES, c.state), 'channel');
   need(o.stopping === undefined || o.stopping === true, 'stopping');
   need(o.journal === undefined || oneOf(JOURNAL_PROBLEMS, o.journal), 'journal');
+  const clock = o.clock === undefined ? undefined : checkClock(o.clock);
   return {
     boot: o.boot as string,
     interval_ms: o.interval_ms as number,
@@ -76,5 +80,18 @@ export function checkPayload(p: unknown): HeartbeatPayload {
     channel: { kind: c.kind as string, state: c.state as string },
     ...(o.stopping ? { stopping: true as const } : {}),
     ...(o.journal !== undefined ? { journal: o.journal as HeartbeatPayload['journal'] } : {}),
+    ...(clock ? { clock } : {}),
+  };
+}
+
+/** The clock field (added after the first collectors, which drop it as an unknown field). */
+function checkClock(v: unknown): ClockBeat {
+  need(isObj(v) && oneOf(CLOCK_HEAL, v.heal) && (v.rtc_offset_ms === null || int(v.rtc_offset_ms, -MAX_NUMBER)), 'clock');
+  const c = v as Obj;
+  const l = c.last as Obj | null;
+  need(l === null || (isObj(l) && oneOf(CLOCK_RESULTS, l.result) && int(l.step_ms, -MAX_NUMBER) && int(l.at_ms)), 'clock.last');
+  return {
+    heal: c.heal as ClockBeat['heal'], rtc_offset_ms: c.rtc_offset_ms as number | null,
+    last: l === null ? null : { result: l.result as NonNullable<ClockBeat['last']>['result'], step_ms: l.step_ms as number, at_ms: l.at_ms as number },
   };
 }

@@ -10,6 +10,7 @@
 //   .. K  key id (ASCII)      |  .. 32  HMAC-SHA256(key, all bytes before it)
 
 import type * as cryptoModule from 'crypto';
+import type { ClockBeat } from './ipc';
 
 // Loaded on first use: compiling Node's crypto module would delay the worker's spawn.
 let cryptoCache: typeof cryptoModule | null = null;
@@ -58,6 +59,8 @@ export interface HeartbeatPayload {
   stopping?: true;
   /** Present only while the worker's journal cannot take records: why (commands with a key are refused). */
   journal?: 'read-only' | 'no-space' | 'error';
+  /** Clock healing, once the worker has reported it: the wall clock's offset from the RTC and the last correction. */
+  clock?: ClockBeat;
 }
 
 export interface HeartbeatHeader {

@@ -29,6 +29,7 @@ Options (each overrides the key of the same name in the config file):
   --os-root DIR              change files under DIR instead of / (a mounted image, a test tree)
   --state-dir DIR            persistent state: the command journal (default /var/lib/phoenix-ga)
   --freeze-timeout SEC       thaw frozen file systems after this long (default 600)
+  --clock-heal on|off        step the clock back to the RTC after a paused VM (default on)
   --test-commands            use the test worker with phoenix-test-* fault injection commands
                              (a build tree only: packages do not ship it)
   --test-crash-at STEP:CMD   with --test-commands: the worker kills itself at a journal step

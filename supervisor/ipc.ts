@@ -19,6 +19,9 @@ export interface WorkerConfig {
   stateDir: string;
   freezeTimeoutMs: number;
   osRoot: string;
+  /** Clock healing (config keys clock-heal, clock-heal-max-step). */
+  clockHeal: boolean;
+  clockHealMaxStepMs: number;
   /** Order of guest-network-get-interfaces (config key interfaces-order). */
   interfacesOrder: 'as-is' | 'real-first' | 'real-only';
   /** Tests only: "STEP:COMMAND", the worker kills itself with SIGKILL right after that journal step. */
@@ -39,6 +42,35 @@ export type ToWorker =
   /** The answer to 'freeze?': null once the record is durable (the worker may freeze), else why not. */
   | { t: 'freeze-ack'; rid: number; error: string | null };
 
+/** The last clock correction the worker made or refused (agent/clock/healer.ts). */
+export interface ClockFix {
+  result: 'stepped' | 'refused' | 'failed';
+  /** How far the wall clock was (or would have been) stepped, ms; positive: forward. */
+  step_ms: number;
+  /** Wall-clock time after the correction (ISO 8601). */
+  at: string;
+  /** When, on the boot's monotonic clock (ms). */
+  at_mono: number;
+  why: string;
+}
+
+/** Clock healing as the worker sees it, sent on every change. */
+export interface ClockReport {
+  /** 'no-rtc': on, but there is no RTC to compare with. */
+  heal: 'on' | 'off' | 'no-rtc';
+  rtc_local: boolean;
+  /** Wall clock minus RTC, measured at the RTC's second edge; null until measured. */
+  rtc_offset_ms: number | null;
+  last: ClockFix | null;
+}
+
+/** The heartbeat's short form of the report: no texts; at_ms on the boot's monotonic clock, as sup.start_ms. */
+export interface ClockBeat {
+  heal: ClockReport['heal'];
+  rtc_offset_ms: number | null;
+  last: null | { result: ClockFix['result']; step_ms: number; at_ms: number };
+}
+
 /** Why the journal cannot take records (the worker refuses commands whose idempotency key needs it). */
 export type JournalState = 'read-only' | 'no-space' | 'error';
 
@@ -53,6 +85,8 @@ export type FromWorker =
   | { t: 'freeze?'; rid: number; mounts: string[]; deadlineMs: number | null }
   /** The journal's state, at start and on every change (null: usable). */
   | { t: 'journal'; state: JournalState | null; reason: string | null }
+  /** Clock healing's state, at start and on every change. */
+  | { t: 'clock'; report: ClockReport; beat: ClockBeat }
   /**
    * Re-read the config file (phoenix-set-config wrote it); answered with 'status', whose view has
    * `error` (why the file was not taken) and `settings`. A reload on SIGHUP sends 'status' without a rid.

@@ -6,7 +6,7 @@ import type * as net from 'net';
 import type { Channel, ChannelState } from './channel';
 import type { HeartbeatSender } from './heartbeat';
 import type { HeartbeatPayload, WorkerState } from './heartbeat-packet';
-import type { FromWorker, JournalState } from './ipc';
+import type { ClockBeat, ClockReport, FromWorker, JournalState } from './ipc';
 import type { Logger } from './log';
 import { bootId, idleInEpoll, processMemory, processStartTime } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
@@ -32,8 +32,8 @@ export interface ServiceDeps {
 const MAX_PENDING_CONNECTIONS = 16;
 const FAILURE_WINDOW_MS = 10 * 60_000;
 const MAX_DEATHS_KEPT = 20;
-/** What a reload changes; the worker takes the last four live too (docs/configuration.md). */
-const LIVE_KEYS = 'heartbeat heartbeatIntervalMs vmId allowRpcs blockRpcs statsIntervalMs statsHistory'.split(' ') as Array<keyof Settings>;
+/** What a reload changes; the worker takes the last six live too (docs/configuration.md). */
+const LIVE_KEYS = 'heartbeat heartbeatIntervalMs vmId allowRpcs blockRpcs statsIntervalMs statsHistory clockHeal clockHealMaxStepMs'.split(' ') as Array<keyof Settings>;
 
 export class Service {
   #worker: Worker | null = null;
@@ -54,6 +54,8 @@ export class Service {
   #ledgerFd: number | null = null;
   /** What the worker last said about its journal: null while it is usable. */
   #journal: { state: JournalState; reason: string | null } | null = null;
+  /** What the worker last said about clock healing (its report and the heartbeat's form); kept across its restarts. */
+  #clock: { report: ClockReport; beat: ClockBeat } | null = null;
   #stopping: Promise<void> | null = null;
   #resolveStopped: (() => void) | null = null;
   readonly #startedAt: number;
@@ -168,6 +170,7 @@ export class Service {
       deaths: this.#deaths.map((x) => ({ ...x, ago_ms: now - x.at_mono })),
       heartbeat: { enabled: this.d.heartbeat.enabled, target: hb ? `${hb.host}:${hb.port}` : null, vm_id: this.d.settings.vmId },
       journal_reason: this.#journal?.reason,
+      clock: this.#clock?.report,
       settings: this.d.settings,
     };
   }
@@ -220,6 +223,8 @@ export class Service {
         freezeTimeoutMs: settings.freezeTimeoutMs,
         osRoot: settings.osRoot,
         interfacesOrder: settings.interfacesOrder,
+        clockHeal: settings.clockHeal,
+        clockHealMaxStepMs: settings.clockHealMaxStepMs,
         testCrashAt: settings.testCrashAt,
         ...(this.#owedReplies ? { owedReplies: this.#owedReplies } : {}),
         ...(serialFd !== null && this.#ledgerFd !== null ? { replyLedger: true } : {}),
@@ -263,6 +268,9 @@ export class Service {
         break;
       case 'reload':
         this.reload(m.rid);
+        break;
+      case 'clock':
+        this.#clock = m;
         break;
     }
   }
@@ -342,6 +350,7 @@ export class Service {
       last_exit: last ? { reason: last.reason, code: last.code, signal: last.signal, ago_ms: now - last.at_mono } : null,
       channel: { kind: this.d.channel.kind, state: this.#channelState() },
       journal: this.#journal?.state,
+      clock: this.#clock?.beat,
     };
   }
 

@@ -31,6 +31,9 @@ export interface Settings {
   freezeTimeoutMs: number;
   /** The system tree the worker changes files in: "/" (a mounted image, or a test tree otherwise). */
   osRoot: string;
+  /** Step the wall clock back to the RTC after time the guest did not live (a paused VM), at most this far. */
+  clockHeal: boolean;
+  clockHealMaxStepMs: number;
   /** guest-network-get-interfaces: the default route's interface and the NICs first, or qemu-ga's order. */
   interfacesOrder: 'as-is' | 'real-first' | 'real-only';
   testCrashAt: string | null;
@@ -110,6 +113,8 @@ export const KEYS: Record<string, KeySpec> = {
   'state-dir': (s, v, w, k) => { s.stateDir = absolute(w, k, v); },
   'freeze-timeout': (s, v, w, k) => { s.freezeTimeoutMs = seconds(w, k, v, 1, 86_400); },
   'os-root': (s, v, w, k) => { s.osRoot = absolute(w, k, v); },
+  'clock-heal': (s, v, w, k) => { if (v !== 'on' && v !== 'off') fail(w, k, `expected on or off, got '${v}'`); s.clockHeal = v === 'on'; },
+  'clock-heal-max-step': (s, v, w, k) => { s.clockHealMaxStepMs = seconds(w, k, v, 3, 366 * 86_400); },
   'interfaces-order': (s, v, w, k) => { if (!/^(as-is|real-(first|only))$/.test(v)) fail(w, k, `expected real-first, as-is or real-only, got '${v}'`); s.interfacesOrder = v as Settings['interfacesOrder']; },
 };
 
@@ -158,6 +163,8 @@ export function defaultSettings(): Settings {
     freezeTimeoutMs: 600_000,
     osRoot: '/',
     interfacesOrder: 'real-first',
+    clockHeal: true,
+    clockHealMaxStepMs: 86_400_000,
     testCrashAt: null,
   };
 }
@@ -181,7 +188,7 @@ export function parseConfigText(text: string, file: string): Raw {
 
 /** Flag name (without --) to config key ("flag=key" where they differ), for the flags that override config keys. */
 export const FLAG_KEYS: Record<string, string> = Object.fromEntries(('channel run-dir log-file heartbeat heartbeat-key=heartbeat-key-file vm-id heartbeat-interval '
-  + 'worker-heap-mb hang-timeout stop-grace allow-rpcs block-rpcs state-dir freeze-timeout os-root').split(' ').map((f) => {
+  + 'worker-heap-mb hang-timeout stop-grace allow-rpcs block-rpcs state-dir freeze-timeout os-root clock-heal').split(' ').map((f) => {
   const [flag, key = flag] = f.split('=');
   return [flag, key];
 }));

@@ -74,6 +74,8 @@ export function startAgent(o: AgentOptions = {}): Agent {
   if (o.testCommands) args.push('--test-commands');
   // Never the machine's own /var/lib/phoenix-ga: each test agent journals in its own directory.
   if (!(o.args ?? []).includes('--state-dir')) args.push('--state-dir', path.join(dir, 'state'));
+  // Never the machine's own clock: a test agent heals only when its test asks for it.
+  if (!(o.args ?? []).includes('--clock-heal')) args.push('--clock-heal', 'off');
   args.push(...(o.args ?? []));
   const node = o.node ?? process.execPath;
   const [cmd, ...pre] = o.wrap ? [...o.wrap, node] : [node];

@@ -250,7 +250,7 @@ test('phoenix-ga-ctl: human and JSON output; the password comes on stdin, never 
     await agent.waitReady();
     const ctl = (args: string[], input?: string) => spawnSync(process.execPath, [path.join(ROOT, 'dist/phoenix-ga-ctl.js'), '--socket', agent.sock, ...args], { encoding: 'utf8', input });
     assert.is(ctl(['ping']).stdout, 'the agent answers\n');
-    assert.match(ctl(['status']).stdout, /^phoenix-ga .*: supervisor \d+, worker ready/);
+    assert.match(ctl(['status']).stdout, /^phoenix-ga .*: supervisor \d+, worker ready.*, clock healing off$/m);
     assert.is(JSON.parse(ctl(['--json', 'osinfo']).stdout).id, 'debian');
     const hash = spawnSync('openssl', ['passwd', '-6', '-salt', 'abcdefgh', 'from stdin'], { encoding: 'utf8' }).stdout.trim();
     const r = ctl(['set-password', 'alice', '--crypted'], hash + '\n');

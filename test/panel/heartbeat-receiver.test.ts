@@ -137,6 +137,10 @@ test('a VM with its own key cannot smuggle text: every field is checked, unknown
     ['worker', payload({}, { pid: -1 })],
     ['stopping', { ...payload(), stopping: 'yes' }],
     ['journal', { ...payload(), journal: `read-only\n${forged}` }],
+    ['clock', { ...payload(), clock: { heal: `on\n${forged}`, rtc_offset_ms: 0, last: null } }],
+    ['clock', { ...payload(), clock: { heal: 'on', rtc_offset_ms: 1.5, last: null } }],
+    ['clock.last', { ...payload(), clock: { heal: 'on', rtc_offset_ms: -99, last: { result: 'stepped', step_ms: 60_000, at_ms: -1 } } }],
+    ['clock.last', { ...payload(), clock: { heal: 'on', rtc_offset_ms: -99, last: { result: forged, step_ms: 60_000, at_ms: 1 } } }],
   ];
   let seq = 1n;
   for (const [field, p] of bad) {
@@ -148,6 +152,10 @@ test('a VM with its own key cannot smuggle text: every field is checked, unknown
   // Why the agent refuses commands with a key (its journal cannot be written) reaches the panel.
   assert.ok(r.accept(beat(seq++, { p: { ...payload(), journal: 'read-only' } })).ok);
   assert.is(r.view('vm1')!.payload.journal, 'read-only');
+  // The last clock correction reaches the panel, checked and rebuilt (its texts stay in the VM).
+  const clock = { heal: 'on', rtc_offset_ms: -99, last: { result: 'stepped', step_ms: -60_000, at_ms: 110_669, why: forged } };
+  assert.ok(r.accept(beat(seq++, { p: { ...payload(), clock } })).ok);
+  assert.equal(r.view('vm1')!.payload.clock, { heal: 'on', rtc_offset_ms: -99, last: { result: 'stepped', step_ms: -60_000, at_ms: 110_669 } });
 });
 
 test('rotation: two keys with the same key id are both tried; an expired one is not', () => {

@@ -41,6 +41,15 @@ test('crash points exist only with the test worker: --test-crash-at alone is ref
   assert.is(load('', { 'test-crash-at': 'effect:guest-ping', 'test-commands': '' }).testCrashAt, 'effect:guest-ping');
 });
 
+test('clock-heal: on by default with a 1-day maximum step; off, other maxima, and mistakes refused', () => {
+  assert.is(load('').clockHeal, true);
+  assert.is(load('').clockHealMaxStepMs, 86_400_000);
+  assert.is(load('clock-heal = off\n').clockHeal, false);
+  assert.is(load('clock-heal-max-step = 3600\n').clockHealMaxStepMs, 3_600_000);
+  assert.is(error('clock-heal = yes\n'), "/etc/pga.conf:1: clock-heal: expected on or off, got 'yes'");
+  assert.is(error('clock-heal-max-step = 1\n'), "/etc/pga.conf:1: clock-heal-max-step: expected a number from 3 to 31622400, got '1'");
+});
+
 test('interfaces-order: real-first by default, as-is or real-only when set, anything else refused', () => {
   assert.is(load('').interfacesOrder, 'real-first');
   assert.is(load('interfaces-order = as-is\n').interfacesOrder, 'as-is');

@@ -10,6 +10,7 @@ import { claimRunDir, onExit, recordProcess } from './cleanup';
 import { note, removeTree, requireHost, since } from './host';
 import { ensureTree } from './rootfs';
 import { diskImage, Inject, kernelOf } from './vm-image';
+import { qmp } from './vm-qmp';
 import { serialShell, ShellResult } from './vm-shell';
 
 export type { Inject } from './vm-image';
@@ -44,6 +45,8 @@ export interface Vm {
   stop(): Promise<void>;
   /** The serial console so far (kernel, systemd, a root login); kept after stop. */
   console(): string;
+  /** One QMP command on the VM's monitor (`stop`, `cont`, `query-status`...): its `return`. */
+  monitor(execute: string, args?: Record<string, unknown>): Promise<unknown>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,6 +68,8 @@ function qemuArgs(dir: string, disk: string, kernel: string, initrd: string, mem
     '-chardev', `socket,id=shell,path=${p('shell.sock')},server=on,wait=off`,
     '-device', `virtserialport,bus=vser0.0,chardev=shell,name=${SHELL_PORT}`,
     '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+    // The monitor, as a hypervisor has it: pause and resume the guest (stop, cont).
+    '-qmp', `unix:${p('qmp.sock')},server=on,wait=off`,
   ];
 }
 
@@ -143,6 +148,7 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
     agentSock: path.join(dir, 'agent.sock'), dir, pid: proc.pid!,
     shell: (script, timeoutMs = 60_000) => (exited ? Promise.reject(new Error('e2e: the VM is not running')) : shell(script, timeoutMs)),
     console: readConsole,
+    monitor: (execute, args) => (exited ? Promise.reject(new Error('e2e: the VM is not running')) : qmp(path.join(dir, 'qmp.sock'), execute, args)),
     async reboot() {
       const t1 = Date.now();
       const before = (await shell('cat /proc/sys/kernel/random/boot_id', 30_000)).out.trim();
