@@ -13,8 +13,7 @@ qemu-ga does. The libvirt end-to-end test proves it with Debian 12's own package
 (${versions.libvirt.replace(/^.*:\s*/, '').trim() || '9.0'}) runs a Debian 12 guest as a TCG domain (type \`qemu\`) whose agent channel is a
 \`<channel type='unix'>\` with target \`org.qemu.guest_agent.0\`, and one virsh script runs against
 Debian's qemu-guest-agent 7.2 (first boot) and against phoenix-ga (second boot) in the same disk
-image, which has both installed (and util-linux-extra, whose \`hwclock\` both agents run for
-\`domtime\`). Where a command changes something, the test looks inside the guest: the password is
+image, which has both installed (and \`hwclock\`, which both agents run for \`domtime\`). Where a command changes something, the test looks inside the guest: the password is
 checked with crypt(3) against \`/etc/shadow\`, the keys in \`authorized_keys\`, the online CPUs in
 sysfs, the clock with \`date\` and the RTC.
 

@@ -1,7 +1,6 @@
 // Debian's qemu-guest-agent for the VM's tree, so that libvirt can drive qemu-ga and phoenix-ga in
-// one image, and util-linux-extra for the hwclock both agents run for `virsh domtime --sync`. The
-// packages the tree lacks (these and their libraries) are downloaded once by the host's apt,
-// resolved against the tree's own dpkg status, and cached per tree key in
+// one image. The packages the tree lacks (qemu-guest-agent and its libraries) are downloaded once
+// by the host's apt, resolved against the tree's own dpkg status, and cached per tree key in
 // CACHE_DIR/qga-debs-<key>/; installing them into a writable tree is a dpkg -i in a chroot.
 
 import { createHash } from 'crypto';
@@ -10,7 +9,7 @@ import * as path from 'path';
 import { CACHE_DIR, mustRun, note, removeTree, requireHost, since } from './host';
 import { withLock } from './lock';
 
-const PACKAGES = ['qemu-guest-agent', 'util-linux-extra'];
+const PACKAGES = ['qemu-guest-agent'];
 
 /** The cached .deb files PACKAGES need on top of TREE (a tree from ensureTree, with its .key). */
 export async function qemuGaDebs(tree: string): Promise<string[]> {
