@@ -62,7 +62,10 @@ function guestinfo(group: string): Step {
     run: (c) => virsh(c, 'guestinfo', [`--${group}`], (out) => {
       const kv = out.split('\n').map((l) => /^(\S+)\s*:\s(.*)$/.exec(l.trim())).filter((m): m is RegExpExecArray => !!m && !VOLATILE.test(m[1]));
       const text = kv.map((m) => `${m[1]}=${m[2].trim()}`).join(', ');
-      return ok(text);
+      // Each interface's lines under its name, sorted: equal when only the interfaces' order differs.
+      const names = new Map(kv.filter((m) => /^if\.\d+\.name$/.test(m[1])).map((m) => [m[1].split('.')[1], m[2].trim()]));
+      const byIf = kv.map((m) => `${m[1].replace(/^if\.(\d+)\./, (_, i: string) => `if.${names.get(i)}.`)}=${m[2].trim()}`);
+      return ok(text, text, group === 'interface' ? { unordered: byIf.sort().join(', ') } : undefined);
     }),
   };
 }
@@ -112,7 +115,12 @@ export function commonSteps(): Step[] {
     }),
     ...['user', 'os', 'timezone', 'hostname', 'filesystem', 'interface', 'disk'].map(guestinfo),
     { name: 'domfsinfo', run: (c) => virsh(c, 'domfsinfo', [], (out) => ok(rows(out))) },
-    { name: 'domifaddr --source agent', run: (c) => virsh(c, 'domifaddr', ['--source', 'agent'], (out) => ok(rows(out))) },
+    {
+      name: 'domifaddr --source agent',
+      // A row whose name is "-" continues the interface above it.
+      run: (c) => virsh(c, 'domifaddr', ['--source', 'agent'], (out) => ok(rows(out), rows(out),
+        { unordered: rows(out).split(/; (?!- -)/).sort().join('; ') })),
+    },
     { name: 'domhostname --source agent', run: (c) => virsh(c, 'domhostname', ['--source', 'agent'], (out) => ok(out)) },
     { name: 'vcpucount --guest', run: (c) => virsh(c, 'vcpucount', ['--guest'], (out) => ok(out)) },
     { name: 'guestvcpus', run: (c) => virsh(c, 'guestvcpus', [], (out) => ok(rows(out))) },
