@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ROOT } from '../helpers/agent';
+import { ROOT, tempDir } from '../helpers/agent';
 import { renderDoc } from './lib/compat-doc';
 import { problems, Row } from './lib/compat-table';
 import { installDebs, qemuGaDebs } from './lib/guest-qga';
@@ -37,7 +37,7 @@ async function buildImage(root: Root, dir: string): Promise<string> {
 }
 
 const lifeSteps = (): Step[] => [
-  { name: 'agent killed 3 times during a stream of virsh calls', run: async (c) => streamOutcome(await killDuringStream(c)) },
+  { name: 'agent killed 3 times during a stream of virsh calls', run: async (c) => streamOutcome(await killDuringStream(c), c.agent) },
   ...killSteps(),
   {
     name: 'reboot --mode agent',
@@ -78,6 +78,8 @@ async function runAgent(dom: Domain, agent: AgentName, dir: string): Promise<Map
   note(`libvirt e2e: ${agent} answers libvirt ${((await agentAnswers(c, 180_000)) / 1000).toFixed(1)} s after the shell; boot ${since(t0)}`);
   const other = agent === 'qemu-ga' ? 'phoenix-ga' : 'qemu-guest-agent';
   assert.is((await dom.shell(`systemctl is-active ${other}`)).out.trim(), 'inactive', `${other} must not run beside ${agent}`);
+  // guestinfo --user lists root's autologin on the serial console: wait for it.
+  await sh('for i in $(seq 240); do who | grep -q "^root " && exit 0; sleep 0.5; done; exit 1', 150_000);
   const out = new Map<string, { o: Outcome; ms: number }>();
   for (const step of [...commonSteps(), ...lifeSteps()]) {
     const t = Date.now();
@@ -116,8 +118,16 @@ S('the same virsh script against qemu-ga and phoenix-ga in one libvirt domain', 
     const bad = problems(rows);
     assert.equal(bad, [], `phoenix-ga differs from qemu-ga under libvirt:\n${bad.join('\n')}`);
   } catch (e) {
-    if (lv) process.stderr.write(`--- libvirtd log (agent) ---\n${lv.log().split('\n').filter((l) => /agent/i.test(l)).slice(-60).join('\n')}\n`);
-    if (dom) process.stderr.write(`--- console ---\n${dom.console().slice(-4000)}\n`);
+    // The run directory goes with libvirtd: keep its log (every agent line libvirt sent and got) for a look.
+    if (lv) {
+      const kept = path.join(tempDir('pga-libvirt-failed-'), 'libvirtd.log');
+      fs.writeFileSync(kept, lv.log());
+      process.stderr.write(`--- libvirtd log (errors; all of it in ${kept}) ---\n${lv.log().split('\n').filter((l) => / error : /.test(l)).slice(-30).join('\n')}\n`);
+    }
+    if (dom) {
+      const j = await dom.shell('tail -n 40 /var/log/phoenix-ga.log 2>/dev/null', 20_000).catch(() => ({ out: '(no shell)' }));
+      process.stderr.write(`--- guest: phoenix-ga.log ---\n${j.out}\n--- console ---\n${dom.console().slice(-3000)}\n`);
+    }
     throw e;
   } finally {
     await root.cleanup();

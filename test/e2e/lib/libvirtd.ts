@@ -46,7 +46,7 @@ function configure(dir: string): void {
   fs.writeFileSync(path.join(dir, 'etc/libvirtd.conf'), [
     `unix_sock_dir = "${dir}"`, 'unix_sock_rw_perms = "0700"', 'unix_sock_ro_perms = "0700"', 'unix_sock_admin_perms = "0700"',
     'auth_unix_rw = "none"', 'auth_unix_ro = "none"',
-    `log_outputs = "3:file:${dir}/libvirtd.log"`, 'log_filters = "1:qemu.qemu_agent"', '',
+    'log_level = 3', `log_outputs = "1:file:${dir}/libvirtd.log"`, 'log_filters = "1:qemu.qemu_agent"', '',
   ].join('\n'));
   // QEMU as root without a security label, cgroup or /dev namespace (none of which this host has
   // set up for libvirt); its stdout to a file instead of virtlogd, which nothing started.
