@@ -20,7 +20,7 @@ import { defineDomain, Domain } from './lib/libvirt-domain';
 import { Libvirtd, startLibvirtd } from './lib/libvirtd';
 import { prepareRoot, Root } from './lib/nspawn';
 import { ensureTree } from './lib/rootfs';
-import { killDuringStream, killSteps, streamOutcome } from './lib/virsh-kills';
+import { killDuringStream, killSteps, PasswordKill, streamOutcome } from './lib/virsh-kills';
 import { agentAnswers, AgentName, commonSteps, Ctx, errorText, Outcome, Step } from './lib/virsh-steps';
 import { diskImage, kernelOf } from './lib/vm-image';
 
@@ -117,6 +117,14 @@ S('the same virsh script against qemu-ga and phoenix-ga in one libvirt domain', 
     note(`libvirt e2e: wrote ${DOC}; whole test ${since(t0)}`);
     const bad = problems(rows);
     assert.equal(bad, [], `phoenix-ga differs from qemu-ga under libvirt:\n${bad.join('\n')}`);
+    // What the kills must show on phoenix-ga, whatever qemu-ga did in the same step.
+    for (const [step, { o }] of p) {
+      if (!/^agent killed/.test(step)) continue;
+      const k = o.data as PasswordKill | undefined;
+      if (k) note(`libvirt e2e: phoenix-ga: ${step}: virsh returned ${k.killToReturnMs ?? '?'} ms after the kill; the next agent call ${k.nextOk ? 'worked' : `failed (${k.nextError})`} in ${k.nextMs} ms`);
+      assert.ok(o.ok, `phoenix-ga: ${step}: ${o.text}`);
+      assert.not.match(o.text, /state change lock|HUNG/, `phoenix-ga: ${step}`);
+    }
   } catch (e) {
     // The run directory goes with libvirtd: keep its log (every agent line libvirt sent and got) for a look.
     if (lv) {

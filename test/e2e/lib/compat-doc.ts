@@ -13,9 +13,9 @@ qemu-ga does. The libvirt end-to-end test proves it with Debian 12's own package
 (${versions.libvirt.replace(/^.*:\s*/, '').trim() || '9.0'}) runs a Debian 12 guest as a TCG domain (type \`qemu\`) whose agent channel is a
 \`<channel type='unix'>\` with target \`org.qemu.guest_agent.0\`, and one virsh script runs against
 Debian's qemu-guest-agent 7.2 (first boot) and against phoenix-ga (second boot) in the same disk
-image, which has both installed (and \`hwclock\`, which both agents run for \`domtime\`). Where a command changes something, the test looks inside the guest: the password is
-checked with crypt(3) against \`/etc/shadow\`, the keys in \`authorized_keys\`, the online CPUs in
-sysfs, the clock with \`date\` and the RTC.
+image, which has both installed. Where a command changes something, the test looks inside the
+guest: the password is checked with crypt(3) against \`/etc/shadow\`, the keys in
+\`authorized_keys\`, the online CPUs in sysfs, the clock with \`date\` and the RTC.
 
 "The agent killed" means \`kill -9\` from inside the guest of qemu-ga's process, or of phoenix-ga's
 worker by the pid \`phoenix-ga status\` prints. Nothing slows the command down: the guest watches
@@ -23,7 +23,12 @@ the agent's child processes and \`/etc/shadow\` in a busy loop and kills the mom
 "Before it read the request" stops the agent (SIGSTOP) before virsh is run and kills it 3 s later,
 while libvirt waits for the answer to its \`guest-sync\`. phoenix-ga's answer for a killed worker
 says what the worker had recorded when it died (not begun, begun, done); whether the password was
-really set is checked in the guest.
+really set is checked in the guest. The time from the kill to virsh's return is the guest's clock
+at the kill against the host's at the return (their offset measured over a test channel, to a few
+tens of milliseconds). Right after virsh returns, without waiting for the agent, the test sends the
+next agent call (\`domhostname --source agent\`): a call libvirt was still waiting on would hold
+the domain's agent job, and that call would fail with "cannot acquire state change lock". Then a
+second \`set-user-password\` must set the password.
 
 Every result below is what this run saw; where the two agents differ, the last column says why
 (the deliberate differences are documented in [protocol.md](protocol.md)). Time for the whole
