@@ -222,7 +222,10 @@ export function commonSteps(): Step[] {
         await c.dom.waitState('running', 60_000).catch(() => undefined);
         const first = await c.dom.virsh('qemu-agent-command', [JSON.stringify({ execute: 'guest-ping' })]);
         const ms = await agentAnswers(c, 60_000).then((t) => `answers ${t < 5000 ? 'within 5 s' : 'after more than 5 s'}`, (e: Error) => e.message);
-        return ok(`domain ${await c.dom.state()}; right after: ${first.code === 0 ? 'guest-ping answered' : errorText(first)}; the agent ${ms}`);
+        const state = await c.dom.state();
+        // Whether the guest has reopened the port by the first call is a race (either agent): compared without it.
+        return ok(`domain ${state}; right after: ${first.code === 0 ? 'guest-ping answered' : errorText(first)}; the agent ${ms}`,
+          `domain ${state}; the agent ${/^answers/.test(ms) ? 'answers' : ms}`);
       }),
     },
   ];
