@@ -121,7 +121,8 @@ S('the same virsh script against qemu-ga and phoenix-ga in one libvirt domain', 
     for (const [step, { o }] of p) {
       if (!/^agent killed/.test(step)) continue;
       const k = o.data as PasswordKill | undefined;
-      if (k) note(`libvirt e2e: phoenix-ga: ${step}: virsh returned ${k.killToReturnMs ?? '?'} ms after the kill; the next agent call ${k.nextOk ? 'worked' : `failed (${k.nextError})`} in ${k.nextMs} ms`);
+      if (k) note(`libvirt e2e: phoenix-ga: ${step}: virsh returned ${k.killToReturnMs === null ? '?' : Math.round(k.killToReturnMs)} ms after the kill; ` +
+        `the next agent call ${k.nextOk ? 'worked' : `failed (${k.nextError})`} in ${k.nextMs} ms`);
       assert.ok(o.ok, `phoenix-ga: ${step}: ${o.text}`);
       assert.not.match(o.text, /state change lock|HUNG/, `phoenix-ga: ${step}`);
     }

@@ -106,7 +106,7 @@ async function guestOffsetMs(c: Ctx): Promise<number> {
 }
 
 /** What a kill during set-user-password did, in figures (Outcome.data of the step); the next call is domhostname. */
-export interface PasswordKill { killToReturnMs: number | null; nextMs: number; nextOk: boolean; nextError: string }
+export interface PasswordKill { killToReturnMs: number | null; nextMs: number; nextOk: boolean; nextError: string; replyFirst: boolean }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const plain = (s: string) => s.replace(/\b\d{3,}\b/g, 'N');
@@ -122,49 +122,60 @@ export function killDuringPassword(when: When): Step {
   return {
     name: `agent killed during set-user-password, ${when}`,
     async run(c) {
-      const before = await fixed(c);
-      const pw = `Kill-${Math.random().toString(36).slice(2)}`;
-      const pid = await agentPid(c);
-      // Stopped, it reads nothing; killed 3 s into the call, while libvirt waits for its guest-sync.
-      const script = when.startsWith('before') ? `kill -STOP ${pid}; sleep 3; kill -9 ${pid}; echo "at=$EPOCHREALTIME killed ${pid}, stopped since before the call"`
-        : when.startsWith('while') ? WATCH_CHILD(pid) : WATCH_SHADOW(pid);
-      await c.sh(`(${script}) >/run/e2e-watch 2>/dev/null &`);
-      const r = await c.dom.virsh('set-user-password', ['root', pw], 120_000).catch(() => null);
-      const returnedAt = Date.now();
-      // At once, no wait for the agent: any agent call needs the domain's agent job.
-      const next = await c.dom.virsh('domhostname', ['--source', 'agent'], 120_000);
-      let later = '';
-      let nextWorked = next.code === 0;
-      if (!nextWorked && c.agent === 'qemu-ga') {
-        const waited = await agentAnswers(c);
-        const again = await c.dom.virsh('domhostname', ['--source', 'agent'], 120_000);
-        nextWorked = again.code === 0;
-        later = `; once the agent answered (${secs(waited)} later) ${nextWorked ? 'it worked' : `it FAILED: ${errorText(again)}`}`;
+      // The kill after /etc/shadow was written can come after the reply (a race the guest's loop
+      // cannot always win on a loaded host): such an attempt does not show the step, so it is tried again.
+      for (let i = 1; ; i++) {
+        const o = await passwordKill(c, when);
+        if (!(o.data as PasswordKill).replyFirst || i === 3) return i === 1 ? o : { ...o, text: `${o.text} (attempt ${i}: the reply came before the kill in the earlier ones)` };
       }
-      const offset = await guestOffsetMs(c);
-      const watch = (await c.dom.shell('cat /run/e2e-watch')).out.trim();
-      const killedAt = Number(/^at=([\d.]+) /.exec(watch)?.[1]) * 1000 - offset;
-      const watcher = watch.replace(/^at=[\d.]+ /, '') || 'the watcher did not fire';
-      const killToReturnMs = r && Number.isFinite(killedAt) ? returnedAt - killedAt : null;
-      const set = (await c.sh(crypt(pw))).trim() === 'yes';
-      const pw2 = `After-${Math.random().toString(36).slice(2)}`;
-      const r2 = await c.dom.virsh('set-user-password', ['root', pw2], 120_000);
-      const set2 = r2.code === 0 && (await c.sh(crypt(pw2))).trim() === 'yes';
-      const domain = await sameDomain(c, before);
-      const data: PasswordKill = { killToReturnMs, nextMs: next.ms, nextOk: next.code === 0, nextError: next.code === 0 ? '' : errorText(next) };
-      const first = !r ? 'HUNG' : r.code === 0 ? 'succeeded' : `"${plain(errorText(r))}"`;
-      const when2 = killToReturnMs === null ? '' : ` ${secs(killToReturnMs)} after the kill`;
-      const text = `virsh: ${first}${when2}; password ${set ? 'was' : 'was not'} set (${plain(watcher)}); ` +
-        `the next agent call (domhostname), sent at once: ${next.code === 0 ? `worked in ${secs(next.ms)}` : `"${plain(errorText(next))}"`}${later}; ` +
-        `then set-user-password ${set2 ? 'worked' : `FAILED: ${errorText(r2)}`}; ${domain}`;
-      const key = !r ? 'hung' : r.code === 0 ? 'succeeded' : plain(errorText(r));
-      // phoenix-ga owes the killed call its reply: an error at once, and the next call works at once.
-      const owed = r !== null && r.code !== 0;
-      const answered = owed && /worker process .*restarted/.test(errorText(r)) && killToReturnMs !== null && killToReturnMs <= AT_ONCE_MS;
-      const prompt = c.agent === 'qemu-ga' || (next.code === 0 && (!owed || answered));
-      return { ok: !!r && nextWorked && set2 && prompt && domain === 'no domain restart' && !/did not fire/.test(watcher), text, key, data };
     },
   };
+}
+
+/** One attempt of killDuringPassword. */
+async function passwordKill(c: Ctx, when: When): Promise<Outcome> {
+  const before = await fixed(c);
+  const pw = `Kill-${Math.random().toString(36).slice(2)}`;
+  const pid = await agentPid(c);
+  // Stopped, it reads nothing; killed 3 s into the call, while libvirt waits for its guest-sync.
+  const script = when.startsWith('before') ? `kill -STOP ${pid}; sleep 3; kill -9 ${pid}; echo "at=$EPOCHREALTIME killed ${pid}, stopped since before the call"`
+    : when.startsWith('while') ? WATCH_CHILD(pid) : WATCH_SHADOW(pid);
+  await c.sh(`(${script}) >/run/e2e-watch 2>/dev/null &`);
+  const r = await c.dom.virsh('set-user-password', ['root', pw], 120_000).catch(() => null);
+  const returnedAt = Date.now();
+  // At once, no wait for the agent: any agent call needs the domain's agent job.
+  const next = await c.dom.virsh('domhostname', ['--source', 'agent'], 120_000);
+  let later = '';
+  let nextWorked = next.code === 0;
+  if (!nextWorked && c.agent === 'qemu-ga') {
+    const waited = await agentAnswers(c);
+    const again = await c.dom.virsh('domhostname', ['--source', 'agent'], 120_000);
+    nextWorked = again.code === 0;
+    later = `; once the agent answered (${secs(waited)} later) ${nextWorked ? 'it worked' : `it FAILED: ${errorText(again)}`}`;
+  }
+  const offset = await guestOffsetMs(c);
+  const watch = (await c.dom.shell('cat /run/e2e-watch')).out.trim();
+  const killedAt = Number(/^at=([\d.]+) /.exec(watch)?.[1]) * 1000 - offset;
+  const watcher = watch.replace(/^at=[\d.]+ /, '') || 'the watcher did not fire';
+  const killToReturnMs = r && Number.isFinite(killedAt) ? returnedAt - killedAt : null;
+  const set = (await c.sh(crypt(pw))).trim() === 'yes';
+  const pw2 = `After-${Math.random().toString(36).slice(2)}`;
+  const r2 = await c.dom.virsh('set-user-password', ['root', pw2], 120_000);
+  const set2 = r2.code === 0 && (await c.sh(crypt(pw2))).trim() === 'yes';
+  const domain = await sameDomain(c, before);
+  const replyFirst = !!r && r.code === 0 && when.startsWith('after') && !/did not fire/.test(watcher);
+  const data: PasswordKill = { killToReturnMs, nextMs: next.ms, nextOk: next.code === 0, nextError: next.code === 0 ? '' : errorText(next), replyFirst };
+  const first = !r ? 'HUNG' : r.code === 0 ? 'succeeded' : `"${plain(errorText(r))}"`;
+  const when2 = killToReturnMs === null ? '' : ` ${secs(killToReturnMs)} after the kill`;
+  const text = `virsh: ${first}${when2}; password ${set ? 'was' : 'was not'} set (${plain(watcher)}); ` +
+    `the next agent call (domhostname), sent at once: ${next.code === 0 ? `worked in ${secs(next.ms)}` : `"${plain(errorText(next))}"`}${later}; ` +
+    `then set-user-password ${set2 ? 'worked' : `FAILED: ${errorText(r2)}`}; ${domain}`;
+  const key = !r ? 'hung' : r.code === 0 ? 'succeeded' : plain(errorText(r));
+  // phoenix-ga owes the killed call its reply: an error at once, and the next call works at once.
+  const owed = r !== null && r.code !== 0;
+  const answered = owed && /worker process .*restarted/.test(errorText(r)) && killToReturnMs !== null && killToReturnMs <= AT_ONCE_MS;
+  const prompt = c.agent === 'qemu-ga' || (next.code === 0 && (!owed || answered));
+  return { ok: !!r && nextWorked && set2 && prompt && domain === 'no domain restart' && !/did not fire/.test(watcher), text, key, data };
 }
 
 export const killSteps = (): Step[] => [
