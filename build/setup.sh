@@ -5,7 +5,8 @@
 #     tests run the real qemu-ga beside phoenix-ga), openssh-server, nftables and fail2ban (the
 #     login doctor's tests run a real sshd -T, nftables rules in a namespace and their own
 #     fail2ban server), and for the e2e tests (docs/e2e.md) debootstrap, systemd-container,
-#     qemu-system-x86, e2fsprogs and zstd; binutils (strip) and lintian for the packages;
+#     qemu-system-x86, e2fsprogs and zstd, and libvirt-daemon-system and libvirt-clients (the VM as a
+#     libvirt domain driven by virsh); binutils (strip) and lintian for the packages;
 #   - the real netplan and ifupdown, unpacked (not installed) into .local/nettools;
 #   - the npm dev dependencies (npm ci);
 #   - the Node runtimes the tests and packages use (Node 16, 20 and 26, cached in /var/tmp).
@@ -26,6 +27,8 @@ have systemd-nspawn || need+=(systemd-container)
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 { have mkfs.ext4 && have debugfs; } || need+=(e2fsprogs)
 have zstd || need+=(zstd)
+have libvirtd || need+=(libvirt-daemon-system)
+have virsh || need+=(libvirt-clients)
 have strip || need+=(binutils)
 have lintian || need+=(lintian)
 if [ ${#need[@]} -gt 0 ]; then
