@@ -90,4 +90,34 @@ R('unknown mount points and malformed paths: refused, the value named', async ()
   assert.match((await grow(7)).error?.desc, /Invalid parameter type for 'mountpoint', expected: string/);
 });
 
+R('tools missing (hidden in a private mount namespace): phoenix-capabilities says why, the command refuses before any change', async () => {
+  const hide = ['growpart', 'sfdisk', 'resize2fs', 'xfs_growfs', 'btrfs'].flatMap((t) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => `${d}/${t}`))
+    .filter((p) => fs.existsSync(p) && !fs.lstatSync(p).isSymbolicLink());
+  const script = (paths: string[]) => ['unshare', '-m', '--propagation', 'private', '--', 'sh', '-c', `${paths.map((p) => `mount --bind /dev/null ${p}`).join(' && ')} && exec "$@"`, 'sh'];
+  await withDisk({ label: 'gpt', mib: 400, parts: [',384M'], fs: 'xfs' }, async (d) => {
+    d.grow(512);
+    for (const [hidden, reasons, refusal] of [
+      [hide.filter((p) => /growpart|sfdisk/.test(p)), [/^neither growpart nor sfdisk is installed: partitions cannot be read or grown \(install cloud-guest-utils\)$/],
+        /^neither growpart nor sfdisk is installed: the partition cannot be grown; install cloud-guest-utils/],
+      [hide, [/^no file system resizer is installed: resize2fs \(e2fsprogs\), xfs_growfs \(xfsprogs\) or btrfs \(btrfs-progs\)/, /^neither growpart nor sfdisk/],
+        /^xfs_growfs is not installed \(xfsprogs\): the xfs file system on '.*' cannot be grown$/],
+    ] as Array<[string[], RegExp[], RegExp]>) {
+      const a = startAgent({ interval: 0.5, hangTimeout: 30, wrap: script(hidden) });
+      try {
+        await a.waitReady(10_000);
+        const q = await QgaClient.connect(a.sock);
+        const cap = (await q.request('phoenix-capabilities')).return.commands.find((x: { name: string }) => x.name === 'phoenix-grow-filesystem');
+        assert.is(cap.enabled, false);
+        assert.equal(cap.reasons.map((r: { kind: string }) => r.kind), reasons.map(() => 'missing-tool'));
+        reasons.forEach((re, i) => assert.match(cap.reasons[i].desc, re));
+        const t = table(d.loop);
+        const r = await q.request('phoenix-grow-filesystem', { mountpoint: d.mnt }, 60_000);
+        assert.match(r.error?.desc ?? JSON.stringify(r), refusal);
+        assert.is(table(d.loop), t, 'nothing changed');
+        q.close();
+      } finally { await a.stop(); }
+    }
+  });
+});
+
 R.run();
