@@ -124,4 +124,23 @@ G('ext4: grown where the agent has CAP_SYS_RESOURCE; refused before any change w
   });
 });
 
+G('a file system on a whole disk (no partition table): rescanned and grown, no partition step', async () => {
+  await withDisk({ label: 'none', mib: 320, parts: [], fs: 'xfs' }, async (d) => {
+    const sum = someData(d);
+    const fsBefore = statfsBytes(d.mnt);
+    d.grow(768);
+    await withAgent(async (c) => {
+      const g = (await grow(c, d.mnt)).return;
+      assert.ok(g, 'a reply');
+      assert.equal([g.device, g.disk, g.partition, g.table, g.result], [d.loop, d.loop, null, null, 'grown']);
+      assert.equal(g.steps.map((s: { step: string; done: boolean }) => `${s.step} ${s.done}`), ['rescan true', 'filesystem true']);
+      assert.equal([g.before.disk_bytes, g.after.disk_bytes, g.before.partition_bytes, g.after.partition_bytes], [320 << 20, 768 << 20, null, null]);
+      assert.is(g.after.filesystem_bytes, statfsBytes(d.mnt));
+      assert.ok(statfsBytes(d.mnt) > fsBefore + (400 << 20), `statfs grew from ${fsBefore} to ${statfsBytes(d.mnt)}`);
+      assert.is(digest(d), sum);
+      assert.is((await grow(c, d.mnt)).return.result, 'nothing to grow');
+    });
+  });
+});
+
 G.run();

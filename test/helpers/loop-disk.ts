@@ -22,7 +22,8 @@ export interface LoopDisk {
 }
 
 export interface DiskSpec {
-  label: 'gpt' | 'dos';
+  /** none: no partition table, the file system on the whole disk. */
+  label: 'gpt' | 'dos' | 'none';
   /** Image size in MiB. */
   mib: number;
   /** sfdisk lines, one per partition (",320M" or ",64M,83"). */
@@ -41,7 +42,7 @@ export function loopDisk(spec: DiskSpec): LoopDisk {
   const mnt = path.join(dir, 'mnt');
   fs.mkdirSync(mnt);
   run('truncate', ['-s', `${spec.mib}M`, img]);
-  run('sfdisk', ['-q', img], `label: ${spec.label}\n${spec.parts.join('\n')}\n`);
+  if (spec.label !== 'none') run('sfdisk', ['-q', img], `label: ${spec.label}\n${spec.parts.join('\n')}\n`);
   const loop = run('losetup', ['-f', '--show', '-P', img]).trim();
   let mounted = false;
   const cleanup = (): void => {
@@ -57,7 +58,7 @@ export function loopDisk(spec: DiskSpec): LoopDisk {
   try {
     try { run('partx', ['-a', loop]); } catch { /* the kernel added them already */ }
     if (spec.fs) {
-      const dev = part(spec.mount ?? 1);
+      const dev = spec.label === 'none' ? loop : part(spec.mount ?? 1);
       run(`mkfs.${spec.fs}`, spec.fs === 'ext4' ? ['-q', '-F', dev] : ['-q', '-f', dev]);
       run('mount', [dev, mnt]);
       mounted = true;
