@@ -7,7 +7,7 @@ import type { Host } from '../os/host';
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import type { MountSource } from './mount-source';
-import { Step, toolSays } from './step';
+import { Step, toolError } from './step';
 
 const fail = (desc: string): never => { throw new QgaError('GenericError', desc); };
 
@@ -40,7 +40,7 @@ export async function growFs(sys: System, m: MountSource, tool: { path: string; 
   const args = tool.r.args(m);
   const r = await sys.run(tool.path, args, { timeoutMs: 600_000 });
   const shown = `${tool.r.tool} ${args.join(' ')}`;
-  if (r.code !== 0) fail(`${shown} failed: ${toolSays(r)}`);
+  if (r.code !== 0) fail(`${shown} failed: ${toolError(r)}`);
   const after = await size();
   const grew = before !== null && after !== null && after > before;
   return { step: 'filesystem', done: grew, desc: grew ? `${shown}: grown from ${before} to ${after} bytes` : `${shown}: the file system already fills its device` };

@@ -34,6 +34,12 @@ export interface GrowReply {
 
 const fail = (desc: string): never => { throw new QgaError('GenericError', desc); };
 
+/** A failure after a change says what was already changed. */
+function withDone(e: unknown, steps: Step[]): unknown {
+  const done = steps.filter((s) => s.done && s.step !== 'rescan').map((s) => s.desc);
+  return e instanceof QgaError && done.length ? new QgaError(e.cls, `${e.desc} (already done: ${done.join('; ')})`) : e;
+}
+
 export async function growFilesystem(sys: System, host: Host, mountpoint: string): Promise<GrowReply> {
   const m = mountSource(host, mountpoint);
   const resizer = resizerFor(sys, host, m);
@@ -61,12 +67,16 @@ export async function growFilesystem(sys: System, host: Host, mountpoint: string
     // sysfs belongs to the running kernel, never to the tree under os-root.
     const live = sys.root === '/' ? sys : createSystem('/');
     steps.push(await rescanDisk(live, disk, () => (sizesOf(host, layout).disk ?? 0) / 512));
-    if (part && tools) {
-      const grown = { ...disk, sectors: (sizesOf(host, layout).disk ?? 0) / 512 };
-      const plan = partitionPlan(await readTable(sys, tools, grown), part, grown);
-      steps.push(await growPartition(sys, host, tools, part, grown, plan));
+    try {
+      if (part && tools) {
+        const grown = { ...disk, sectors: (sizesOf(host, layout).disk ?? 0) / 512 };
+        const plan = partitionPlan(await readTable(sys, tools, grown), part, grown);
+        steps.push(await growPartition(sys, host, tools, part, grown, plan));
+      }
+      steps.push(await growFs(sys, m, resizer, before.filesystem_bytes, fsBytes));
+    } catch (e) {
+      throw withDone(e, steps);
     }
-    steps.push(await growFs(sys, m, resizer, before.filesystem_bytes, fsBytes));
   }
   const after = await sizes();
   return {

@@ -1,7 +1,7 @@
 // Which block device a mount point's file system lives on: the newest mount of that path in
 // /proc/self/mountinfo, its device number (btrfs reports 0:N, resolved through its source) and
 // that device's name in sysfs. What has no block device behind it (tmpfs, overlay, nfs, fuse) has
-// nothing a disk resize could give it, and is refused with its type named.
+// nothing a disk resize could give it, and is refused with its type named; so is a read-only mount.
 
 import { Mount, parseMountinfo } from '../facts/disks';
 import type { Host } from '../os/host';
@@ -44,6 +44,7 @@ export function mountSource(host: Host, mountpoint: string): MountSource {
     if (m.type !== 'btrfs' || !m.source.startsWith('/')) notBlock();
     dev = host.blockDevice(m.source) ?? notBlock();
   }
+  if (m.readOnly) fail(`${quoted(mountpoint)} is mounted read-only: its ${m.type} file system cannot be grown online (remount it read-write first); nothing was changed`);
   const sys = host.realpath(`/sys/dev/block/${dev.major}:${dev.minor}`);
   if (!sys) return fail(`the block device ${dev.major}:${dev.minor} of ${quoted(mountpoint)} is not in /sys/dev/block`);
   const name = sys.slice(sys.lastIndexOf('/') + 1);

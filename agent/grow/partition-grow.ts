@@ -8,7 +8,7 @@ import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import type { Disk, Partition } from './block-layout';
 import { parseSfdiskJson, PartitionTable, Plan } from './partition-table';
-import { Step, toolSays } from './step';
+import { Step, toolError, toolSays } from './step';
 
 const fail = (desc: string): never => { throw new QgaError('GenericError', desc); };
 const TOOL_MS = 120_000;
@@ -27,12 +27,12 @@ export function partitionTools(sys: System): PartitionTools {
 export async function readTable(sys: System, tools: PartitionTools, disk: Disk): Promise<PartitionTable> {
   const r = await sys.run(tools.sfdisk, ['--json', disk.node], { timeoutMs: TOOL_MS, maxOutput: 1 << 20 });
   const t = r.code === 0 ? parseSfdiskJson(r.stdout) : null;
-  return t ?? fail(`the partition table of ${disk.node} could not be read (sfdisk --json: ${toolSays(r)})`);
+  return t ?? fail(`the partition table of ${disk.node} could not be read (sfdisk --json: ${r.code === 0 ? 'output not understood' : toolError(r)})`);
 }
 
 async function tellKernel(sys: System, host: Host, tools: PartitionTools, part: Partition, disk: Disk): Promise<number> {
   const r = await sys.run(tools.partx, ['-u', '--nr', String(part.number), disk.node], { timeoutMs: TOOL_MS });
-  if (r.code !== 0) fail(`partition ${part.number} of ${disk.node} was grown on disk, but the kernel was not told (partx -u: ${toolSays(r)}); the file system was not grown`);
+  if (r.code !== 0) fail(`partition ${part.number} of ${disk.node} was grown on disk, but the kernel was not told (partx -u: ${toolError(r)}); the file system was not grown`);
   return Number((host.read(`/sys/class/block/${part.name}/size`) ?? '').trim());
 }
 
@@ -46,7 +46,7 @@ export async function growPartition(sys: System, host: Host, tools: PartitionToo
     const r = await sys.run(tools.growpart, [disk.node, String(part.number)], { timeoutMs: TOOL_MS });
     // growpart: 0 changed, 1 NOCHANGE (less than its minimum growth), 2 failed.
     if (r.code === 1 && /NOCHANGE/.test(r.stdout)) return { step: 'partition', done: false, desc: `growpart ${disk.node} ${part.number}: ${toolSays(r)}` };
-    if (r.code !== 0) fail(`growpart ${disk.node} ${part.number} failed: ${toolSays(r)}; the file system was not grown`);
+    if (r.code !== 0) fail(`growpart ${disk.node} ${part.number} failed: ${toolError(r)}; the file system was not grown`);
     how = `growpart ${disk.node} ${part.number}: ${toolSays(r)}`;
   } else {
     how = await sfdiskGrow(sys, tools, part, disk);
@@ -60,10 +60,10 @@ async function sfdiskGrow(sys: System, tools: PartitionTools, part: Partition, d
   const t = await readTable(sys, tools, disk);
   if (t.label === 'gpt') {
     const r = await sys.run(tools.sfdisk, ['--relocate', 'gpt-bak-std', disk.node], { timeoutMs: TOOL_MS });
-    if (r.code !== 0) fail(`the backup GPT of ${disk.node} could not be moved to the disk's end (sfdisk --relocate gpt-bak-std: ${toolSays(r)}); nothing was changed`);
+    if (r.code !== 0) fail(`the backup GPT of ${disk.node} could not be moved to the disk's end (sfdisk --relocate gpt-bak-std: ${toolError(r)}); nothing was changed`);
   }
   // --force: the disk is in use (mounted); --no-reread: the kernel is told per partition after.
   const r = await sys.run(tools.sfdisk, ['--no-reread', '--force', '-N', String(part.number), disk.node], { input: Buffer.from(',+\n'), timeoutMs: TOOL_MS });
-  if (r.code !== 0) fail(`sfdisk -N ${part.number} ${disk.node} failed: ${toolSays(r).slice(-300)}; the file system was not grown`);
+  if (r.code !== 0) fail(`sfdisk -N ${part.number} ${disk.node} failed: ${toolError(r)}; the file system was not grown`);
   return `sfdisk -N ${part.number} ${disk.node}: grown to the end of the disk${t.label === 'gpt' ? ' (backup GPT moved to the end first)' : ''}`;
 }

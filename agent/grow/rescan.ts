@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import type { Disk } from './block-layout';
-import { Step, toolSays } from './step';
+import { Step, toolError } from './step';
 
 const fail = (desc: string): never => { throw new QgaError('GenericError', desc); };
 
@@ -17,7 +17,7 @@ export async function rescanDisk(live: System, disk: Disk, sizeNow: () => number
   if (disk.rescan === 'loop') {
     const losetup = live.which('losetup') ?? fail(`losetup is not installed (util-linux): the loop device ${disk.node} cannot be told its file's new size`);
     const r = await live.run(losetup, ['-c', disk.node], { timeoutMs: 30_000 });
-    if (r.code !== 0) fail(`losetup -c ${disk.node} failed: ${toolSays(r)}; nothing was changed`);
+    if (r.code !== 0) fail(`losetup -c ${disk.node} failed: ${toolError(r)}; nothing was changed`);
     how = `losetup -c ${disk.node}`;
   } else if (disk.rescan === 'scsi') {
     const attr = `/sys/class/block/${disk.name}/device/rescan`;

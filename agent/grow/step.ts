@@ -8,9 +8,17 @@ export interface Step {
   desc: string;
 }
 
-/** A tool's own words, on one line and bounded, for a step's desc or an error. */
+const oneLine = (s: string): string => s.trim().replace(/\s+/g, ' ');
+
+/** What a tool reported on success (stdout), on one line and bounded, for a step's desc. */
 export function toolSays(r: RunResult): string {
-  const text = `${r.stdout}\n${r.stderr}`.trim().replace(/\s+/g, ' ');
-  if (r.timedOut) return `timed out${text ? `: ${text.slice(0, 300)}` : ''}`;
-  return text.slice(0, 400) || (r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`);
+  return oneLine(r.stdout).slice(0, 400) || oneLine(r.stderr).slice(0, 400);
+}
+
+/** Why a tool failed: its stderr (else stdout), the end of it where the error is, bounded. */
+export function toolError(r: RunResult): string {
+  const text = oneLine(r.stderr) || oneLine(r.stdout);
+  const tail = text.length > 400 ? `...${text.slice(-400)}` : text;
+  if (r.timedOut) return `timed out${tail ? `: ${tail}` : ''}`;
+  return tail || (r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`);
 }

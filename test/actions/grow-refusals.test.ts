@@ -1,6 +1,6 @@
 // What phoenix-grow-filesystem refuses, through a real agent, each caused for real: a partition
 // that is not last (with room it could take), a logical MBR partition, a tmpfs, a path that is
-// no mount point or no absolute path; each refusal names the value and leaves the disk as it was.
+// no mount point or no absolute path, a read-only mount, tools that are missing; each refusal names the value and leaves the disk as it was.
 // And a disk that was not enlarged: success with nothing to grow.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -56,6 +56,14 @@ R('a logical MBR partition: refused with the reason, nothing changed', async () 
   await withDisk({ label: 'dos', mib: 400, parts: [',32M,83', ',,E', ',320M,L'], fs: 'xfs', mount: 5 }, async (d) => {
     d.grow(1024);
     await refusedUnchanged(d, 5, /^partition 5 of \/dev\/loop\d+ is a logical partition inside an extended one/);
+  });
+});
+
+R('a file system mounted read-only: refused before the partition is touched', async () => {
+  await withDisk({ label: 'gpt', mib: 400, parts: [',320M'], fs: 'xfs' }, async (d) => {
+    execFileSync('mount', ['-o', 'remount,ro', d.mnt]);
+    d.grow(1024);
+    await refusedUnchanged(d, 1, new RegExp(`^'${d.mnt}' is mounted read-only: its xfs file system cannot be grown online \\(remount it read-write first\\); nothing was changed$`));
   });
 });
 
