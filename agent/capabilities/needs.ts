@@ -46,7 +46,7 @@ const hostname: Need = (f) => (f.hostnameProblem ? { kind: 'kernel', desc: `the 
 const resizer: Need = (f) => (['resize2fs', 'xfs_growfs', 'btrfs'].some((t) => f.which(t)) ? null
   : { kind: 'missing-tool', desc: 'no file system resizer is installed: resize2fs (e2fsprogs), xfs_growfs (xfsprogs) or btrfs (btrfs-progs), in /usr/sbin, /usr/bin, /sbin or /bin' });
 const partitioner: Need = (f) => (f.which('sfdisk') ? null
-  : { kind: 'missing-tool', desc: `${f.which('growpart') ? 'sfdisk is' : 'neither growpart nor sfdisk is'} installed: partitions cannot be read or grown (install cloud-guest-utils)` });
+  : { kind: 'missing-tool', desc: `${f.which('growpart') ? 'sfdisk is not' : 'neither growpart nor sfdisk is'} installed: partitions cannot be read or grown (install cloud-guest-utils)` });
 
 const memory = kernel('/sys/devices/system/memory', 'the kernel has no memory hotplug (CONFIG_MEMORY_HOTPLUG)');
 const freeze = tool('fsfreeze', 'util-linux');

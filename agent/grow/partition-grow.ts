@@ -19,7 +19,7 @@ export interface PartitionTools { sfdisk: string; partx: string; growpart: strin
 export function partitionTools(sys: System): PartitionTools {
   const sfdisk = sys.which('sfdisk');
   const partx = sys.which('partx');
-  if (!sfdisk) fail(`${sys.which('growpart') ? 'sfdisk' : 'neither growpart nor sfdisk'} is installed: the partition cannot be grown; install cloud-guest-utils (growpart, and sfdisk with it)`);
+  if (!sfdisk) fail(`${sys.which('growpart') ? 'sfdisk is not' : 'neither growpart nor sfdisk is'} installed: the partition cannot be grown; install cloud-guest-utils (growpart, and sfdisk with it)`);
   if (!partx) fail('partx is not installed (util-linux): the kernel could not be told the partition\'s new size');
   return { sfdisk: sfdisk!, partx: partx!, growpart: sys.which('growpart') };
 }
@@ -36,7 +36,7 @@ async function tellKernel(sys: System, host: Host, tools: PartitionTools, part: 
   return Number((host.read(`/sys/class/block/${part.name}/size`) ?? '').trim());
 }
 
-/** Grows the partition when the plan says so; refusals were decided before (planFor). */
+/** Grows the partition when the plan says so; refusals were decided before (partitionPlan). */
 export async function growPartition(sys: System, host: Host, tools: PartitionTools, part: Partition, disk: Disk, plan: Plan): Promise<Step> {
   if (plan.action === 'refuse') return fail(plan.desc);
   if (plan.action === 'none') return { step: 'partition', done: false, desc: plan.desc };

@@ -105,6 +105,8 @@ R('tools missing (hidden in a private mount namespace): phoenix-capabilities say
   await withDisk({ label: 'gpt', mib: 400, parts: [',384M'], fs: 'xfs' }, async (d) => {
     d.grow(512);
     for (const [hidden, reasons, refusal] of [
+      [hide.filter((p) => /sfdisk/.test(p)), [/^sfdisk is not installed: partitions cannot be read or grown \(install cloud-guest-utils\)$/],
+        /^sfdisk is not installed: the partition cannot be grown; install cloud-guest-utils/],
       [hide.filter((p) => /growpart|sfdisk/.test(p)), [/^neither growpart nor sfdisk is installed: partitions cannot be read or grown \(install cloud-guest-utils\)$/],
         /^neither growpart nor sfdisk is installed: the partition cannot be grown; install cloud-guest-utils/],
       [hide, [/^no file system resizer is installed: resize2fs \(e2fsprogs\), xfs_growfs \(xfsprogs\) or btrfs \(btrfs-progs\)/, /^neither growpart nor sfdisk/],
