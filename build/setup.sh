@@ -4,9 +4,11 @@
 #   - Debian packages: socat (the serial test's pty bridge), qemu-guest-agent (the compatibility
 #     tests run the real qemu-ga beside phoenix-ga), openssh-server, nftables and fail2ban (the
 #     login doctor's tests run a real sshd -T, nftables rules in a namespace and their own
-#     fail2ban server), and for the e2e tests (docs/e2e.md) debootstrap, systemd-container,
-#     qemu-system-x86, e2fsprogs and zstd, and libvirt-daemon-system and libvirt-clients (the VM as a
-#     libvirt domain driven by virsh); binutils (strip) and lintian for the packages;
+#     fail2ban server), fdisk (sfdisk), cloud-guest-utils (growpart), xfsprogs and btrfs-progs
+#     (disk growth is tested on loop-device images with real partitions and file systems), and
+#     for the e2e tests (docs/e2e.md) debootstrap, systemd-container, qemu-system-x86, e2fsprogs
+#     and zstd, and libvirt-daemon-system and libvirt-clients (the VM as a libvirt domain driven
+#     by virsh); binutils (strip) and lintian for the packages;
 #   - the real netplan and ifupdown, unpacked (not installed) into .local/nettools;
 #   - the npm dev dependencies (npm ci);
 #   - the Node runtimes the tests and packages use (Node 16, 20 and 26, cached in /var/tmp).
@@ -22,6 +24,10 @@ have qemu-ga || need+=(qemu-guest-agent)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ -x /usr/sbin/nft ] || need+=(nftables)
 [ -x /usr/bin/fail2ban-server ] || need+=(fail2ban)
+have sfdisk || need+=(fdisk)
+have growpart || need+=(cloud-guest-utils)
+{ have mkfs.xfs && have xfs_growfs; } || need+=(xfsprogs)
+have mkfs.btrfs || need+=(btrfs-progs)
 have debootstrap || need+=(debootstrap)
 have systemd-nspawn || need+=(systemd-container)
 have qemu-system-x86_64 || need+=(qemu-system-x86)

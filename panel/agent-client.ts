@@ -30,6 +30,8 @@ export function defaultTimeoutMs(cmd: string): number {
   if (cmd === 'guest-fsfreeze-freeze' || cmd === 'guest-fsfreeze-freeze-list') return 3_600_000;
   if (cmd === 'guest-fsfreeze-thaw') return 180_000;
   if (cmd === 'guest-fstrim' || cmd === 'guest-shutdown') return 600_000;
+  // Each of its tools may take up to 10 minutes (resize2fs of a large file system).
+  if (cmd === 'phoenix-grow-filesystem') return 900_000;
   return 5000;
 }
 

@@ -11,7 +11,7 @@ import { printable, safeJson } from './guest-text';
 
 const USAGE = `usage: phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
   --timeout SEC: the whole call (connect, sync, retries, reply); default 5, longer for freeze,
-  thaw, fstrim and shutdown
+  thaw, fstrim, shutdown and grow-filesystem
 commands:
   ping | info | status | osinfo | interfaces | fsinfo | routes
   stats [--since SEQ]                       statistics samples (phoenix-get-stats)
@@ -22,6 +22,7 @@ commands:
   list-ips [IFACE]                          addresses, what each interface is, the primary ones
   diagnose-login USER                       every reason USER's login can fail, with evidence
   capabilities                              which commands work here, and why the others do not
+  grow-filesystem MOUNTPOINT                grow it into its enlarged disk (partition, file system)
   call NAME [JSON-ARGUMENTS] [--mutating]   any command
 ${CONFIG_USAGE}`;
 
@@ -50,12 +51,16 @@ function human(cmd: string, r: unknown): string {
   if (cmd === 'list-ips') return listIps(r as IpRow[]);
   if (cmd === 'diagnose-login') return diagnosis(r as Diagnosis);
   if (cmd === 'capabilities') return capabilities(r as Caps);
+  if (cmd === 'grow-filesystem') return grown(r as Grown);
   return safeJson(r, 2);
 }
 
 interface IpRow { interface: string; live: string[]; renderer: string | null; persisted: string[] | null; kind?: string | null; real?: boolean; driver?: string | null; primary?: string[] }
 interface Diagnosis { username: string; problems: number; findings: Array<{ check: string; status: string; desc: string; evidence?: string[] }> }
 interface Caps { commands: Array<{ name: string; enabled: boolean; reasons?: Array<{ kind: string; desc: string }> }>; frozen: boolean; root: string; journal: { desc: string } | null }
+
+interface Sizes { disk_bytes: number | null; partition_bytes: number | null; filesystem_bytes: number | null }
+interface Grown { mountpoint: string; type: string; device: string; result: string; before: Sizes; after: Sizes; steps: Array<{ step: string; done: boolean; desc: string }> }
 
 const list = (xs: string[] | null | undefined): string => (xs && xs.length ? xs.join(' ') : '-');
 
@@ -82,6 +87,14 @@ function capabilities(c: Caps): string {
   const lines = off.flatMap((x) => (x.reasons ?? []).map((r, i) => `  ${(i ? '' : x.name).padEnd(width)}  ${r.kind}: ${r.desc}`));
   const state = `root ${c.root}, file systems ${c.frozen ? 'frozen' : 'thawed'}, journal ${c.journal ? 'refuses records' : 'ok'}`;
   return [`${c.commands.length - off.length} of ${c.commands.length} commands work here; ${state}`, ...(off.length ? ['not working:', ...lines] : [])].map(printable).join('\n');
+}
+
+/** The result with each size before -> after, then one line per step. */
+function grown(g: Grown): string {
+  const size = (k: keyof Sizes) => (g.before[k] === null ? null : `${k.split('_')[0]} ${g.before[k]}${g.after[k] !== g.before[k] ? ` -> ${g.after[k]}` : ''}`);
+  const sizes = (['disk_bytes', 'partition_bytes', 'filesystem_bytes'] as const).map(size).filter(Boolean).join(', ');
+  const steps = g.steps.map((s) => `  ${(s.done ? 'DONE' : 'UNCHANGED').padEnd(10)} ${s.step}: ${s.desc}`);
+  return [`${g.mountpoint} (${g.type} on ${g.device}): ${g.result}; bytes: ${sizes}`, ...steps].map(printable).join('\n');
 }
 
 function humanLine(cmd: string, r: unknown): string {
@@ -134,6 +147,10 @@ async function main(): Promise<number> {
       // It runs sshd -T, nft and the like: more time than a read.
       r = await client.call('phoenix-diagnose-login', { username: rest[0] }, { timeoutMs: 30_000, ...t });
     } else if (cmd === 'capabilities') r = await client.call('phoenix-capabilities', undefined, t);
+    else if (cmd === 'grow-filesystem') {
+      if (!rest[0]) throw new Error('grow-filesystem needs a mount point');
+      r = await client.call('phoenix-grow-filesystem', { mountpoint: rest[0] }, { ...t, mutating: true });
+    }
     else if (cmd === 'set-config') r = await client.call('phoenix-set-config', setConfigArgs(rest, keyFile), { ...t, mutating: true });
     else if (cmd === 'get-config') r = await client.call('phoenix-get-config', undefined, t);
     else if (cmd === 'call') r = await client.call(rest[0], rest[1] ? JSON.parse(rest[1]) : undefined, { ...t, mutating });

@@ -2,12 +2,15 @@
 // against a real agent: each example request is sent, and the reply must have the example's shape
 // (the same keys, the same types, arrays by their first element). The agent runs in its own
 // network and UTS namespaces with a temporary Debian ifupdown root, so the address and host name
-// examples change nothing of this machine. PGA_PRINT_EXAMPLES=1 prints the real replies.
+// examples change nothing of this machine; the file system the grow example grows is a real xfs
+// on a loop-device disk made here (its mount point sent instead of the example's). PGA_PRINT_EXAMPLES=1
+// prints the real replies.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import { EXAMPLES } from '../build/command-examples';
 import { startAgent, tempDir, waitFor } from './helpers/agent';
+import { loopDisk } from './helpers/loop-disk';
 import { makeNetNs } from './helpers/netns';
 import { QgaClient } from './helpers/qga-client';
 import { makeTree } from './helpers/root-tree';
@@ -26,6 +29,10 @@ test('every phoenix-* command has an example, and each example reply has the sha
   tree.write('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n');
   fs.mkdirSync(tree.file('/etc/network/interfaces.d'), { recursive: true });
   const dir = tempDir();
+  // Made before the agent starts: its mount namespace (ip netns exec) is a copy taken then.
+  const disk = loopDisk({ label: 'gpt', mib: 400, parts: [',384M'], fs: 'xfs' });
+  disk.grow(1024);
+  const argsOf: Record<string, Record<string, unknown>> = { 'phoenix-grow-filesystem': { mountpoint: disk.mnt } };
   // phoenix-set-config writes the config file and the key file: these, never the machine's.
   fs.writeFileSync(`${dir}/phoenix-ga.conf`, `heartbeat-key-file = ${dir}/heartbeat.key\n`, { mode: 0o600 });
   const agent = startAgent({ dir, interval: 0.5, hangTimeout: 10, testCommands: true, wrap: ['ip', 'netns', 'exec', ns.name, 'unshare', '--uts', '--'], args: ['--os-root', tree.root, '--config', `${dir}/phoenix-ga.conf`] });
@@ -40,7 +47,7 @@ test('every phoenix-* command has an example, and each example reply has the sha
     for (const [name, ex] of Object.entries(EXAMPLES)) {
       // The exiting test command answers nothing: the worker is gone.
       if (ex.reply === null) continue;
-      const r = await c.request(name, ex.args);
+      const r = await c.request(name, argsOf[name] ?? ex.args, 120_000);
       if (process.env.PGA_PRINT_EXAMPLES) { console.log(`${name} ${JSON.stringify(r)}`); continue; }
       assert.equal(shape(r), shape(ex.reply), `${name}: the example's shape is the agent's`);
     }
@@ -48,6 +55,7 @@ test('every phoenix-* command has an example, and each example reply has the sha
   } finally {
     await agent.stop();
     ns.remove();
+    disk.cleanup();
     fs.rmSync(String(EXAMPLES['phoenix-test-mutate'].args!.file), { force: true });
   }
 });

@@ -42,6 +42,12 @@ const suspendable = (mode: SuspendMode): Need => (f) => {
 
 const hostname: Need = (f) => (f.hostnameProblem ? { kind: 'kernel', desc: `the kernel host name cannot be set here (/proc/sys/kernel/hostname: ${f.hostnameProblem})` } : null);
 
+// Growing needs one file system resizer, and sfdisk to read (growpart to write, else sfdisk) partitions.
+const resizer: Need = (f) => (['resize2fs', 'xfs_growfs', 'btrfs'].some((t) => f.which(t)) ? null
+  : { kind: 'missing-tool', desc: 'no file system resizer is installed: resize2fs (e2fsprogs), xfs_growfs (xfsprogs) or btrfs (btrfs-progs), in /usr/sbin, /usr/bin, /sbin or /bin' });
+const partitioner: Need = (f) => (f.which('sfdisk') ? null
+  : { kind: 'missing-tool', desc: `${f.which('growpart') ? 'sfdisk is not' : 'neither growpart nor sfdisk is'} installed: partitions cannot be read or grown (install cloud-guest-utils)` });
+
 const memory = kernel('/sys/devices/system/memory', 'the kernel has no memory hotplug (CONFIG_MEMORY_HOTPLUG)');
 const freeze = tool('fsfreeze', 'util-linux');
 const ip = tool('ip', 'iproute2');
@@ -70,6 +76,7 @@ export const NEEDS: Record<string, Need[]> = {
   'guest-exec': [tool('mkfifo', 'coreutils')], 'guest-exec-status': [],
   'guest-file-open': [], 'guest-file-close': [], 'guest-file-read': [], 'guest-file-write': [], 'guest-file-seek': [], 'guest-file-flush': [],
   'phoenix-capabilities': [], 'phoenix-diagnose-login': [],
+  'phoenix-grow-filesystem': [kernel('/sys/class/block', 'the kernel has no block device sysfs'), resizer, partitioner, tool('partx', 'util-linux')],
   'phoenix-set-config': [writableRoot('the config file and the heartbeat key file')], 'phoenix-get-config': [],
   // The test worker's phoenix-test-* need nothing; their names stay out of the shipped worker.
 };

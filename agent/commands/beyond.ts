@@ -1,8 +1,10 @@
 // Commands no other guest agent has, for the questions a hosting panel is asked most: which
-// buttons work on this server and why not, and why a customer cannot log in. qemu-ga has neither.
+// buttons work on this server and why not, why a customer cannot log in, and a disk enlarged
+// but not grown. qemu-ga has none of them.
 
 import { capabilities } from '../capabilities/report';
 import { diagnoseLogin } from '../diagnose/login';
+import { growFilesystem } from '../grow/grow';
 import { command } from './command';
 import { noArgs, object, str } from './schema';
 
@@ -18,5 +20,12 @@ export const beyondCommands = [
     description: 'Every reason a login of `username` can fail, each with its evidence: the account (missing, locked, expired, shell, home, no password and no keys), sshd (installed, running, listening and on which ports, its effective settings for this user from `sshd -T`, what StrictModes refuses in ~/.ssh), firewall rules on the SSH ports (nft, iptables-save), fail2ban bans, pam_faillock counts, /etc/nologin, a full or read-only root. Read-only: it changes nothing. A tool that is not installed is reported as not checked, never as an error. qemu-ga has no such command.',
     args: object({ username: str({ maxLength: 64, doc: 'user name' }) }),
     run: (a, ctx) => diagnoseLogin(ctx.sys, ctx.host, a.username),
+  }),
+  command({
+    name: 'phoenix-grow-filesystem',
+    description: 'After the host enlarged a virtual disk, grow the file system mounted at `mountpoint` into it, online: rescan the disk (losetup -c, SCSI rescan; virtio-blk, NVMe and Xen update themselves), grow its partition as growpart does (growpart, else sfdisk: the last partition only, GPT with its backup moved to the new end, or primary MBR), partx -u, then resize2fs (ext2/3/4), xfs_growfs or `btrfs filesystem resize max`; LVM only from free extents (lvextend -r). Refused with the reason before any change: no block device, a read-only mount, another file system type, a partition not last, a logical MBR partition, LVM without free extents, other device-mapper or md devices, a missing tool. Replies disk, partition and file system bytes before and after, each step, and `result` (grown or nothing to grow). qemu-ga has no such command.',
+    args: object({ mountpoint: str({ maxLength: 4096, doc: 'mount point, an absolute path as /proc/self/mountinfo shows it' }) }),
+    mutating: true,
+    run: (a, ctx) => growFilesystem(ctx.sys, ctx.host, a.mountpoint),
   }),
 ];

@@ -25,7 +25,7 @@ export function parseDiskstats(text: string): DiskStat[] {
   return out;
 }
 
-export interface Mount { id: number; major: number; minor: number; mountpoint: string; type: string; source: string; root: string }
+export interface Mount { id: number; major: number; minor: number; mountpoint: string; type: string; source: string; root: string; readOnly: boolean }
 
 /** mountinfo escapes space, tab, newline and backslash as \040 \011 \012 \134. */
 function unescapeMount(s: string): string {
@@ -40,7 +40,7 @@ export function parseMountinfo(text: string): Mount[] {
     const a = line.slice(0, dash).split(' ');
     const b = line.slice(dash + 3).split(' ');
     const [major, minor] = (a[2] ?? '').split(':').map(Number);
-    out.push({ id: Number(a[0]), major, minor, root: unescapeMount(a[3] ?? ''), mountpoint: unescapeMount(a[4] ?? ''), type: b[0], source: unescapeMount(b[1] ?? '') });
+    out.push({ id: Number(a[0]), major, minor, root: unescapeMount(a[3] ?? ''), mountpoint: unescapeMount(a[4] ?? ''), type: b[0], source: unescapeMount(b[1] ?? ''), readOnly: (a[5] ?? '').split(',').includes('ro') });
   }
   return out;
 }
