@@ -1,0 +1,36 @@
+// phoenix-release-put, phoenix-release-status and phoenix-release-apply: a new version of the agent
+// pushed over the channel, checked against the installed release keys, and applied with an
+// automatic rollback (docs/updates.md).
+
+import { MAX_CHUNK_BYTES, putChunk, releaseStatus } from '../actions/release-upload';
+import { createSystem } from '../os/system';
+import { command } from './command';
+import { int, object, optional, str } from './schema';
+
+/** The agent's own files are the running system's, whatever tree the worker changes (os-root). */
+const ownSystem = () => createSystem('/');
+/** Bytes an upload may hold in all: a runtime (about 100 MB) and the bundles, with room. */
+export const MAX_RELEASE_BYTES = 256 << 20;
+const version = str({ maxLength: 64, doc: 'release version, MAJOR.MINOR.PATCH[-PRE]' });
+
+export const releaseCommands = [
+  command({
+    name: 'phoenix-release-put',
+    description: `Write one chunk (at most ${MAX_CHUNK_BYTES} bytes) of a release file into the upload of \`version\` (root's staging directory); \`offset\` is where it goes (at most the size present: a resend replaces the rest); with \`sha256\`, the whole file is checked after the chunk. A new version's upload replaces another unfinished one.`,
+    args: object({
+      version,
+      file: str({ maxLength: 64, doc: 'manifest.json, manifest.sig, or a file the release carries (supervisor.js, agent.js, ctl.js, node, init/...)' }),
+      offset: int({ min: 0, max: MAX_RELEASE_BYTES, doc: 'byte offset of this chunk in the file' }),
+      data: str({ maxLength: Math.ceil(MAX_CHUNK_BYTES / 3) * 4 + 4096, doc: 'the chunk, base64' }),
+      sha256: optional(str({ maxLength: 64, doc: "the whole file's sha256, to check it after this chunk (its last)" })),
+    }),
+    mutating: true,
+    run: (a, ctx) => putChunk({ sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: MAX_RELEASE_BYTES }, a),
+  }),
+  command({
+    name: 'phoenix-release-status',
+    description: 'What the upload of `version` holds: each file with its size (and the size the uploaded manifest expects), the total, and whether it is complete; the panel resumes an upload from here.',
+    args: object({ version }),
+    run: (a, ctx) => releaseStatus({ sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: MAX_RELEASE_BYTES }, a.version),
+  }),
+];
