@@ -2,7 +2,11 @@
 // pushed over the channel, checked against the installed release keys, and applied with an
 // automatic rollback (docs/updates.md).
 
+import * as path from 'path';
+import { settingsOf } from '../actions/config';
+import { applyRelease } from '../actions/release-apply';
 import { MAX_CHUNK_BYTES, putChunk, releaseStatus } from '../actions/release-upload';
+import { DEFAULT_WINDOW_S, libOf } from '../../supervisor/update/layout';
 import { createSystem } from '../os/system';
 import { command } from './command';
 import { int, object, optional, str } from './schema';
@@ -32,5 +36,19 @@ export const releaseCommands = [
     description: 'What the upload of `version` holds: each file with its size (and the size the uploaded manifest expects), the total, and whether it is complete; the panel resumes an upload from here.',
     args: object({ version }),
     run: (a, ctx) => releaseStatus({ sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: MAX_RELEASE_BYTES }, a.version),
+  }),
+  command({
+    name: 'phoenix-release-apply',
+    description: `Apply the uploaded release \`version\`: refused with the reason, nothing changed, unless its manifest is signed by an installed release key, every file matches it and it is newer than the running version (or signed with allow-downgrade). Then it becomes LIB/VERSION, \`current\` is switched to it and the agent restarts into it (one reconnect); when its worker is not ready within \`window\` seconds (default ${DEFAULT_WINDOW_S}), or its supervisor fails to start, the previous version comes back by itself and phoenix-agent-status and the heartbeat report update-failed.`,
+    args: object({ version, window: optional(int({ min: 10, max: 3600, doc: 'seconds the new version has to become ready' })) }),
+    mutating: true,
+    run: async (a, ctx) => {
+      const settings = settingsOf(await ctx.supervisor.status());
+      const keysDir = path.join(path.dirname(settings.configFile ?? '/etc/phoenix-ga/phoenix-ga.conf'), 'release-keys');
+      return applyRelease({
+        sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: MAX_RELEASE_BYTES, lib: libOf(process.argv[1]),
+        installed: ctx.config.version, keysDir, handover: () => ctx.supervisor.handover(),
+      }, a.version, a.window);
+    },
   }),
 ];

@@ -144,7 +144,7 @@ export function removeOldVersions(root: string, keep: string): string[] {
   let names: string[] = [];
   try { names = fs.readdirSync(t.at(LIB)); } catch { return lines; }
   for (const old of names) {
-    if (old === keep || old === 'current' || old.endsWith('.phoenix-new')) continue;
+    if (old === keep || old === 'current' || old === 'update' || old.endsWith('.phoenix-new')) continue;
     const users = processesUsing(t.at(`${LIB}/${old}`));
     if (users.length) lines.push(`kept ${LIB}/${old}: in use by ${describe(users)}; the next install removes it`);
     else if (t.remove(`${LIB}/${old}`)) lines.push(`removed old version ${LIB}/${old}`);
