@@ -161,4 +161,22 @@ test('a B whose supervisor cannot start comes back after three starts, counted b
   c.close();
 });
 
+test('phoenix-ga-ctl update resumes an interrupted upload, applies, and waits for the new version; older versions go', async () => {
+  const rel = release(buildVersion('0.9.4', process.execPath), keyA);
+  // An upload cut short: part of agent.js is there already.
+  const c = await QgaClient.connect(sock);
+  const agentJs = fs.readFileSync(path.join(rel, 'agent.js'));
+  for (const off of [0, 48 << 10]) assert.is((await c.request('phoenix-release-put', { version: '0.9.4', file: 'agent.js', offset: off, data: agentJs.subarray(off, off + (48 << 10)).toString('base64') })).error, undefined);
+  c.close();
+  const ctl = spawnSync(process.execPath, [path.join(ROOT, 'dist/phoenix-ga-ctl.js'), '--socket', sock, 'update', '--release', rel, '--window', '20'], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(ctl.status, 0, ctl.stderr + ctl.stdout);
+  assert.is(ctl.stdout, '0.9.4 runs; the update from 0.9.1 is final\n');
+  assert.match(ctl.stderr, /^agent.js: resumed at 98304 of \d+ bytes$/m);
+  assert.is(state()!.supervisor.version, '0.9.4');
+  // The previous version stays for a rollback; the older and the failed ones are gone.
+  assert.equal(fs.readdirSync(lib).sort(), ['0.9.1', '0.9.4', 'current', 'update']);
+  // Nothing is left of the uploads.
+  assert.equal(fs.readdirSync(path.join(t, 'state/incoming')), []);
+});
+
 test.run();
