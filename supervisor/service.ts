@@ -37,8 +37,8 @@ export interface ServiceDeps {
 const MAX_PENDING_CONNECTIONS = 16;
 const FAILURE_WINDOW_MS = 10 * 60_000;
 const MAX_DEATHS_KEPT = 20;
-/** What a reload changes; the worker takes the last six live too (docs/configuration.md). */
-const LIVE_KEYS = 'heartbeat heartbeatIntervalMs vmId allowRpcs blockRpcs statsIntervalMs statsHistory clockHeal clockHealMaxStepMs'.split(' ') as Array<keyof Settings>;
+/** What a reload changes; the worker takes the last eight live too (docs/configuration.md). */
+const LIVE_KEYS = 'heartbeat heartbeatIntervalMs vmId allowRpcs blockRpcs statsIntervalMs statsHistory clockHeal clockHealMaxStepMs updates updateMaxBytes'.split(' ') as Array<keyof Settings>;
 
 export class Service {
   #worker: Worker | null = null;

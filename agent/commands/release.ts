@@ -8,13 +8,20 @@ import { applyRelease } from '../actions/release-apply';
 import { MAX_CHUNK_BYTES, putChunk, releaseStatus } from '../actions/release-upload';
 import { DEFAULT_WINDOW_S, libOf } from '../../supervisor/update/layout';
 import { createSystem } from '../os/system';
-import { command } from './command';
+import type { Settings } from '../../supervisor/settings';
+import { QgaError } from '../wire/reply';
+import { command, CommandContext } from './command';
 import { int, object, optional, str } from './schema';
 
 /** The agent's own files are the running system's, whatever tree the worker changes (os-root). */
 const ownSystem = () => createSystem('/');
-/** Bytes an upload may hold in all: a runtime (about 100 MB) and the bundles, with room. */
-export const MAX_RELEASE_BYTES = 256 << 20;
+
+/** The settings in effect; refuses when the server's owner turned updates off. */
+async function allowed(ctx: CommandContext): Promise<Settings> {
+  const s = settingsOf(await ctx.supervisor.status());
+  if (s.updates === 'off') throw new QgaError('GenericError', `updates over the channel are off in this server's configuration (updates = off in ${s.configFile ?? 'the config file'})`);
+  return s;
+}
 const version = str({ maxLength: 64, doc: 'release version, MAJOR.MINOR.PATCH[-PRE]' });
 
 export const releaseCommands = [
@@ -24,18 +31,21 @@ export const releaseCommands = [
     args: object({
       version,
       file: str({ maxLength: 64, doc: 'manifest.json, manifest.sig, or a file the release carries (supervisor.js, agent.js, ctl.js, node, init/...)' }),
-      offset: int({ min: 0, max: MAX_RELEASE_BYTES, doc: 'byte offset of this chunk in the file' }),
+      offset: int({ min: 0, max: 2 ** 32, doc: 'byte offset of this chunk in the file' }),
       data: str({ maxLength: Math.ceil(MAX_CHUNK_BYTES / 3) * 4 + 4096, doc: 'the chunk, base64' }),
       sha256: optional(str({ maxLength: 64, doc: "the whole file's sha256, to check it after this chunk (its last)" })),
     }),
     mutating: true,
-    run: (a, ctx) => putChunk({ sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: MAX_RELEASE_BYTES }, a),
+    run: async (a, ctx) => putChunk({ sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: (await allowed(ctx)).updateMaxBytes }, a),
   }),
   command({
     name: 'phoenix-release-status',
     description: 'What the upload of `version` holds: each file with its size (and the size the uploaded manifest expects), the total, and whether it is complete; the panel resumes an upload from here.',
     args: object({ version }),
-    run: (a, ctx) => releaseStatus({ sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: MAX_RELEASE_BYTES }, a.version),
+    run: async (a, ctx) => {
+      const s = settingsOf(await ctx.supervisor.status());
+      return { ...releaseStatus({ sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: s.updateMaxBytes }, a.version), updates: s.updates };
+    },
   }),
   command({
     name: 'phoenix-release-apply',
@@ -43,10 +53,10 @@ export const releaseCommands = [
     args: object({ version, window: optional(int({ min: 10, max: 3600, doc: 'seconds the new version has to become ready' })) }),
     mutating: true,
     run: async (a, ctx) => {
-      const settings = settingsOf(await ctx.supervisor.status());
+      const settings = await allowed(ctx);
       const keysDir = path.join(path.dirname(settings.configFile ?? '/etc/phoenix-ga/phoenix-ga.conf'), 'release-keys');
       return applyRelease({
-        sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: MAX_RELEASE_BYTES, lib: libOf(process.argv[1]),
+        sys: ownSystem(), stateDir: ctx.config.stateDir, maxBytes: settings.updateMaxBytes, lib: libOf(process.argv[1]),
         installed: ctx.config.version, keysDir, handover: () => ctx.supervisor.handover(),
       }, a.version, a.window);
     },

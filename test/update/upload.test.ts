@@ -90,4 +90,24 @@ test('bad names, versions and sizes are refused before anything is written; a li
   }
 });
 
+test('updates = off in the config file: uploads and apply are refused, saying so, and get-config and the status report it', async () => {
+  const cdir = scratchDir('pga-upd-off-');
+  const conf = path.join(cdir, 'phoenix-ga.conf');
+  fs.writeFileSync(conf, 'updates = off\n', { mode: 0o600 });
+  const a = startAgent({ args: ['--config', conf] });
+  try {
+    await a.waitReady();
+    const c = await QgaClient.connect(a.sock);
+    const why = `updates over the channel are off in this server's configuration (updates = off in ${conf})`;
+    assert.is((await c.request('phoenix-release-put', { version: '1.2.3', file: 'agent.js', offset: 0, data: 'aGVsbG8=' })).error.desc, why);
+    assert.is((await c.request('phoenix-release-apply', { version: '1.2.3' })).error.desc, why);
+    assert.not.ok(fs.existsSync(path.join(a.dir, 'state/incoming')));
+    assert.is((await c.request('phoenix-release-status', { version: '1.2.3' })).return.updates, 'off');
+    assert.equal((await c.request('phoenix-get-config')).return.keys.updates, { value: 'off', from: 'file', where: `${conf}:1` });
+    c.close();
+  } finally {
+    await a.stop();
+  }
+});
+
 test.run();
