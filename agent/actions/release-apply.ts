@@ -76,6 +76,11 @@ function stage(dir: OwnDir, m: ReleaseManifest, lib: string, tmp: string): strin
   return null;
 }
 
+function syncDir(d: string): void {
+  const fd = fs.openSync(d, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}
+
 export function applyRelease(d: ApplyDeps, version: string, windowS = DEFAULT_WINDOW_S): Record<string, unknown> {
   checkVersion(version);
   const lib = d.lib ?? bad('the agent does not run from an installed version directory (LIB/current); updates need the installed layout');
@@ -100,6 +105,8 @@ export function applyRelease(d: ApplyDeps, version: string, windowS = DEFAULT_WI
     for (const f of m.files) if (sizeIn(dir, flatName(f.name)) === null) bad(`release ${version} refused: ${f.name} was not uploaded`);
     const bad2 = stage(dir, m, lib, tmp);
     if (bad2) { fs.rmSync(tmp, { recursive: true, force: true }); bad(`release ${version} refused: ${bad2}; nothing changed`); }
+    // The directories' entries on disk too, before anything names them: a power cut after the switch finds whole files.
+    for (const d of new Set([tmp, ...m.files.map((f) => path.dirname(path.join(tmp, f.name)))])) syncDir(d);
     // A directory of this version left by an earlier attempt that rolled back is replaced.
     fs.rmSync(`${lib}/${version}`, { recursive: true, force: true });
     fs.renameSync(tmp, `${lib}/${version}`);

@@ -179,4 +179,29 @@ test('phoenix-ga-ctl update resumes an interrupted upload, applies, and waits fo
   assert.equal(fs.readdirSync(path.join(t, 'state/incoming')), []);
 });
 
+test('kill -9 at each step: between recording the update and the switch, the old version runs and says the switch did not complete; during the window, the new version still proves itself', async () => {
+  // Cut after the pending record, before the switch (as apply writes them).
+  const sup = state()!.supervisor.pid;
+  fs.writeFileSync(path.join(lib, 'update/pending'), '0.9.9 0.9.4 10\n');
+  process.kill(sup, 'SIGKILL');
+  await waitFor('a new supervisor', () => state()?.supervisor.pid !== sup && state()?.worker.state === 'ready', 20_000);
+  let c = await waitFor('a connection', () => QgaClient.connect(sock).catch(() => null), 10_000);
+  const st = (await c.request('phoenix-agent-status')).return;
+  assert.equal([st.sup.ver, st.update.state, st.update.reason], ['0.9.4', 'update-failed', 'the switch to 0.9.9 did not complete; 0.9.4 runs']);
+  assert.not.ok(fs.existsSync(path.join(lib, 'update/pending')));
+  // Killed in the window after the switch: the next start is one more, and the new version proves itself.
+  await upload(c, release(buildVersion('0.9.5', process.execPath), keyA));
+  assert.is((await c.request('phoenix-release-apply', { version: '0.9.5', window: 20 })).return.state, 'restarting');
+  c.close();
+  const pending = await waitFor('0.9.5 started', () => { const s = state(); return s?.supervisor.version === '0.9.5' && s.supervisor.pid; }, 20_000);
+  process.kill(pending, 'SIGKILL');
+  await waitFor('0.9.5 again', () => state()?.supervisor.pid !== pending && state()?.supervisor.version === '0.9.5', 20_000);
+  assert.is(fs.readFileSync(path.join(lib, 'update/starts'), 'utf8'), '.\n.\n', 'two starts counted by the launcher');
+  c = await waitFor('a connection', () => QgaClient.connect(sock).catch(() => null), 10_000);
+  await waitFor('updated', async () => (await c.request('phoenix-agent-status')).return.update?.state === 'updated', 20_000);
+  assert.is(current(), '0.9.5');
+  assert.equal(fs.readdirSync(lib).sort(), ['0.9.4', '0.9.5', 'current', 'update']);
+  c.close();
+});
+
 test.run();
