@@ -71,5 +71,7 @@ export const NEEDS: Record<string, Need[]> = {
   'guest-file-open': [], 'guest-file-close': [], 'guest-file-read': [], 'guest-file-write': [], 'guest-file-seek': [], 'guest-file-flush': [],
   'phoenix-capabilities': [], 'phoenix-diagnose-login': [],
   'phoenix-set-config': [writableRoot('the config file and the heartbeat key file')], 'phoenix-get-config': [],
+  'phoenix-release-put': [writableRoot('the upload directory')], 'phoenix-release-status': [],
+  'phoenix-release-apply': [writableRoot('/usr/lib/phoenix-ga')],
   // The test worker's phoenix-test-* need nothing; their names stay out of the shipped worker.
 };
