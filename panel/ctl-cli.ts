@@ -8,7 +8,7 @@ import * as readline from 'readline';
 import { AgentClient, AgentError } from './agent-client';
 import { CONFIG_USAGE, humanConfig, setConfigArgs } from './ctl-config';
 import { printable, safeJson } from './guest-text';
-import { UPDATE_USAGE, updateAgent } from './ctl-update';
+import { rolloutCommand, UPDATE_USAGE, updateAgent } from './ctl-update';
 
 const USAGE = `usage: phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
   --timeout SEC: the whole call (connect, sync, retries, reply); default 5, longer for freeze,
@@ -113,6 +113,10 @@ async function main(): Promise<number> {
   const releaseDir = flag('release');
   const windowS = flag('window');
   const [cmd, ...rest] = argv;
+  // Many agents, each by its own socket from the targets file.
+  if (cmd === 'rollout' && !bool('help')) {
+    return rolloutCommand(releaseDir, windowS, flag, json).catch((e: Error) => { process.stderr.write(`phoenix-ga-ctl: ${printable(e.message)}\n`); return 2; });
+  }
   if (!socket || !cmd || bool('help')) { process.stderr.write(USAGE); return socket && cmd ? 0 : 2; }
   if (timeout !== undefined && !(Number(timeout) > 0 && Number(timeout) <= 86_400)) {
     process.stderr.write(`phoenix-ga-ctl: --timeout: expected seconds from 0.001 to 86400, got '${printable(timeout)}'\n`);

@@ -8,9 +8,15 @@ import * as path from 'path';
 import { parseManifest } from '../supervisor/update/release';
 import { AgentClient, AgentError } from './agent-client';
 import { printable } from './guest-text';
+import { DEFAULT_ROLLOUT, rollout } from './rollout';
 
 export const UPDATE_USAGE = `  update --release DIR [--window SEC]       upload the release in DIR (resuming), apply it, wait
                                             until the agent runs it (exit 0) or rolled back (exit 1)
+phoenix-ga-ctl rollout --release DIR --targets FILE [--canary F] [--wave F] [--max-failure-rate F]
+                       [--parallel N] [--window SEC] [--json]
+                                            the same for every socket listed in FILE (one a line):
+                                            a canary fraction first (0.05), then waves (0.25), halted
+                                            when failures/done pass the rate (0.1); exit 0 all updated
 `;
 const CHUNK = 48 << 10;
 
@@ -68,4 +74,33 @@ export async function updateAgent(client: AgentClient, dir: string, windowS: num
     if (s.update.state === 'update-failed') return { ok: false, version: m.version, line: `update to ${m.version} failed, ${s.sup.ver} runs again: ${printable(s.update.reason ?? 'no reason given')}`, status: s };
   }
   return { ok: false, version: m.version, line: `no result within ${r.window_s + 60} s; the agent runs ${last?.sup.ver ?? 'nothing that answers'}`, status: last };
+}
+
+/** `rollout`: every target of FILE through updateAgent, in the waves rollout.ts plans. */
+export async function rolloutCommand(release: string | undefined, windowS: string | undefined, flag: (n: string) => string | undefined, json: boolean): Promise<number> {
+  const targetsFile = flag('targets');
+  if (!release || !targetsFile) throw new Error('rollout needs --release DIR and --targets FILE');
+  const num = (n: string, dflt: number, max: number) => {
+    const v = flag(n);
+    if (v === undefined) return dflt;
+    if (!(Number(v) > 0 && Number(v) <= max)) throw new Error(`--${n}: expected a number above 0 and at most ${max}, got '${printable(v)}'`);
+    return Number(v);
+  };
+  const o = { canary: num('canary', DEFAULT_ROLLOUT.canary, 1), wave: num('wave', DEFAULT_ROLLOUT.wave, 1), maxFailureRate: num('max-failure-rate', DEFAULT_ROLLOUT.maxFailureRate, 1), parallel: Math.floor(num('parallel', DEFAULT_ROLLOUT.parallel, 256)) };
+  const targets = fs.readFileSync(targetsFile, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const log = (l: string) => { if (!json) process.stderr.write(`${printable(l)}\n`); };
+  const r = await rollout(targets, o, async (target) => {
+    const client = new AgentClient({ path: target });
+    try {
+      const u = await updateAgent(client, release, windowS ? Number(windowS) : undefined, () => {});
+      return { target, ok: u.ok, line: u.line };
+    } finally {
+      client.close();
+    }
+  }, log);
+  const done = r.waves.flat();
+  const failed = done.filter((x) => !x.ok).length;
+  const summary = `${done.length - failed} of ${targets.length} updated, ${failed} failed${r.halted ? `; ${r.halted}: ${r.untouched.length} untouched` : ''}`;
+  process.stdout.write((json ? JSON.stringify({ ...r, summary }) : summary) + '\n');
+  return failed || r.halted ? 1 : 0;
 }
