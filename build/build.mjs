@@ -30,10 +30,13 @@ const noTestHooks = {
 /** Minified size budgets: each 100 KB costs about 10 ms of start-up. */
 export const BUNDLES = [
   // 34.5 KB while branches land (main was at 33978 of 34000 with the config reload; the worker's
-  // path through the version link and the OOM evidence added 481 bytes); to be brought back under 30 KB.
+  // path through the version link and the OOM evidence added 481 bytes; updates over the channel 710
+  // more, of which the update watch is in ctl.js, loaded only while an update is proven); to be
+  // brought back under 30 KB.
   { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 35_000, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'ctl.js', budget: 80_000, forbid: /^agent\// },
-  { entry: 'agent/main.ts', out: 'agent.js', budget: 200_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
+  // The release commands (format, upload, apply) are 15 KB of it: about 1.5 ms of start-up.
+  { entry: 'agent/main.ts', out: 'agent.js', budget: 215_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
   { entry: 'agent/main.ts', out: 'agent-test.js', budget: 220_000, forbid: /^panel\//, need: TEST_HOOKS },
   { entry: 'panel/receiver-cli.ts', out: 'phoenix-ga-receiver.js', budget: 60_000, forbid: /^agent\// },
   { entry: 'panel/ctl-cli.ts', out: 'phoenix-ga-ctl.js', budget: 60_000, forbid: /^agent\// },
