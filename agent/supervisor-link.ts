@@ -29,6 +29,8 @@ export interface SupervisorLink {
   onPing(cb: () => void): void;
   /** Clock healing's state, for the heartbeat and phoenix-agent-status. */
   clock(report: ClockReport): void;
+  /** Asks the supervisor to stop and exit for the init to start the version `current` now names. */
+  handover(): void;
 }
 
 const STATUS_TIMEOUT_MS = 2000;
@@ -109,5 +111,6 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
     onSettings(cb) { settingsCb = cb; },
     onPing(cb) { pingCb = cb; },
     clock: (report) => send({ t: 'clock', report, beat: { heal: report.heal, rtc_offset_ms: report.rtc_offset_ms, last: report.last && { result: report.last.result, step_ms: report.last.step_ms, at_ms: report.last.at_mono } } }),
+    handover: () => send({ t: 'handover' }),
   };
 }

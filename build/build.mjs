@@ -30,11 +30,15 @@ const noTestHooks = {
 /** Minified size budgets: each 100 KB costs about 10 ms of start-up. */
 export const BUNDLES = [
   // 34.5 KB while branches land (main was at 33978 of 34000 with the config reload; the worker's
-  // path through the version link and the OOM evidence added 481 bytes); to be brought back under 30 KB.
+  // path through the version link and the OOM evidence added 481 bytes; updates over the channel 710
+  // more, of which the update watch is in ctl.js, loaded only while an update is proven); to be
+  // brought back under 30 KB.
   { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 35_000, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'ctl.js', budget: 80_000, forbid: /^agent\// },
-  { entry: 'agent/main.ts', out: 'agent.js', budget: 215_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
-  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 220_000, forbid: /^panel\//, need: TEST_HOOKS },
+  // The DESIGN target is 200 KB; disk growth (14 KB) and the release commands (15 KB) took it past:
+  // about 3 ms of start-up. To be brought back by loading the rare commands from a second file.
+  { entry: 'agent/main.ts', out: 'agent.js', budget: 240_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
+  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 245_000, forbid: /^panel\//, need: TEST_HOOKS },
   { entry: 'panel/receiver-cli.ts', out: 'phoenix-ga-receiver.js', budget: 60_000, forbid: /^agent\// },
   { entry: 'panel/ctl-cli.ts', out: 'phoenix-ga-ctl.js', budget: 60_000, forbid: /^agent\// },
 ];

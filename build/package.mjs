@@ -7,7 +7,8 @@
 //   dist/pkg/phoenix-ga-panel-VERSION.tar.gz      the collector and the client, for the panel's Node
 // Run `npm run build` first.
 // Options (the upgrade tests package a second version): --dist DIR (bundles built with
-// build.mjs --out DIR --version V), --version V, --out DIR, --only deb|tarball|panel.
+// build.mjs --out DIR --version V), --version V, --out DIR, --only deb|tarball|panel,
+// --release-keys DIR (the KEYID.pub files installed into /etc/phoenix-ga/release-keys).
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ const version = opt('--version') ?? JSON.parse(readFileSync(join(root, 'package.
 const dist = pathOpt('--dist', 'dist');
 const out = pathOpt('--out', 'dist/pkg');
 const only = opt('--only');
+const releaseKeys = opt('--release-keys') && pathOpt('--release-keys');
 /** What runs in the guest. The test worker (agent-test.js) and the panel's programs do not ship. */
 const GUEST = ['supervisor.js', 'agent.js', 'ctl.js'];
 const PANEL = ['phoenix-ga-receiver.js', 'phoenix-ga-ctl.js'];
@@ -45,6 +47,11 @@ function stageVersion(dir, nodeVersion) {
   mkdirSync(dir, { recursive: true });
   for (const f of GUEST) copyBundle(join(dist, f), join(dir, f));
   cpSync(join(dist, 'init'), join(dir, 'init'), { recursive: true });
+  // The release keys the installed agent will trust (--release-keys DIR of KEYID.pub files, from the release tool's keygen).
+  if (releaseKeys) for (const k of readdirSync(releaseKeys).filter((n) => /^[0-9a-f]{16}\.pub$/.test(n))) {
+    mkdirSync(join(dir, 'init/release-keys'), { recursive: true });
+    copyFileSync(join(releaseKeys, k), join(dir, 'init/release-keys', k));
+  }
   for (const f of listFiles(join(dir, 'init'))) chmodSync(f, f.endsWith('/phoenix-ga.sh') ? 0o755 : 0o644);
   copyFileSync(runtime(nodeVersion), join(dir, 'node'));
   // Debugging symbols are 10-12 MB of a 90 MB binary that every VM would carry (stripped as dh_strip does).

@@ -3,6 +3,7 @@
 //   GET /vms/ID                      one VM
 //   GET /events[?state=a,b][&since=N] state changes as server-sent events (change-feed.ts)
 //   GET /sources                     refused datagrams by source address
+//   GET /versions                    the fleet by version and by how its last update ended (fleet.ts)
 //   GET /metrics                     Prometheus text exposition
 // Every value comes from checked heartbeats (heartbeat-payload.ts); JSON goes through safeJson and
 // label values through promLabel all the same, so no guest byte can break a document or a line.
@@ -10,6 +11,7 @@
 import * as http from 'http';
 import { ID_PATTERN } from '../supervisor/heartbeat-packet';
 import { ChangeFeed } from './change-feed';
+import { fleetMetrics, fleetOf } from './fleet';
 import { promLabel, safeJson } from './guest-text';
 import type { HeartbeatReceiver } from './heartbeat-receiver';
 import { VM_STATES } from './vm-state';
@@ -33,6 +35,7 @@ export function metricsText(r: HeartbeatReceiver): string {
   }
   out.push('# HELP phoenix_ga_datagrams_total Datagrams received, by verdict.', '# TYPE phoenix_ga_datagrams_total counter');
   for (const [k, n] of Object.entries(r.counters)) out.push(`phoenix_ga_datagrams_total{result="${promLabel(k)}"} ${n}`);
+  out.push(...fleetMetrics(views));
   return out.join('\n') + '\n';
 }
 
@@ -77,7 +80,8 @@ export function startCollectorHttp(r: HeartbeatReceiver, host: string, port: num
     }
     if (path === '/events') { feed.serve(req, res, f.states, f.since); return; }
     if (path === '/sources') { json(res, 200, { sources: r.sources.list() }); return; }
-    json(res, 404, { error: 'no such path: try /vms, /vms/ID, /events, /sources, /metrics' });
+    if (path === '/versions') { json(res, 200, fleetOf(r.views())); return; }
+    json(res, 404, { error: 'no such path: try /vms, /vms/ID, /events, /sources, /versions, /metrics' });
   };
   server.maxConnections = MAX_HTTP_CONNECTIONS;
   server.headersTimeout = 10_000;

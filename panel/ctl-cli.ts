@@ -8,6 +8,7 @@ import * as readline from 'readline';
 import { AgentClient, AgentError } from './agent-client';
 import { CONFIG_USAGE, humanConfig, setConfigArgs } from './ctl-config';
 import { printable, safeJson } from './guest-text';
+import { rolloutCommand, UPDATE_USAGE, updateAgent } from './ctl-update';
 
 const USAGE = `usage: phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
   --timeout SEC: the whole call (connect, sync, retries, reply); default 5, longer for freeze,
@@ -24,7 +25,7 @@ commands:
   capabilities                              which commands work here, and why the others do not
   grow-filesystem MOUNTPOINT                grow it into its enlarged disk (partition, file system)
   call NAME [JSON-ARGUMENTS] [--mutating]   any command
-${CONFIG_USAGE}`;
+${CONFIG_USAGE}${UPDATE_USAGE}`;
 
 function readSecret(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -122,7 +123,13 @@ async function main(): Promise<number> {
   const mutating = bool('mutating');
   const since = flag('since');
   const keyFile = flag('key-file');
+  const releaseDir = flag('release');
+  const windowS = flag('window');
   const [cmd, ...rest] = argv;
+  // Many agents, each by its own socket from the targets file.
+  if (cmd === 'rollout' && !bool('help')) {
+    return rolloutCommand(releaseDir, windowS, flag, json).catch((e: Error) => { process.stderr.write(`phoenix-ga-ctl: ${printable(e.message)}\n`); return 2; });
+  }
   if (!socket || !cmd || bool('help')) { process.stderr.write(USAGE); return socket && cmd ? 0 : 2; }
   if (timeout !== undefined && !(Number(timeout) > 0 && Number(timeout) <= 86_400)) {
     process.stderr.write(`phoenix-ga-ctl: --timeout: expected seconds from 0.001 to 86400, got '${printable(timeout)}'\n`);
@@ -153,7 +160,12 @@ async function main(): Promise<number> {
     }
     else if (cmd === 'set-config') r = await client.call('phoenix-set-config', setConfigArgs(rest, keyFile), { ...t, mutating: true });
     else if (cmd === 'get-config') r = await client.call('phoenix-get-config', undefined, t);
-    else if (cmd === 'call') r = await client.call(rest[0], rest[1] ? JSON.parse(rest[1]) : undefined, { ...t, mutating });
+    else if (cmd === 'update') {
+      if (!releaseDir) throw new Error('update needs --release DIR');
+      const u = await updateAgent(client, releaseDir, windowS ? Number(windowS) : undefined, (l) => { if (!json) process.stderr.write(`${printable(l)}\n`); });
+      process.stdout.write((json ? safeJson(u) : u.line) + '\n');
+      return u.ok ? 0 : 1;
+    } else if (cmd === 'call') r = await client.call(rest[0], rest[1] ? JSON.parse(rest[1]) : undefined, { ...t, mutating });
     else { process.stderr.write(`unknown command '${cmd}'\n${USAGE}`); return 2; }
     process.stdout.write((json ? safeJson(r) : human(cmd, r)) + '\n');
     return 0;

@@ -15,6 +15,9 @@ const CHANNEL_STATES: Record<ChannelState | 'host-connected' | 'host-disconnecte
   listening: true, open: true, absent: true, busy: true, error: true, closed: true, 'host-connected': true, 'host-disconnected': true,
 };
 const CHANNEL_KINDS: Record<'unix' | 'serial', true> = { unix: true, serial: true };
+type Update = NonNullable<HeartbeatPayload['update']>;
+const UPDATE_STATES: Record<Update['state'], true> = { updating: true, updated: true, 'update-failed': true };
+const UPDATE_WHY: Record<NonNullable<Update['why']>, true> = { 'not-ready': true, 'supervisor-failed': true };
 const JOURNAL_PROBLEMS: Record<NonNullable<HeartbeatPayload['journal']>, true> = { 'read-only': true, 'no-space': true, error: true };
 type ClockBeat = NonNullable<HeartbeatPayload['clock']>;
 const CLOCK_HEAL: Record<ClockBeat['heal'], true> = { on: true, off: true, 'no-rtc': true };
@@ -67,6 +70,9 @@ export function checkPayload(p: unknown): HeartbeatPayload {
   need(o.stopping === undefined || o.stopping === true, 'stopping');
   need(o.journal === undefined || oneOf(JOURNAL_PROBLEMS, o.journal), 'journal');
   const clock = o.clock === undefined ? undefined : checkClock(o.clock);
+  const u = o.update as Obj | undefined;
+  need(u === undefined || (isObj(u) && oneOf(UPDATE_STATES, u.state) && typeof u.from === 'string' && VERSION.test(u.from)
+    && typeof u.to === 'string' && VERSION.test(u.to) && (u.why === undefined || oneOf(UPDATE_WHY, u.why))), 'update');
   return {
     boot: o.boot as string,
     interval_ms: o.interval_ms as number,
@@ -80,6 +86,7 @@ export function checkPayload(p: unknown): HeartbeatPayload {
     channel: { kind: c.kind as string, state: c.state as string },
     ...(o.stopping ? { stopping: true as const } : {}),
     ...(o.journal !== undefined ? { journal: o.journal as HeartbeatPayload['journal'] } : {}),
+    ...(u !== undefined ? { update: { state: u.state as Update['state'], from: u.from as string, to: u.to as string, ...(u.why !== undefined ? { why: u.why as Update['why'] } : {}) } } : {}),
     ...(clock ? { clock } : {}),
   };
 }

@@ -6,6 +6,8 @@ export const EXIT = {
   ok: 0,
   usage: 2,
   /** Another supervisor holds the lock for this run directory (s6's "permanent" code). */
+  /** Stopped for the init to start the version `current` names (an update applied or rolled back). */
+  handover: 75,
   alreadyRunning: 100,
   /** A temporary condition (run directory, channel); the init system may retry. */
   temporary: 111,

@@ -9,6 +9,8 @@ import { PersistedState, stateFile } from './state-store';
 import { runInstaller } from './installer-cli';
 import { formatStatus } from './status';
 
+export { startUpdateWatch } from './update/watch';
+
 /** ARGS: parsed by the supervisor, or `install`/`uninstall` with their own options. */
 export function runCtl(args: ParsedArgs | string[], settings: Settings | null): number {
   if (Array.isArray(args)) return runInstaller(args);

@@ -61,6 +61,8 @@ export interface HeartbeatPayload {
   journal?: 'read-only' | 'no-space' | 'error';
   /** Clock healing, once the worker has reported it: the wall clock's offset from the RTC and the last correction. */
   clock?: ClockBeat;
+  /** While an update is proven, and how the last one ended (docs/updates.md). */
+  update?: { state: 'updating' | 'updated' | 'update-failed'; from: string; to: string; why?: 'not-ready' | 'supervisor-failed' };
 }
 
 export interface HeartbeatHeader {

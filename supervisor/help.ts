@@ -35,7 +35,8 @@ Options (each overrides the key of the same name in the config file):
   --test-crash-at STEP:CMD   with --test-commands: the worker kills itself at a journal step
 
 Exit codes: 0 stopped cleanly; 2 bad usage or config; 3 (status) the supervisor is not
-running; 70 internal error (the init system restarts it); 100 another instance holds the run
+running; 70 internal error (the init system restarts it); 75 restarting into another version
+(an update applied or rolled back: the init starts it); 100 another instance holds the run
 directory; 111 temporary failure (run directory, channel).
 Docs: configuration.md, operations.md, install.md, heartbeat.md and commands.md, in docs/ of
 the tarball and in /usr/share/doc/phoenix-ga of the .deb (the larger ones as .md.gz: zless).

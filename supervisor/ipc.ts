@@ -91,7 +91,9 @@ export type FromWorker =
    * Re-read the config file (phoenix-set-config wrote it); answered with 'status', whose view has
    * `error` (why the file was not taken) and `settings`. A reload on SIGHUP sends 'status' without a rid.
    */
-  | { t: 'reload'; rid: number };
+  | { t: 'reload'; rid: number }
+  /** A new version was switched to (phoenix-release-apply): stop, and let the init start it from `current`. */
+  | { t: 'handover' };
 
 /** Exit codes of the worker that mean something to the supervisor. */
 export const WORKER_EXIT = {

@@ -73,10 +73,17 @@ async function run(settings: Settings): Promise<void> {
   const channel: Channel = settings.channel.kind === 'unix'
     ? openUnixChannel(settings.channel.path, events, log)
     : openSerialChannel(settings.channel.path, events, log, settings.channel.tty === true);
+  // The installed layout (LIB/current/supervisor.js) with an update in progress or reported.
+  const lib = path.resolve(process.argv[1], '../..');
+  const handover = () => shutdown('handover', EXIT.handover);
+  const update = /\/current$/.test(path.dirname(process.argv[1])) && fs.existsSync(`${lib}/update`)
+    ? ctlBundle().startUpdateWatch({ lib, version: VERSION, log, rollback: handover }) : null;
   service = new Service({
     settings, log, channel, heartbeat, store, freeze, version: VERSION,
     ...workerPaths(settings.testCommands),
     now: monotonicMs,
+    update,
+    handover,
   });
   // The worker's start (a second Node start-up) is the longest part of ours: begin it first.
   service.start(previous);
@@ -87,15 +94,15 @@ async function run(settings: Settings): Promise<void> {
     });
   }
 
-  const shutdown = (signal: string): void => {
+  function shutdown(signal: string, code: number = EXIT.ok): void {
     log.log('info', 'supervisor', `${signal}: stopping`);
     // The service's last beat says `stopping`: the collector shows a clean stop, not a dead VM.
     service!.stop().then(() => heartbeat.close()).then(() => {
       channel.close();
       log.log('info', 'supervisor', 'stopped');
-      process.exit(EXIT.ok);
+      process.exit(code);
     });
-  };
+  }
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   // The config file's live keys and the heartbeat key, without a restart (docs/configuration.md).
@@ -112,10 +119,13 @@ async function run(settings: Settings): Promise<void> {
   });
 }
 
-/** Commands other than `run` live in dist/ctl.js, loaded only when asked for. */
+/** Commands other than `run`, and the update watch, live in dist/ctl.js, loaded only when needed. */
+function ctlBundle(): typeof import('./ctl') {
+  return require(path.join(__dirname, 'ctl.js')) as typeof import('./ctl');
+}
+
 function runCtlBundle(args: ParsedArgs | string[], settings: Settings | null): void {
-  const ctl = require(path.join(__dirname, 'ctl.js')) as { runCtl(a: ParsedArgs | string[], s: Settings | null): number };
-  process.exitCode = ctl.runCtl(args, settings);
+  process.exitCode = ctlBundle().runCtl(args, settings);
 }
 
 function main(): void {

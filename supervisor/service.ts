@@ -14,6 +14,7 @@ import { loadSettings, Settings } from './settings';
 import { openLedgerFile } from './reply-ledger';
 import { DeathRecord, PersistedState, StateStore } from './state-store';
 import type { FreezeGuard } from './thaw';
+import type { UpdateWatch } from './update/watch';
 import { Worker, WorkerExit } from './worker';
 
 export interface ServiceDeps {
@@ -27,13 +28,17 @@ export interface ServiceDeps {
   nodePath: string;
   agentPath: string;
   now: () => number;
+  /** An update being proven or last ended, when LIB/update exists. */
+  update: UpdateWatch | null;
+  /** The worker switched `current` to a new version: stop, and exit for the init to start it. */
+  handover(): void;
 }
 
 const MAX_PENDING_CONNECTIONS = 16;
 const FAILURE_WINDOW_MS = 10 * 60_000;
 const MAX_DEATHS_KEPT = 20;
-/** What a reload changes; the worker takes the last six live too (docs/configuration.md). */
-const LIVE_KEYS = 'heartbeat heartbeatIntervalMs vmId allowRpcs blockRpcs statsIntervalMs statsHistory clockHeal clockHealMaxStepMs'.split(' ') as Array<keyof Settings>;
+/** What a reload changes; the worker takes the last eight live too (docs/configuration.md). */
+const LIVE_KEYS = 'heartbeat heartbeatIntervalMs vmId allowRpcs blockRpcs statsIntervalMs statsHistory clockHeal clockHealMaxStepMs updates updateMaxBytes'.split(' ') as Array<keyof Settings>;
 
 export class Service {
   #worker: Worker | null = null;
@@ -171,6 +176,7 @@ export class Service {
       heartbeat: { enabled: this.d.heartbeat.enabled, target: hb ? `${hb.host}:${hb.port}` : null, vm_id: this.d.settings.vmId },
       journal_reason: this.#journal?.reason,
       clock: this.#clock?.report,
+      update: this.d.update?.detail(),
       settings: this.d.settings,
     };
   }
@@ -272,6 +278,9 @@ export class Service {
       case 'clock':
         this.#clock = m;
         break;
+      case 'handover':
+        this.d.handover();
+        break;
     }
   }
 
@@ -351,11 +360,13 @@ export class Service {
       channel: { kind: this.d.channel.kind, state: this.#channelState() },
       journal: this.#journal?.state,
       clock: this.#clock?.beat,
+      update: this.d.update?.beat(),
     };
   }
 
   #setState(s: WorkerState): void {
     this.#state = s;
+    this.d.update?.workerState(s, this.#deaths[this.#deaths.length - 1]);
     this.#save();
   }
 

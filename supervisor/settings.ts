@@ -36,6 +36,10 @@ export interface Settings {
   clockHealMaxStepMs: number;
   /** guest-network-get-interfaces: the default route's interface and the NICs first, or qemu-ga's order. */
   interfacesOrder: 'as-is' | 'real-first' | 'real-only';
+  /** Whether the panel may update the agent over the channel (docs/updates.md). */
+  updates: 'panel' | 'off';
+  /** The most an upload of a release may hold. */
+  updateMaxBytes: number;
   testCrashAt: string | null;
   /** The command-line flags, kept to re-read the config file under them (a reload). */
   flags?: Array<[string, string]>;
@@ -116,6 +120,8 @@ export const KEYS: Record<string, KeySpec> = {
   'clock-heal': (s, v, w, k) => { if (v !== 'on' && v !== 'off') fail(w, k, `expected on or off, got '${v}'`); s.clockHeal = v === 'on'; },
   'clock-heal-max-step': (s, v, w, k) => { s.clockHealMaxStepMs = seconds(w, k, v, 3, 366 * 86_400); },
   'interfaces-order': (s, v, w, k) => { if (!/^(as-is|real-(first|only))$/.test(v)) fail(w, k, `expected real-first, as-is or real-only, got '${v}'`); s.interfacesOrder = v as Settings['interfacesOrder']; },
+  updates: (s, v, w, k) => { if (!/^(panel|off)$/.test(v)) fail(w, k, `expected panel or off, got '${v}'`); s.updates = v as Settings['updates']; },
+  'update-max-bytes': (s, v, w, k) => { s.updateMaxBytes = integer(w, k, v, 1 << 20, 2 ** 32); },
 };
 
 /** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
@@ -165,6 +171,8 @@ export function defaultSettings(): Settings {
     interfacesOrder: 'real-first',
     clockHeal: true,
     clockHealMaxStepMs: 86_400_000,
+    updates: 'panel',
+    updateMaxBytes: 256 << 20,
     testCrashAt: null,
   };
 }

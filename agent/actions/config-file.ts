@@ -36,10 +36,12 @@ export const SHOW: Record<string, (s: Settings) => string | number | string[] | 
   'interfaces-order': (s) => s.interfacesOrder,
   'clock-heal': (s) => (s.clockHeal ? 'on' : 'off'),
   'clock-heal-max-step': (s) => sec(s.clockHealMaxStepMs),
+  updates: (s) => s.updates,
+  'update-max-bytes': (s) => s.updateMaxBytes,
 };
 
 /** The keys a reload applies without a restart (supervisor/service.ts LIVE_KEYS). */
-export const LIVE = ['heartbeat', 'heartbeat-interval', 'vm-id', 'allow-rpcs', 'block-rpcs', 'stats-interval', 'stats-history', 'clock-heal', 'clock-heal-max-step'];
+export const LIVE = ['heartbeat', 'heartbeat-interval', 'vm-id', 'allow-rpcs', 'block-rpcs', 'stats-interval', 'stats-history', 'clock-heal', 'clock-heal-max-step', 'updates', 'update-max-bytes'];
 
 /** A value given over the channel, as a config file line writes it. */
 export function asText(v: string | number | string[]): string {

@@ -78,5 +78,7 @@ export const NEEDS: Record<string, Need[]> = {
   'phoenix-capabilities': [], 'phoenix-diagnose-login': [],
   'phoenix-grow-filesystem': [kernel('/sys/class/block', 'the kernel has no block device sysfs'), resizer, partitioner, tool('partx', 'util-linux')],
   'phoenix-set-config': [writableRoot('the config file and the heartbeat key file')], 'phoenix-get-config': [],
+  'phoenix-release-put': [writableRoot('the upload directory')], 'phoenix-release-status': [],
+  'phoenix-release-apply': [writableRoot('/usr/lib/phoenix-ga')],
   // The test worker's phoenix-test-* need nothing; their names stay out of the shipped worker.
 };

@@ -9,6 +9,7 @@ import { factCommands } from './facts';
 import { fileCommands } from './files';
 import { hotplugCommands } from './hotplug';
 import { protocolCommands } from './protocol';
+import { releaseCommands } from './release';
 import { statsCommands } from './stats';
 // The shipped worker is built with an empty test-hooks-none.ts in its place (build/build.mjs).
 import { testCommands } from './test-hooks';
@@ -19,6 +20,7 @@ export function commandTable(opts: { testCommands: boolean }): readonly Command<
     ...factCommands,
     ...statsCommands,
     ...configCommands,
+    ...releaseCommands,
     ...hotplugCommands,
     ...actionCommands,
     ...fileCommands,

@@ -15,6 +15,8 @@ export const LIB = '/usr/lib/phoenix-ga';
 export const LAUNCHER = '/usr/sbin/phoenix-ga';
 export const CONFIG = '/etc/phoenix-ga/phoenix-ga.conf';
 export const MANIFEST = '/var/lib/phoenix-ga/install.json';
+/** The public keys a release must be signed with (docs/updates.md); the package brings them in init/release-keys/. */
+export const RELEASE_KEYS = '/etc/phoenix-ga/release-keys';
 const UNIT = '/etc/systemd/system/phoenix-ga.service';
 const WANTS = '/etc/systemd/system/multi-user.target.wants/phoenix-ga.service';
 const UPSTART = '/etc/init/phoenix-ga.conf';
@@ -102,6 +104,11 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
       configInstalled = initText(payload, 'etc/phoenix-ga.conf');
       changed(CONFIG, t.put(CONFIG, configInstalled, 0o600));
     } else configInstalled = previous?.configInstalled ?? null;
+    // The release keys the package trusts are added; keys an update brought (rotation) stay.
+    for (const k of packageKeys(payload)) {
+      t.mkdir(RELEASE_KEYS, 0o755);
+      changed(`${RELEASE_KEYS}/${k}`, t.put(`${RELEASE_KEYS}/${k}`, fs.readFileSync(path.join(payload.dir, 'init/release-keys', k)), 0o644));
+    }
     // 4. The init entry, enabled for boot without the init running.
     let inittabBlock = false;
     if (det.init === 'systemd') {
@@ -129,6 +136,10 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
   return { code: INSTALL_EXIT.ok, init: det.init, previous: prev, lines: lines.length ? [head, 'changed:', ...lines] : [`${head}: already installed, nothing changed`] };
 }
 
+function packageKeys(payload: Payload): string[] {
+  try { return fs.readdirSync(path.join(payload.dir, 'init/release-keys')).filter((n) => /^[0-9a-f]{16}\.pub$/.test(n)); } catch { return []; }
+}
+
 /** Points `current` back at VERSION (an upgrade that did not start). */
 export function switchBack(root: string, version: string): void {
   const t = treeFiles(root);
@@ -144,7 +155,7 @@ export function removeOldVersions(root: string, keep: string): string[] {
   let names: string[] = [];
   try { names = fs.readdirSync(t.at(LIB)); } catch { return lines; }
   for (const old of names) {
-    if (old === keep || old === 'current' || old.endsWith('.phoenix-new')) continue;
+    if (old === keep || old === 'current' || old === 'update' || old.endsWith('.phoenix-new')) continue;
     const users = processesUsing(t.at(`${LIB}/${old}`));
     if (users.length) lines.push(`kept ${LIB}/${old}: in use by ${describe(users)}; the next install removes it`);
     else if (t.remove(`${LIB}/${old}`)) lines.push(`removed old version ${LIB}/${old}`);
@@ -187,6 +198,7 @@ export function uninstall(root: string): Outcome {
     const users = processesUsing(t.at(f));
     if (users.length) { lines.push(`kept ${f}: in use by ${describe(users)}`); code = INSTALL_EXIT.failed; } else if (t.remove(f)) lines.push(`removed ${f}`);
   }
+  if (t.remove(RELEASE_KEYS)) lines.push(`removed ${RELEASE_KEYS}`);
   // The configuration goes only if it is still the one we installed; the operator's stays.
   const cfg = t.read(CONFIG);
   if (cfg !== null && m.configInstalled !== null && cfg === m.configInstalled) {
