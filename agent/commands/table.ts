@@ -8,6 +8,7 @@ import { configCommands } from './config';
 import { factCommands } from './facts';
 import { fileCommands } from './files';
 import { hotplugCommands } from './hotplug';
+import { networkCommands } from './network';
 import { protocolCommands } from './protocol';
 import { statsCommands } from './stats';
 // The shipped worker is built with an empty test-hooks-none.ts in its place (build/build.mjs).
@@ -21,6 +22,7 @@ export function commandTable(opts: { testCommands: boolean }): readonly Command<
     ...configCommands,
     ...hotplugCommands,
     ...actionCommands,
+    ...networkCommands,
     ...fileCommands,
     ...beyondCommands,
     ...(opts.testCommands ? testCommands : []),
