@@ -180,7 +180,9 @@ S('confirmation refused while the check target does not answer; the transaction 
   const r = await c.request('phoenix-apply-network', { interface: 'eth0', addresses: ['192.0.2.10/24'], 'confirm-within': 10, persist: false });
   const t0 = Date.now();
   const id = r.return.id;
-  const no = await c.request('phoenix-confirm-network', { id, check: { target: '192.0.2.99' } });
+  const t1 = Date.now();
+  const no = await c.request('phoenix-confirm-network', { id, check: { target: '192.0.2.99' } }, 10_000);
+  console.log(`  unreachable check answered in ${Date.now() - t1} ms`);
   assert.match(no.error.desc, /not confirmed: 192\.0\.2\.99 did not answer .*stays live until its deadline/);
   assert.is((await c.request('phoenix-network-status')).return.pending.id, id, 'still open');
   const unknown = await c.request('phoenix-confirm-network', { id: 'no-such-tx' });
@@ -190,7 +192,7 @@ S('confirmation refused while the check target does not answer; the transaction 
   assert.match(second.error.desc, new RegExp(`network transaction ${id} on eth0 is not confirmed yet`));
   const add = await c.request('phoenix-add-ip', { interface: 'eth0', address: '192.0.2.50', prefix: 24, persist: false });
   assert.match(add.error.desc, /eth0 has an open network transaction/);
-  const yes = await c.request('phoenix-confirm-network', { id, check: { gateway: true } });
+  const yes = await c.request('phoenix-confirm-network', { id, check: { gateway: true } }, 10_000);
   assert.is(yes.return?.state, 'confirmed', JSON.stringify(yes));
   assert.ok(Date.now() - t0 < 10_000);
   assert.equal(net.state(), BEFORE);
