@@ -8,6 +8,7 @@ import * as readline from 'readline';
 import { AgentClient, AgentError } from './agent-client';
 import { CONFIG_USAGE, humanConfig, setConfigArgs } from './ctl-config';
 import { printable, safeJson } from './guest-text';
+import { applyNetworkArgs, confirmNetworkArgs, humanNetwork, NETWORK_USAGE } from './ctl-network';
 
 const USAGE = `usage: phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
   --timeout SEC: the whole call (connect, sync, retries, reply); default 5, longer for freeze,
@@ -20,7 +21,7 @@ commands:
   add-ip IFACE ADDRESS/PREFIX [--no-persist]
   remove-ip IFACE ADDRESS/PREFIX [--no-persist]
   list-ips [IFACE]                          addresses, what each interface is, the primary ones
-  diagnose-login USER                       every reason USER's login can fail, with evidence
+${NETWORK_USAGE}  diagnose-login USER                       every reason USER's login can fail, with evidence
   capabilities                              which commands work here, and why the others do not
   call NAME [JSON-ARGUMENTS] [--mutating]   any command
 ${CONFIG_USAGE}`;
@@ -48,6 +49,7 @@ function human(cmd: string, r: unknown): string {
   if (cmd === 'set-config' || cmd === 'get-config') return humanConfig(cmd, r);
   if (cmd === 'status' || cmd === 'add-ip' || cmd === 'remove-ip') return printable(humanLine(cmd, r));
   if (cmd === 'list-ips') return listIps(r as IpRow[]);
+  if (cmd === 'apply-network' || cmd === 'confirm-network' || cmd === 'network-status') return humanNetwork(cmd, r);
   if (cmd === 'diagnose-login') return diagnosis(r as Diagnosis);
   if (cmd === 'capabilities') return capabilities(r as Caps);
   return safeJson(r, 2);
@@ -109,6 +111,7 @@ async function main(): Promise<number> {
   const mutating = bool('mutating');
   const since = flag('since');
   const keyFile = flag('key-file');
+  const net = { gateway: flag('gateway'), within: flag('confirm-within'), target: flag('check'), checkGateway: bool('check-gateway'), noPersist };
   const [cmd, ...rest] = argv;
   if (!socket || !cmd || bool('help')) { process.stderr.write(USAGE); return socket && cmd ? 0 : 2; }
   if (timeout !== undefined && !(Number(timeout) > 0 && Number(timeout) <= 86_400)) {
@@ -128,6 +131,10 @@ async function main(): Promise<number> {
       r = await client.call('guest-set-user-password', { username: rest[0], password: Buffer.from(pw).toString('base64'), crypted }, { ...t, mutating: true });
     } else if (cmd === 'set-hostname') r = await client.call('phoenix-set-hostname', { hostname: rest[0] }, { ...t, mutating: true });
     else if (cmd === 'add-ip' || cmd === 'remove-ip') r = await client.call(`phoenix-${cmd}`, { interface: rest[0], ...cidr(rest[1]), persist: !noPersist }, { ...t, mutating: true });
+    else if (cmd === 'apply-network') r = await client.call('phoenix-apply-network', applyNetworkArgs(rest, net), { ...t, mutating: true });
+    // The reachability check may wait for address resolution: more time than a read.
+    else if (cmd === 'confirm-network') r = await client.call('phoenix-confirm-network', confirmNetworkArgs(rest, net), { timeoutMs: 20_000, ...t, mutating: true });
+    else if (cmd === 'network-status') r = await client.call('phoenix-network-status', undefined, t);
     else if (cmd === 'list-ips') r = await client.call('phoenix-list-ips', rest[0] ? { interface: rest[0] } : {}, t);
     else if (cmd === 'diagnose-login') {
       if (!rest[0]) throw new Error('diagnose-login needs a user name');
