@@ -42,6 +42,7 @@ export interface TransactionDeps {
   /** Runs F in turn with the mutating commands (a revert never interleaves with one). */
   serial<T>(f: () => Promise<T>): Promise<T>;
   log(level: string, msg: string): void;
+  frozen(): boolean;
 }
 
 function summary(t: Txn): Record<string, unknown> {
@@ -83,14 +84,15 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     const t = store.data.pending;
     if (!t) return;
     const left = secondsLeft(clock, t.deadline);
-    // Checked again on waking: a suspended server's timers fire late, never early.
-    timer = setTimeout(() => { timer = null; void d.serial(due).catch((e) => d.log('error', `network transaction revert: ${errText(e)}`)).then(arm); }, Math.max(0, Math.min(left ?? 0, 60)) * 1000 + 20);
+    // Checked again on waking: a suspended server's timers fire late, never early. While the file
+    // systems are frozen the record cannot be written, so a revert waits for the thaw.
+    timer = setTimeout(() => { timer = null; void d.serial(due).catch((e) => d.log('error', `network transaction revert: ${errText(e)}`)).then(arm); }, Math.max(d.frozen() ? 1 : 0, Math.min(left ?? 0, 60)) * 1000 + 20);
     timer.unref();
   }
 
   async function due(): Promise<void> {
     const t = store.data.pending;
-    if (!t) return;
+    if (!t || d.frozen()) return;
     const left = secondsLeft(clock, t.deadline);
     if (left === null) {
       // The server rebooted: it came up from the configuration files, which hold the old state.
@@ -131,7 +133,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     t.state = 'pending';
     store.save();
     arm();
-    return { ...summary(t), 'confirm-with': 'phoenix-confirm-network' };
+    return summary(t);
   }
 
   async function persist(t: Txn): Promise<PersistChange[]> {
@@ -202,7 +204,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
       if (!t) return;
       if (t.state === 'confirming' && t.files) {
         // Killed while writing the files: put them back; the panel's retry of the confirmation writes them again.
-        restoreConfigFiles(sys, rendererFor(t.interface).name, t.files);
+        try { restoreConfigFiles(sys, rendererFor(t.interface).name, t.files); } catch (e) { d.log('error', `network transaction ${t.id}: ${errText(e)}`); }
         delete t.files;
         t.state = 'pending';
         store.save();

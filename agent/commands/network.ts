@@ -13,7 +13,7 @@ const check = object({
 export const networkCommands = [
   command({
     name: 'phoenix-apply-network',
-    description: 'Set the static addresses of an interface (and, live only, its gateway and routes) as a transaction reverted by the agent unless phoenix-confirm-network comes within `confirm-within` s, also across agent restarts. Live until confirmed (a reboot before that boots the old configuration). One open at a time. qemu-ga has no such command.',
+    description: 'Set the static addresses of an interface (and, live only, its gateway and routes) as a transaction the agent reverts unless phoenix-confirm-network comes within `confirm-within` s, across restarts; live only until confirmed. qemu-ga has no such command.',
     args: object({
       interface: str({ maxLength: 15, doc: 'interface name' }),
       id: optional(str({ maxLength: 64, pattern: /^[A-Za-z0-9._:@-]{1,64}$/, doc: '1-64 of A-Z a-z 0-9 . _ : @ - (default: made)' })),
@@ -29,7 +29,7 @@ export const networkCommands = [
   }),
   command({
     name: 'phoenix-confirm-network',
-    description: 'Keep a network transaction and write it to the network configuration, once the `check` (or the one given at apply) answers; refused with the reason otherwise (it stays open until its deadline).',
+    description: 'Keep a network transaction and write it to the configuration once the `check` (or the apply\'s) answers; else refused with the reason.',
     args: object({ id: str({ maxLength: 64, doc: 'the id phoenix-apply-network returned' }), check: optional(check) }),
     mutating: true,
     run: (a, ctx) => ctx.network.confirm(a.id, a.check),
