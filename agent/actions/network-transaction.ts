@@ -145,8 +145,8 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     try {
       const gone = t.before.addresses.filter((b) => !t.after.addresses.some((x) => x.address === b.address && x.prefix === b.prefix));
       const added = t.after.addresses.filter((x) => !t.before.addresses.some((b) => x.address === b.address && x.prefix === b.prefix));
-      for (const a of gone) changes.push(renderer.ensure(sys, { iface: t.interface, ...a }, false));
       for (const a of added) changes.push(renderer.ensure(sys, { iface: t.interface, ...a }, true));
+      for (const a of gone) changes.push(renderer.ensure(sys, { iface: t.interface, ...a }, false));
     } catch (e) {
       const restored = restoreConfigFiles(sys, renderer.name, t.files);
       delete t.files;

@@ -230,4 +230,43 @@ S('invalid input is refused before anything changes', async ({ net, tree, c }) =
 });
 
 
+S('persisting refused at confirmation: the files written so far are put back, the confirmation is refused, the deadline holds', async ({ net, tree, c }) => {
+  // The customer's own stanza has 192.0.2.10: the agent may add beside it, never edit it.
+  tree.write('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet static\n\taddress 192.0.2.10/24\n');
+  net.ip('route', 'del', 'default');
+  const filesBefore = files(tree);
+  const r = await c.request('phoenix-apply-network', { interface: 'eth0', addresses: ['192.0.2.20/24'], 'confirm-within': 10 });
+  const t0 = Date.now();
+  assert.ok(r.return, JSON.stringify(r));
+  const no = await c.request('phoenix-confirm-network', { id: r.return.id });
+  assert.match(no.error.desc, /not confirmed: persisting failed: ifupdown: 192\.0\.2\.10\/24 on eth0 is configured in \/etc\/network\/interfaces .*refusing to edit it.*; restored \/etc\/network\/interfaces\.d\/phoenix-ga; the change stays live until its deadline/);
+  assert.equal(files(tree), filesBefore, 'the file written for 192.0.2.20 was removed again');
+  assert.is((await c.request('phoenix-network-status')).return.pending.state, 'pending');
+  await waitFor('revert', () => JSON.stringify(net.state().addrs) === '["192.0.2.10/24"]', 25_000, 50);
+  const s = (Date.now() - t0) / 1000;
+  assert.ok(s >= 9.5 && s <= 12.5, `reverted ${s} s after apply (deadline 10 s)`);
+});
+
+S('a reboot before confirmation: the next start records the transaction as reverted by the reboot and changes nothing', async (ctx) => {
+  const r = await ctx.c.request('phoenix-apply-network', CUT);
+  assert.ok(r.return, JSON.stringify(r));
+  ctx.c.close();
+  await ctx.agent.stop();
+  // A reboot cannot run here. What it does is imitated: the boot id changes, and the interface
+  // comes up from the configuration files, which still hold the previous state.
+  const file = `${ctx.dir}/state/network/transactions.json`;
+  const data = JSON.parse(fs.readFileSync(file, 'utf8'));
+  data.pending.deadline.boot = 'another-boot';
+  fs.writeFileSync(file, JSON.stringify(data));
+  ctx.net.ip('addr', 'flush', 'dev', 'eth0');
+  ctx.net.ip('addr', 'add', '192.0.2.10/24', 'dev', 'eth0');
+  ctx.net.ip('route', 'add', 'default', 'via', '192.0.2.1');
+  await start(ctx);
+  const st = await waitFor('recorded', async () => { const x = (await ctx.c.request('phoenix-network-status')).return; return x.pending === null && x; }, 5000, 100);
+  assert.is(st.history[0].state, 'reverted');
+  assert.match(st.history[0].reverted.reason, /rebooted before confirmation/);
+  assert.is(st.history[0].reverted.live, null);
+  assert.equal(ctx.net.state(), BEFORE);
+});
+
 S.run();
