@@ -66,7 +66,9 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
   async function revert(t: Txn, reason: string): Promise<Txn> {
     t.state = 'reverting';
     store.save();
-    const live = await convergeInterface(sys, t.interface, t.before, false);
+    // An interface that is gone (unplugged) cannot be restored: that is recorded, not retried forever.
+    const live = await convergeInterface(sys, t.interface, t.before, false)
+      .catch((e) => ({ addresses: { added: [], removed: [] }, routes: { added: [], removed: [] }, errors: [errText(e)] }));
     let files: string[] = [];
     if (t.files && t.persist) {
       try { files = restoreConfigFiles(sys, rendererFor(t.interface).name, t.files); } catch (e) { live.errors.push(errText(e)); }
@@ -78,7 +80,11 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     return t;
   }
 
-  function arm(): void {
+  /** Reverts what is due, in turn with the commands; the seconds to wait before trying again. */
+  const attempt = (): Promise<number> => d.serial(due).then(() => 0, (e) => { d.log('error', `network transaction revert: ${errText(e)}`); return 5; });
+
+  /** FLOOR: seconds to wait at least (after a failed attempt, so a full disk is not retried in a loop). */
+  function arm(floor = 0): void {
     if (timer) clearTimeout(timer);
     timer = null;
     const t = store.data.pending;
@@ -86,7 +92,10 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     const left = secondsLeft(clock, t.deadline);
     // Checked again on waking: a suspended server's timers fire late, never early. While the file
     // systems are frozen the record cannot be written, so a revert waits for the thaw.
-    timer = setTimeout(() => { timer = null; void d.serial(due).catch((e) => d.log('error', `network transaction revert: ${errText(e)}`)).then(arm); }, Math.max(d.frozen() ? 1 : 0, Math.min(left ?? 0, 60)) * 1000 + 20);
+    timer = setTimeout(() => {
+      timer = null;
+      void attempt().then(arm);
+    }, Math.max(floor, d.frozen() ? 1 : 0, Math.min(left ?? 0, 60)) * 1000 + 20);
     timer.unref();
   }
 
@@ -209,8 +218,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
         t.state = 'pending';
         store.save();
       }
-      await d.serial(due);
-      arm();
+      arm(await attempt());
     },
   };
 }
