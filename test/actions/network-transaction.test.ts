@@ -73,7 +73,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits for the revert and says when it came, in seconds after the apply reply. */
 async function revertedAfter(net: Net, t0: number): Promise<number> {
   await waitFor('revert', () => JSON.stringify(net.state()) === JSON.stringify(BEFORE), 25_000, 50);
-  return (Date.now() - t0) / 1000;
+  const s = (Date.now() - t0) / 1000;
+  console.log(`  reverted ${s} s after the reference point`);
+  return s;
+}
+
+/** The status once the revert is recorded (the live state is back a moment before the record). */
+async function settled(c: QgaClient) {
+  return waitFor('the revert recorded', async () => { const x = (await c.request('phoenix-network-status')).return; return x.pending === null && x; }, 5000, 50);
 }
 
 const S = suite<Ctx>('network transactions');
@@ -103,8 +110,7 @@ S('not confirmed: the agent restores the live state at the deadline, not before,
   const s = await revertedAfter(net, t0);
   assert.ok(s >= 9.5 && s <= 12.5, `reverted ${s} s after apply (deadline 10 s)`);
   assert.equal(files(tree), filesBefore, 'the configuration files are as they were');
-  const st = (await c.request('phoenix-network-status')).return;
-  assert.is(st.pending, null);
+  const st = await settled(c);
   assert.is(st.history[0].id, r.return.id);
   assert.is(st.history[0].state, 'reverted');
   assert.match(st.history[0].reverted.reason, /not confirmed within 10 s/);
@@ -172,7 +178,7 @@ S('supervisor killed with SIGKILL, agent started again after the deadline: rever
   await start(ctx);
   const s = await revertedAfter(ctx.net, t1);
   assert.ok(s <= 5, `reverted ${s} s after the restart`);
-  const st = (await ctx.c.request('phoenix-network-status')).return;
+  const st = await settled(ctx.c);
   assert.match(st.history[0].reverted.reason, /not confirmed within 10 s/);
 });
 
@@ -262,7 +268,7 @@ S('a reboot before confirmation: the next start records the transaction as rever
   ctx.net.ip('addr', 'add', '192.0.2.10/24', 'dev', 'eth0');
   ctx.net.ip('route', 'add', 'default', 'via', '192.0.2.1');
   await start(ctx);
-  const st = await waitFor('recorded', async () => { const x = (await ctx.c.request('phoenix-network-status')).return; return x.pending === null && x; }, 5000, 100);
+  const st = await settled(ctx.c);
   assert.is(st.history[0].state, 'reverted');
   assert.match(st.history[0].reverted.reason, /rebooted before confirmation/);
   assert.is(st.history[0].reverted.live, null);
