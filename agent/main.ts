@@ -9,6 +9,7 @@ import path = require('path');
 import { createExec } from './actions/exec';
 import { createFileHandles } from './actions/file-handles';
 import { createFreezer } from './actions/filesystems';
+import { networkTransactions } from './actions/network-transaction';
 import { createConnectionServer } from './channel/unix';
 import { openSerialPort } from './channel/serial-port';
 import { commandTable } from './commands/table';
@@ -17,6 +18,8 @@ import { createDispatcher, Dispatcher } from './dispatcher';
 import { Link, Session } from './session';
 import { createExactlyOnce } from './journal/exactly-once';
 import { openJournal } from './journal/journal';
+import { bootClock } from './net/deadline';
+import { openTransactionStore } from './net/transaction-store';
 import { createHost } from './os/host';
 import { createSystem } from './os/system';
 import { startStats } from './stats/service';
@@ -71,8 +74,14 @@ function main(): void {
     onProblem: (p) => { supervisor.journal(p?.state ?? null, p?.reason ?? null); if (p) log('warn', `journal: ${p.reason}; commands with an idempotency key are refused until it can be written`); },
   });
   for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
-  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), journal: () => journal.ready() },
-    { allow: config.allowRpcs, block: config.blockRpcs }, createExactlyOnce(journal, crashPoint(config.testCrashAt, config.stateDir)),
+  const mutations = createExactlyOnce(journal, crashPoint(config.testCrashAt, config.stateDir));
+  // A revert at its deadline runs in turn with the mutating commands.
+  const network = networkTransactions({
+    sys, store: openTransactionStore(config.stateDir), clock: bootClock((p) => host.read(p)), log, frozen: () => freezer.status() === 'frozen',
+    serial: (f) => mutations.run({ cmd: 'network-revert', key: undefined, publicArgs: {}, run: f }) as ReturnType<typeof f>,
+  });
+  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), network, journal: () => journal.ready() },
+    { allow: config.allowRpcs, block: config.blockRpcs }, mutations,
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };
   let inFlight = 0;
@@ -130,6 +139,8 @@ function main(): void {
   });
   supervisor.ready();
   void clock.check();
+  // After ready: a revert due at start must not delay serving.
+  network.start().catch((e: Error) => log('error', `network transactions: ${e.message}`));
 }
 
 main();

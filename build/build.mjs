@@ -35,10 +35,11 @@ export const BUNDLES = [
   // brought back under 30 KB.
   { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 35_000, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'ctl.js', budget: 80_000, forbid: /^agent\// },
-  // The DESIGN target is 200 KB; disk growth (14 KB) and the release commands (15 KB) took it past:
-  // about 3 ms of start-up. To be brought back by loading the rare commands from a second file.
-  { entry: 'agent/main.ts', out: 'agent.js', budget: 240_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
-  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 245_000, forbid: /^panel\//, need: TEST_HOOKS },
+  // The DESIGN target is 200 KB; disk growth (14 KB), the release commands (15 KB) and network
+  // transactions (19 KB) took it past: about 5 ms of start-up.
+  // To be brought back by loading the rare commands from a second file on first use.
+  { entry: 'agent/main.ts', out: 'agent.js', budget: 250_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
+  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 255_000, forbid: /^panel\//, need: TEST_HOOKS },
   { entry: 'panel/receiver-cli.ts', out: 'phoenix-ga-receiver.js', budget: 60_000, forbid: /^agent\// },
   { entry: 'panel/ctl-cli.ts', out: 'phoenix-ga-ctl.js', budget: 60_000, forbid: /^agent\// },
 ];

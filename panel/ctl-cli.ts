@@ -9,6 +9,7 @@ import { AgentClient, AgentError } from './agent-client';
 import { CONFIG_USAGE, humanConfig, setConfigArgs } from './ctl-config';
 import { printable, safeJson } from './guest-text';
 import { rolloutCommand, UPDATE_USAGE, updateAgent } from './ctl-update';
+import { applyNetworkArgs, confirmNetworkArgs, humanNetwork, NETWORK_USAGE } from './ctl-network';
 
 const USAGE = `usage: phoenix-ga-ctl --socket PATH [--json] [--timeout SEC] COMMAND [ARGS]
   --timeout SEC: the whole call (connect, sync, retries, reply); default 5, longer for freeze,
@@ -21,7 +22,7 @@ commands:
   add-ip IFACE ADDRESS/PREFIX [--no-persist]
   remove-ip IFACE ADDRESS/PREFIX [--no-persist]
   list-ips [IFACE]                          addresses, what each interface is, the primary ones
-  diagnose-login USER                       every reason USER's login can fail, with evidence
+${NETWORK_USAGE}  diagnose-login USER                       every reason USER's login can fail, with evidence
   capabilities                              which commands work here, and why the others do not
   grow-filesystem MOUNTPOINT                grow it into its enlarged disk (partition, file system)
   call NAME [JSON-ARGUMENTS] [--mutating]   any command
@@ -50,6 +51,7 @@ function human(cmd: string, r: unknown): string {
   if (cmd === 'set-config' || cmd === 'get-config') return humanConfig(cmd, r);
   if (cmd === 'status' || cmd === 'add-ip' || cmd === 'remove-ip') return printable(humanLine(cmd, r));
   if (cmd === 'list-ips') return listIps(r as IpRow[]);
+  if (cmd === 'apply-network' || cmd === 'confirm-network' || cmd === 'network-status') return humanNetwork(cmd, r);
   if (cmd === 'diagnose-login') return diagnosis(r as Diagnosis);
   if (cmd === 'capabilities') return capabilities(r as Caps);
   if (cmd === 'grow-filesystem') return grown(r as Grown);
@@ -125,6 +127,7 @@ async function main(): Promise<number> {
   const keyFile = flag('key-file');
   const releaseDir = flag('release');
   const windowS = flag('window');
+  const net = { gateway: flag('gateway'), within: flag('confirm-within'), target: flag('check'), checkGateway: bool('check-gateway'), noPersist };
   const [cmd, ...rest] = argv;
   // Many agents, each by its own socket from the targets file.
   if (cmd === 'rollout' && !bool('help')) {
@@ -148,6 +151,10 @@ async function main(): Promise<number> {
       r = await client.call('guest-set-user-password', { username: rest[0], password: Buffer.from(pw).toString('base64'), crypted }, { ...t, mutating: true });
     } else if (cmd === 'set-hostname') r = await client.call('phoenix-set-hostname', { hostname: rest[0] }, { ...t, mutating: true });
     else if (cmd === 'add-ip' || cmd === 'remove-ip') r = await client.call(`phoenix-${cmd}`, { interface: rest[0], ...cidr(rest[1]), persist: !noPersist }, { ...t, mutating: true });
+    else if (cmd === 'apply-network') r = await client.call('phoenix-apply-network', applyNetworkArgs(rest, net), { ...t, mutating: true });
+    // The reachability check may wait for address resolution: more time than a read.
+    else if (cmd === 'confirm-network') r = await client.call('phoenix-confirm-network', confirmNetworkArgs(rest, net), { timeoutMs: 20_000, ...t, mutating: true });
+    else if (cmd === 'network-status') r = await client.call('phoenix-network-status', undefined, t);
     else if (cmd === 'list-ips') r = await client.call('phoenix-list-ips', rest[0] ? { interface: rest[0] } : {}, t);
     else if (cmd === 'diagnose-login') {
       if (!rest[0]) throw new Error('diagnose-login needs a user name');

@@ -31,7 +31,7 @@ function persistError(e: unknown): string {
 }
 
 /** NetworkManager keeps profiles in memory: without a reload it could write its old copy back. */
-async function reloadAfter(sys: System, change: PersistChange | null): Promise<void> {
+export async function reloadAfter(sys: System, change: PersistChange | null): Promise<void> {
   if (!change || change.action === 'unchanged' || change.renderer !== 'networkmanager' || sys.root !== '/') return;
   const nmcli = sys.which('nmcli');
   if (nmcli) await sys.run(nmcli, ['connection', 'load', change.file], { timeoutMs: 10_000 });
@@ -98,7 +98,7 @@ const key = (x: { address: string; prefix: number }) => `${x.address}/${x.prefix
  * Each row also says what the interface is (kind, real, driver: agent/net/classify.ts) and which
  * of its addresses are the server's primary ones (on the default route's interface).
  */
-export async function listAddresses(sys: System, host: Host, iface: string | undefined): Promise<Array<Record<string, unknown>>> {
+export async function listAddresses(sys: System, host: Host, iface: string | undefined, panelSet: (iface: string) => Array<{ address: string; prefix: number }> | null = () => null): Promise<Array<Record<string, unknown>>> {
   const live = (await liveAddresses(sys)).filter((x) => (iface ? x.iface === iface : true));
   const names = [...new Set(iface ? [iface] : live.map((x) => x.iface))];
   const classes = classifyInterfaces(host, names);
@@ -120,6 +120,15 @@ export async function listAddresses(sys: System, host: Host, iface: string | und
       primary: mine.map(key).filter((k) => primary.includes(`${name} ${k}`)),
     };
     if (!detection.ok) row.reason = detection.reason;
+    const set = panelSet(name);
+    // What the panel last confirmed (phoenix-apply-network) against what is live now.
+    if (set) {
+      const statics = mine.filter((x) => !x.dynamic);
+      row.panel_drift = {
+        missing: set.filter((p) => !statics.some((x) => key(p) === key(x))).map(key),
+        unexpected: statics.filter((x) => !set.some((p) => key(p) === key(x))).map(key),
+      };
+    }
     if (persisted) {
       // Drift: DHCP leases are live and never persisted, so only static mismatches are listed.
       row.drift = {

@@ -63,6 +63,8 @@ export const NEEDS: Record<string, Need[]> = {
   'phoenix-add-ip': [ip, writableRoot('the network configuration (use "persist": false for a live-only change)')],
   'phoenix-remove-ip': [ip, writableRoot('the network configuration (use "persist": false for a live-only change)')],
   'phoenix-list-ips': [ip],
+  'phoenix-apply-network': [ip], 'phoenix-network-status': [],
+  'phoenix-confirm-network': [writableRoot('the network configuration (a transaction applied with "persist": false needs nothing written)')],
   'guest-set-user-password': [tool('chpasswd', 'passwd'), writableRoot('/etc/shadow')],
   'phoenix-set-hostname': [hostname, writableRoot('/etc/hostname and /etc/hosts')],
   'guest-ssh-get-authorized-keys': [proc],

@@ -28,20 +28,20 @@ export const actionCommands = [
     description: 'Ensure an address is on an interface, live and in the network configuration (ifupdown, netplan, NetworkManager, systemd-networkd, ifcfg); reports what changed where.',
     args: object(ipArgs),
     mutating: true,
-    run: (a, ctx) => addAddress(ctx.sys, a),
+    run: (a, ctx) => { ctx.network.assertFree(a.interface); return addAddress(ctx.sys, a); },
   }),
   command({
     name: 'phoenix-remove-ip',
     description: 'Ensure an address is not on an interface, live and in the network configuration; reports what changed where.',
     args: object(ipArgs),
     mutating: true,
-    run: (a, ctx) => removeAddress(ctx.sys, a),
+    run: (a, ctx) => { ctx.network.assertFree(a.interface); return removeAddress(ctx.sys, a); },
   }),
   command({
     name: 'phoenix-list-ips',
     description: 'Per interface: live addresses, persisted addresses, who owns the configuration, the drift between live and persisted; what the interface is (`kind`: nic, wlan, loopback, bridge, bond, vlan, macvlan, veth, tun, tap, wireguard, vxlan, geneve, tunnel or virtual; `real`: a NIC or stacked on one; `driver`) and which of its addresses are `primary` (on the default route\'s interface, IPv4 and IPv6). qemu-ga has no such command.',
     args: object({ interface: optional(str({ maxLength: 15 })) }),
-    run: (a, ctx) => listAddresses(ctx.sys, ctx.host, a.interface),
+    run: (a, ctx) => listAddresses(ctx.sys, ctx.host, a.interface, ctx.network.panelSet),
   }),
   command({
     name: 'guest-set-user-password',

@@ -4,6 +4,7 @@
 import type { WorkerConfig } from '../../supervisor/ipc';
 import type { createExec } from '../actions/exec';
 import type { FileHandles } from '../actions/file-handles';
+import type { NetworkTransactions } from '../actions/network-transaction';
 import type { Freezer } from '../actions/filesystems';
 import type { JournalProblem } from '../journal/journal-file';
 import type { Host } from '../os/host';
@@ -21,6 +22,7 @@ export interface CommandContext {
   freezer: Freezer;
   exec: ReturnType<typeof createExec>;
   files: FileHandles;
+  network: NetworkTransactions;
   /** Why the journal takes no records now (read-only, full), or null. */
   journal(): JournalProblem | null;
   /** Every command of this worker, for guest-info. */

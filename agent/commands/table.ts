@@ -8,6 +8,7 @@ import { configCommands } from './config';
 import { factCommands } from './facts';
 import { fileCommands } from './files';
 import { hotplugCommands } from './hotplug';
+import { networkCommands } from './network';
 import { protocolCommands } from './protocol';
 import { releaseCommands } from './release';
 import { statsCommands } from './stats';
@@ -23,6 +24,7 @@ export function commandTable(opts: { testCommands: boolean }): readonly Command<
     ...releaseCommands,
     ...hotplugCommands,
     ...actionCommands,
+    ...networkCommands,
     ...fileCommands,
     ...beyondCommands,
     ...(opts.testCommands ? testCommands : []),

@@ -6,7 +6,7 @@ import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import { canonicalV6, CheckedAddress } from './address';
 
-export interface LiveAddress { iface: string; address: string; prefix: number; family: 4 | 6 }
+export interface LiveAddress { iface: string; address: string; prefix: number; family: 4 | 6; dynamic?: boolean }
 
 /** "2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\\ ..." */
 export function parseIpAddr(text: string): LiveAddress[] {
@@ -15,7 +15,10 @@ export function parseIpAddr(text: string): LiveAddress[] {
     const m = /^\d+:\s+([^\s:@]+)(?:@\S+)?\s+(inet6?)\s+([0-9a-fA-F.:]+)\/(\d+)/.exec(line);
     if (!m) continue;
     const family = m[2] === 'inet' ? 4 : 6;
-    out.push({ iface: m[1], address: family === 6 ? canonicalV6(m[3]) : m[3], prefix: Number(m[4]), family });
+    const a: LiveAddress = { iface: m[1], address: family === 6 ? canonicalV6(m[3]) : m[3], prefix: Number(m[4]), family };
+    // A DHCP or SLAAC lease: its client keeps it, not the configuration.
+    if (/\sdynamic\s/.test(line.split('\\')[0] + ' ')) a.dynamic = true;
+    out.push(a);
   }
   return out;
 }

@@ -1,0 +1,62 @@
+// Copies of the configuration files a renderer may write, taken just before a confirmation
+// persists a transaction, and put back when persisting fails or the agent died in the middle of
+// it. Only files that differ are rewritten, and only our own files (named phoenix-ga) that did
+// not exist are removed, so the customer's files are never touched unless we had changed them.
+
+import * as fs from 'fs';
+import type { System } from '../os/system';
+import { exists, listDir, removeFile, writeFile } from './persist/files';
+import type { RendererName } from './persist';
+import type { FileCopy } from './transaction-store';
+
+const DIRS: Record<RendererName, string[]> = {
+  ifupdown: ['/etc/network', '/etc/network/interfaces.d'],
+  netplan: ['/etc/netplan'],
+  networkmanager: ['/etc/NetworkManager/system-connections'],
+  networkd: ['/etc/systemd/network'],
+  ifcfg: ['/etc/sysconfig/network-scripts'],
+};
+const MAX_FILES = 256;
+const MAX_BYTES = 1 << 20;
+
+/** Regular files (not links) in the renderer's directories, and networkd's drop-in directories. */
+function candidates(sys: System, renderer: RendererName): string[] {
+  const dirs = [...DIRS[renderer]];
+  if (renderer === 'networkd') for (const n of listDir(sys, '/etc/systemd/network')) if (n.endsWith('.d')) dirs.push(`/etc/systemd/network/${n}`);
+  const out: string[] = [];
+  for (const d of dirs) {
+    for (const n of listDir(sys, d)) {
+      const p = `${d}/${n}`;
+      try { if (fs.lstatSync(sys.at(p)).isFile()) out.push(p); } catch { /* gone */ }
+    }
+  }
+  return out;
+}
+
+export function copyConfigFiles(sys: System, renderer: RendererName): FileCopy[] {
+  const files = candidates(sys, renderer);
+  if (files.length > MAX_FILES) throw new Error(`more than ${MAX_FILES} files in ${DIRS[renderer].join(', ')}; refusing to copy them`);
+  return files.map((p) => {
+    const st = fs.statSync(sys.at(p));
+    if (st.size > MAX_BYTES) throw new Error(`${p} is larger than ${MAX_BYTES} bytes; refusing to copy it`);
+    return { path: p, text: sys.readText(p), mode: st.mode & 0o7777 };
+  });
+}
+
+/** Puts the copies back; returns the files it rewrote or removed. */
+export function restoreConfigFiles(sys: System, renderer: RendererName, copies: FileCopy[]): string[] {
+  const changed: string[] = [];
+  const what = 'restoring the network configuration';
+  for (const c of copies) {
+    if (c.text === null || sys.readText(c.path) === c.text) continue;
+    writeFile(sys, c.path, c.text, what, { mode: c.mode });
+    changed.push(c.path);
+  }
+  const known = new Set(copies.map((c) => c.path));
+  for (const p of candidates(sys, renderer)) {
+    if (known.has(p) || !p.includes('phoenix-ga')) continue;
+    removeFile(sys, p, what);
+    if (!exists(sys, p)) changed.push(p);
+  }
+  return changed;
+}

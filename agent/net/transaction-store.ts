@@ -1,0 +1,85 @@
+// The record of network transactions, STATE_DIR/network/transactions.json: the one pending
+// transaction (what the interface was before, what it is to become, its deadline), the last
+// finished ones, and what the panel last set per interface (confirmed). Written whole as
+// .new, fsync, rename, fsync of the directory before anything is changed on the server, so a
+// worker or supervisor killed at any moment finds it on restart. Readable with cat.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Deadline } from './deadline';
+import type { Addr, ConvergeReport, InterfaceState } from './interface-state';
+import type { PersistChange } from './persist';
+
+export type TxnState = 'applying' | 'pending' | 'confirming' | 'reverting' | 'confirmed' | 'reverted' | 'failed';
+
+export interface FileCopy { path: string; text: string | null; mode: number }
+
+export interface Txn {
+  id: string;
+  interface: string;
+  state: TxnState;
+  created: string;
+  confirmWithin: number;
+  deadline: Deadline;
+  before: InterfaceState;
+  after: InterfaceState;
+  persist: boolean;
+  check: { gateway?: boolean; target?: string } | null;
+  applied?: ConvergeReport;
+  /** The configuration files as they were just before confirmation wrote them (state confirming only). */
+  files?: FileCopy[];
+  confirmed?: { at: string; persisted: PersistChange[] };
+  reverted?: { at: string; reason: string; live: ConvergeReport | null; files: string[] };
+}
+
+export interface PanelSet { id: string; at: string; addresses: Addr[] }
+
+export interface StoreData { pending: Txn | null; history: Txn[]; confirmed: Record<string, PanelSet> }
+
+/** Finished transactions kept for phoenix-network-status. */
+const HISTORY = 20;
+
+export interface TransactionStore {
+  readonly data: StoreData;
+  /** Writes DATA durably; throws (nothing changed on disk) when it cannot. */
+  save(): void;
+  /** Moves the pending transaction to the history (without its file copies) and saves. */
+  finish(t: Txn): void;
+}
+
+export function openTransactionStore(stateDir: string): TransactionStore {
+  const dir = path.join(stateDir, 'network');
+  const file = path.join(dir, 'transactions.json');
+  let data: StoreData = { pending: null, history: [], confirmed: {} };
+  try {
+    data = { ...data, ...JSON.parse(fs.readFileSync(file, 'utf8')) as StoreData };
+  } catch (e) {
+    // Absent on first use; a file that does not parse was not written by us whole (we rename).
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} cannot be read: ${(e as Error).message}`);
+  }
+  const store: TransactionStore = {
+    data,
+    save() {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const tmp = `${file}.new`;
+      const fd = fs.openSync(tmp, 'w', 0o600);
+      try {
+        fs.writeSync(fd, JSON.stringify(data, null, 1) + '\n');
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, file);
+      const dfd = fs.openSync(dir, 'r');
+      try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+    },
+    finish(t) {
+      const done = { ...t };
+      delete done.files;
+      data.pending = null;
+      data.history = [done, ...data.history.filter((h) => h.id !== t.id)].slice(0, HISTORY);
+      store.save();
+    },
+  };
+  return store;
+}
