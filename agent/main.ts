@@ -17,6 +17,7 @@ import { createDispatcher, Dispatcher } from './dispatcher';
 import { Link, Session } from './session';
 import { createExactlyOnce } from './journal/exactly-once';
 import { openJournal } from './journal/journal';
+import { checkIdentity } from './identity/identity';
 import { createHost } from './os/host';
 import { createSystem } from './os/system';
 import { startStats } from './stats/service';
@@ -64,6 +65,12 @@ function main(): void {
   });
   const sys = createSystem(config.osRoot);
   const freezer = createFreezer({ sys, host, timeoutMs: config.freezeTimeoutMs, onChange: (mounts, deadline) => supervisor.frozen(mounts, deadline) });
+  // Before the journal opens: a clone forgets the template's records first.
+  const identity = checkIdentity({
+    live: host, sys, stateDir: config.stateDir, regenerate: config.regenerateIdentity, log,
+    onMachineIdChanged: () => { if (sys.root === '/') supervisor.reload().catch(() => { /* the next start reads it */ }); },
+  });
+  supervisor.identity(identity.changed);
   const journal = openJournal({
     dir: path.join(config.stateDir, 'journal'), maxEntries: 1000, bootId: (host.read('/proc/sys/kernel/random/boot_id') ?? '').trim(),
     completesByReboot: (name) => commands.some((c) => c.name === name && c.completesByReboot === true),
@@ -71,7 +78,7 @@ function main(): void {
     onProblem: (p) => { supervisor.journal(p?.state ?? null, p?.reason ?? null); if (p) log('warn', `journal: ${p.reason}; commands with an idempotency key are refused until it can be written`); },
   });
   for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
-  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), journal: () => journal.ready() },
+  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), journal: () => journal.ready(), identity: identity.status },
     { allow: config.allowRpcs, block: config.blockRpcs }, createExactlyOnce(journal, crashPoint(config.testCrashAt, config.stateDir)),
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };
@@ -130,6 +137,8 @@ function main(): void {
   });
   supervisor.ready();
   void clock.check();
+  // ssh-keygen takes seconds: after ready, so the watchdog's pings are answered meanwhile.
+  void identity.finish();
 }
 
 main();

@@ -67,6 +67,7 @@ export function checkPayload(p: unknown): HeartbeatPayload {
   need(o.stopping === undefined || o.stopping === true, 'stopping');
   need(o.journal === undefined || oneOf(JOURNAL_PROBLEMS, o.journal), 'journal');
   const clock = o.clock === undefined ? undefined : checkClock(o.clock);
+  need(o.cloned === undefined || o.cloned === true, 'cloned');
   return {
     boot: o.boot as string,
     interval_ms: o.interval_ms as number,
@@ -80,6 +81,7 @@ export function checkPayload(p: unknown): HeartbeatPayload {
     channel: { kind: c.kind as string, state: c.state as string },
     ...(o.stopping ? { stopping: true as const } : {}),
     ...(o.journal !== undefined ? { journal: o.journal as HeartbeatPayload['journal'] } : {}),
+    ...(o.cloned ? { cloned: true as const } : {}),
     ...(clock ? { clock } : {}),
   };
 }

@@ -56,6 +56,8 @@ export class Service {
   #journal: { state: JournalState; reason: string | null } | null = null;
   /** What the worker last said about clock healing (its report and the heartbeat's form); kept across its restarts. */
   #clock: { report: ClockReport; beat: ClockBeat } | null = null;
+  /** A worker found this machine to be a clone or a new instance during this supervisor's run. */
+  #cloned = false;
   #stopping: Promise<void> | null = null;
   #resolveStopped: (() => void) | null = null;
   readonly #startedAt: number;
@@ -225,6 +227,7 @@ export class Service {
         interfacesOrder: settings.interfacesOrder,
         clockHeal: settings.clockHeal,
         clockHealMaxStepMs: settings.clockHealMaxStepMs,
+        regenerateIdentity: settings.regenerateIdentity,
         testCrashAt: settings.testCrashAt,
         ...(this.#owedReplies ? { owedReplies: this.#owedReplies } : {}),
         ...(serialFd !== null && this.#ledgerFd !== null ? { replyLedger: true } : {}),
@@ -271,6 +274,15 @@ export class Service {
         break;
       case 'clock':
         this.#clock = m;
+        break;
+      case 'identity':
+        // The beats so far spoke for the template's machine: the clone's start a new epoch (the
+        // worker's log line says what changed).
+        if (m.changed.length && !this.#cloned) {
+          this.#cloned = true;
+          this.d.heartbeat.renew();
+          this.#tick();
+        }
         break;
     }
   }
@@ -351,6 +363,8 @@ export class Service {
       channel: { kind: this.d.channel.kind, state: this.#channelState() },
       journal: this.#journal?.state,
       clock: this.#clock?.beat,
+      // Absent (undefined is not sent) unless this run found a clone.
+      cloned: (this.#cloned || undefined) as true | undefined,
     };
   }
 

@@ -36,6 +36,8 @@ export interface Settings {
   clockHealMaxStepMs: number;
   /** guest-network-get-interfaces: the default route's interface and the NICs first, or qemu-ga's order. */
   interfacesOrder: 'as-is' | 'real-first' | 'real-only';
+  /** On a clone or a new instance: a new /etc/machine-id and new SSH host keys (docs/configuration.md). */
+  regenerateIdentity: boolean;
   testCrashAt: string | null;
   /** The command-line flags, kept to re-read the config file under them (a reload). */
   flags?: Array<[string, string]>;
@@ -116,6 +118,7 @@ export const KEYS: Record<string, KeySpec> = {
   'clock-heal': (s, v, w, k) => { if (v !== 'on' && v !== 'off') fail(w, k, `expected on or off, got '${v}'`); s.clockHeal = v === 'on'; },
   'clock-heal-max-step': (s, v, w, k) => { s.clockHealMaxStepMs = seconds(w, k, v, 3, 366 * 86_400); },
   'interfaces-order': (s, v, w, k) => { if (!/^(as-is|real-(first|only))$/.test(v)) fail(w, k, `expected real-first, as-is or real-only, got '${v}'`); s.interfacesOrder = v as Settings['interfacesOrder']; },
+  'regenerate-identity-on-clone': (s, v, w, k) => { if (!/^(yes|no)$/.test(v)) fail(w, k, `expected yes or no, got '${v}'`); s.regenerateIdentity = v === 'yes'; },
 };
 
 /** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
@@ -165,6 +168,8 @@ export function defaultSettings(): Settings {
     interfacesOrder: 'real-first',
     clockHeal: true,
     clockHealMaxStepMs: 86_400_000,
+    // Hosting images are cloned: a clone must not keep the template's SSH host keys.
+    regenerateIdentity: true,
     testCrashAt: null,
   };
 }

@@ -36,6 +36,7 @@ export const SHOW: Record<string, (s: Settings) => string | number | string[] | 
   'interfaces-order': (s) => s.interfacesOrder,
   'clock-heal': (s) => (s.clockHeal ? 'on' : 'off'),
   'clock-heal-max-step': (s) => sec(s.clockHealMaxStepMs),
+  'regenerate-identity-on-clone': (s) => (s.regenerateIdentity ? 'yes' : 'no'),
 };
 
 /** The keys a reload applies without a restart (supervisor/service.ts LIVE_KEYS). */

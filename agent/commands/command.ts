@@ -23,6 +23,8 @@ export interface CommandContext {
   files: FileHandles;
   /** Why the journal takes no records now (read-only, full), or null. */
   journal(): JournalProblem | null;
+  /** Whether this is the machine the agent ran on before (agent/identity/), for phoenix-agent-status. */
+  identity(): Record<string, unknown>;
   /** Every command of this worker, for guest-info. */
   commands: readonly Command<never>[];
   isEnabled(name: string): boolean;
