@@ -7,7 +7,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
+import * as net from 'net';
 import * as fs from 'fs';
 import * as path from 'path';
 import { startAgent, tempDir, waitFor } from '../../helpers/agent';
@@ -15,13 +16,23 @@ import { QgaClient } from '../../helpers/qga-client';
 import { startReceiver, TestReceiver } from '../../helpers/receiver';
 import { makeTree, Tree } from '../../helpers/root-tree';
 
-/** A wrap for startAgent: the supervisor sees UUID at /sys/class/dmi/id/product_uuid (root-only, as the kernel's). */
-function withProductUuid(dir: string, uuid: string): string[] {
-  const lower = fs.mkdtempSync(path.join(dir, 'sys-class-'));
-  fs.mkdirSync(path.join(lower, 'dmi/id'), { recursive: true });
-  fs.writeFileSync(path.join(lower, 'dmi/id/product_uuid'), `${uuid}\n`, { mode: 0o400 });
-  const script = `mount -t overlay overlay -o lowerdir=${lower}:/sys/class /sys/class && exec "$@"`;
-  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh'];
+/**
+ * A wrap for startAgent: the supervisor sees UUID at /sys/class/dmi/id/product_uuid (root-only, as
+ * the kernel's) and, given GENID, QEMU's vmgenid fw_cfg file with that GUID at offset 40.
+ */
+function withIdentity(dir: string, uuid: string, genId?: string): string[] {
+  const lower = fs.mkdtempSync(path.join(dir, 'sys-'));
+  fs.mkdirSync(path.join(lower, 'class/dmi/id'), { recursive: true });
+  fs.writeFileSync(path.join(lower, 'class/dmi/id/product_uuid'), `${uuid}\n`, { mode: 0o400 });
+  let script = `mount -t overlay overlay -o lowerdir=${lower}/class:/sys/class /sys/class`;
+  if (genId) {
+    const raw = Buffer.alloc(4096);
+    raw.write(genId, 40, 'hex');
+    fs.mkdirSync(path.join(lower, 'firmware/qemu_fw_cfg/by_name/etc/vmgenid_guid'), { recursive: true });
+    fs.writeFileSync(path.join(lower, 'firmware/qemu_fw_cfg/by_name/etc/vmgenid_guid/raw'), raw, { mode: 0o400 });
+    script += ` && mount -t overlay overlay -o lowerdir=${lower}/firmware:/sys/firmware /sys/firmware`;
+  }
+  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', `${script} && exec "$@"`, 'sh'];
 }
 
 const fingerprints = (tree: Tree): string[] => fs.readdirSync(tree.file('/etc/ssh')).filter((n) => n.endsWith('.pub')).sort()
@@ -45,7 +56,7 @@ test('a clone (a changed product UUID) is reported once, in a new epoch, without
   async function run(uuid: string, extra: string[] = []): Promise<Run> {
     const from = rx.beats.length;
     const agent = startAgent({ dir, interval: 0.2, hangTimeout: 10, testCommands: true, heartbeatPort: rx.port, keyFile: rx.keyFile,
-      wrap: withProductUuid(dir, uuid), args: ['--os-root', tree.root, ...extra] });
+      wrap: withIdentity(dir, uuid), args: ['--os-root', tree.root, ...extra] });
     try {
       await agent.waitReady(10_000);
       const c = await QgaClient.connect(agent.sock);
@@ -127,6 +138,68 @@ test('a clone (a changed product UUID) is reported once, in a new epoch, without
     assert.equal(fingerprints(tree), keys1);
   } finally {
     rx.close();
+    fs.rmSync(tree.root, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const freePort = (): Promise<number> => new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)); });
+});
+
+/** The key a live sshd serves, as ssh-keyscan gets it: "ssh-ed25519 BASE64". */
+const servedKey = (port: number): string => execFileSync('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  .split('\n').find((l) => l.includes('ssh-ed25519'))!.split(' ').slice(1, 3).join(' ');
+
+test('a new VM generation ID with the same product UUID is a change too; a running sshd is told and serves the new host key', async () => {
+  const dir = tempDir();
+  const tree = makeTree();
+  tree.write('/etc/machine-id', 'b1b2c3d4e5f60718293a4b5c6d7e8f90\n', 0o444);
+  fs.mkdirSync(tree.file('/etc/ssh'));
+  fs.mkdirSync(tree.file('/run'));
+  execFileSync('ssh-keygen', ['-q', '-A', '-f', tree.root]);
+  const port = await freePort();
+  const hostKey = tree.file('/etc/ssh/ssh_host_ed25519_key');
+  // The tree's own sshd: its pid file is where the agent looks in the tree, /run/sshd.pid.
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', '/dev/null', '-h', hostKey, '-o', `ListenAddress=127.0.0.1:${port}`, '-o', `PidFile=${tree.file('/run/sshd.pid')}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let sshdLog = '';
+  sshd.stderr!.on('data', (d) => { sshdLog += d; });
+  const uuid = '2b7e4f90-1c3a-4d5e-8f60-7a9b0c1d2e3f';
+  const start = (genId: string) => startAgent({ dir, interval: 0.5, hangTimeout: 10, wrap: withIdentity(dir, uuid, genId), args: ['--os-root', tree.root] });
+  const settled = async (sock: string) => {
+    const c = await QgaClient.connect(sock);
+    try {
+      return await waitFor('the identity settled', async () => { const s = (await c.request('phoenix-agent-status')).return; return s.identity.regeneration !== 'pending' && s; }, 20_000, 100);
+    } finally { c.close(); }
+  };
+  try {
+    await waitFor('sshd listening', () => fs.existsSync(tree.file('/run/sshd.pid')), 5000);
+    const pub0 = tree.read('/etc/ssh/ssh_host_ed25519_key.pub').split(' ').slice(0, 2).join(' ');
+    assert.is(servedKey(port), pub0);
+
+    let agent = start('00112233445566778899aabbccddeeff');
+    await agent.waitReady(10_000);
+    const first = await settled(agent.sock);
+    assert.equal(first.identity.sources, ['machine-id', 'product-uuid', 'vm-generation-id']);
+    assert.is(first.cloned, undefined);
+    await agent.stop();
+
+    // A snapshot restored as a new VM, a copy that kept the UUID: only the generation ID differs.
+    agent = start('ffeeddccbbaa99887766554433221100');
+    await agent.waitReady(10_000);
+    const copy = await settled(agent.sock);
+    await agent.stop();
+    assert.is(copy.cloned, true);
+    assert.equal(copy.identity.last_change.sources, ['vm-generation-id']);
+    assert.is(copy.identity.regeneration, 'done', JSON.stringify(copy.identity));
+    assert.is(copy.identity.regenerated.sshd, 'reloaded');
+    const pub1 = tree.read('/etc/ssh/ssh_host_ed25519_key.pub').split(' ').slice(0, 2).join(' ');
+    assert.is.not(pub1, pub0);
+    assert.match(sshdLog, /Received SIGHUP; restarting/);
+    // The same sshd process, re-executed, serves the new key.
+    assert.is(await waitFor('sshd serving the new key', () => { try { return servedKey(port) === pub1 && pub1; } catch { return false; } }, 5000, 100), pub1);
+  } finally {
+    sshd.kill('SIGTERM');
     fs.rmSync(tree.root, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
