@@ -31,7 +31,7 @@ export const beyondCommands = [
   }),
   command({
     name: 'phoenix-get-host-keys',
-    description: 'The SSH host keys of /etc/ssh/ssh_host_*_key.pub as `ssh-keygen -l` shows them: `type` (ED25519, ECDSA, RSA...), `bits`, `fingerprint` (SHA256:...), with `file` and `algorithm`; a file that is not a regular file of at most 16 KiB, or holds no key, is listed in `skipped` with the reason (links are not followed). For the panel to show the customer what a first ssh connection must see. qemu-ga has no such command.',
+    description: 'The SSH host keys of `/etc/ssh/ssh_host_*_key.pub` as `ssh-keygen -l` shows them: `type` (ED25519, ECDSA, RSA...), `bits`, `fingerprint` (SHA256:...), with `file` and `algorithm`; a file that is not a regular file of at most 16 KiB, or holds no key, is listed in `skipped` with the reason (links are not followed). For the panel to show the customer what a first ssh connection must see. qemu-ga has no such command.',
     args: noArgs,
     run: (_a, ctx) => hostKeys(ctx.sys),
   }),
