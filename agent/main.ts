@@ -138,7 +138,7 @@ function main(): void {
   supervisor.ready();
   void clock.check();
   // ssh-keygen takes seconds: after ready, so the watchdog's pings are answered meanwhile.
-  void identity.finish();
+  identity.finish().catch((e: Error) => log('error', `identity: ${e.message}`));
 }
 
 main();

@@ -67,18 +67,14 @@ export function checkIdentity(o: IdentityOptions): Identity {
     async finish() {
       // Pending also after a worker died half-way through: it is done again, from the start.
       if (record!.regeneration !== 'pending') return;
-      try {
-        const done = await regenerateIdentity(o.sys, createHost(o.sys.root), o.live);
-        const id = machineId(o.sys.readText('/etc/machine-id'));
-        // The new machine id is this machine's from now on: the next start must not take it for a change.
-        const sources = id ? { ...record!.sources, 'machine-id': sourceDigest('machine-id', id) } : record!.sources;
-        save({ ...record!, sources, regeneration: 'done', regenerated: done });
-        o.log('info', `identity: machine-id ${done.machine_id}, SSH host keys made anew: ${done.ssh_host_keys.join(' ') || 'none (no host keys here)'}, sshd ${done.sshd}`);
-        if (done.machine_id === 'written') o.onMachineIdChanged();
-      } catch (e) {
-        save({ ...record!, regeneration: 'failed', regeneration_error: (e as Error).message });
-        o.log('error', `identity: regeneration failed: ${(e as Error).message}`);
-      }
+      const { errors, ...done } = await regenerateIdentity(o.sys, createHost(o.sys.root), o.live);
+      const id = machineId(o.sys.readText('/etc/machine-id'));
+      // The new machine id is this machine's from now on: the next start must not take it for a change.
+      const sources = id ? { ...record!.sources, 'machine-id': sourceDigest('machine-id', id) } : record!.sources;
+      const error = errors.length ? { regeneration_error: errors.join('; ') } : {};
+      save({ ...record!, sources, regeneration: errors.length ? 'failed' : 'done', regenerated: done, ...error });
+      o.log(errors.length ? 'error' : 'info', `identity: machine-id ${done.machine_id}, SSH host keys made anew: ${done.ssh_host_keys.join(' ') || 'none'}, sshd ${done.sshd}${errors.length ? `; failed: ${errors.join('; ')}` : ''}`);
+      if (done.machine_id === 'written') o.onMachineIdChanged();
     },
   };
 }

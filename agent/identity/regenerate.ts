@@ -11,9 +11,11 @@ import type { System } from '../os/system';
 import { machineId } from './machine-identity';
 
 export interface Regenerated {
-  machine_id: 'written' | 'none-set';
+  machine_id: 'written' | 'none-set' | 'failed';
   ssh_host_keys: string[];
   sshd: 'reloaded' | 'not-running';
+  /** What failed, each part on its own: one part's failure does not keep the other from being done. */
+  errors: string[];
 }
 
 const HOST_KEY = /^ssh_host_[a-z0-9]+_key(\.pub)?$/;
@@ -64,7 +66,10 @@ function reloadSshd(sys: System, live: Host): Regenerated['sshd'] {
 }
 
 export async function regenerateIdentity(sys: System, tree: Host, live: Host): Promise<Regenerated> {
-  const machine_id = newMachineId(sys);
-  const ssh_host_keys = await newHostKeys(sys, tree);
-  return { machine_id, ssh_host_keys, sshd: ssh_host_keys.length ? reloadSshd(sys, live) : 'not-running' };
+  const errors: string[] = [];
+  let machine_id: Regenerated['machine_id'] = 'failed';
+  try { machine_id = newMachineId(sys); } catch (e) { errors.push(`machine-id: ${(e as Error).message}`); }
+  let ssh_host_keys: string[] = [];
+  try { ssh_host_keys = await newHostKeys(sys, tree); } catch (e) { errors.push(`SSH host keys: ${(e as Error).message}`); }
+  return { machine_id, ssh_host_keys, sshd: ssh_host_keys.length ? reloadSshd(sys, live) : 'not-running', errors };
 }

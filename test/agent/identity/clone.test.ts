@@ -205,4 +205,43 @@ test('a new VM generation ID with the same product UUID is a change too; a runni
   }
 });
 
+test('one part of the regeneration failing leaves the other done: a linked /etc/machine-id is not written through, the host keys are new', async () => {
+  const dir = tempDir();
+  const tree = makeTree();
+  // A system that keeps its machine id elsewhere; the link is not followed.
+  tree.write('/run/machine-id', 'c1b2c3d4e5f60718293a4b5c6d7e8f90\n', 0o444);
+  fs.symlinkSync('../run/machine-id', tree.file('/etc/machine-id'));
+  fs.mkdirSync(tree.file('/etc/ssh'));
+  execFileSync('ssh-keygen', ['-q', '-A', '-f', tree.root]);
+  const keys0 = fingerprints(tree);
+  const status = async (uuid: string) => {
+    const agent = startAgent({ dir, interval: 0.5, hangTimeout: 10, wrap: withIdentity(dir, uuid), args: ['--os-root', tree.root] });
+    try {
+      await agent.waitReady(10_000);
+      const c = await QgaClient.connect(agent.sock);
+      const s = await waitFor('the identity settled', async () => { const r = (await c.request('phoenix-agent-status')).return; return r.identity.regeneration !== 'pending' && r; }, 20_000, 100);
+      c.close();
+      return s;
+    } finally {
+      await agent.stop();
+    }
+  };
+  try {
+    await status('7a1e2b3c-4d5e-4f60-8a1b-2c3d4e5f6071');
+    const clone = await status('9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a');
+    assert.is(clone.cloned, true);
+    assert.is(clone.identity.regeneration, 'failed');
+    assert.match(clone.identity.regeneration_error, /^machine-id: \/etc\/machine-id is a symbolic link; refusing to write through it$/);
+    assert.is(clone.identity.regenerated.machine_id, 'failed');
+    assert.is(tree.read('/run/machine-id'), 'c1b2c3d4e5f60718293a4b5c6d7e8f90\n', 'the link\'s target is untouched');
+    assert.ok(fs.lstatSync(tree.file('/etc/machine-id')).isSymbolicLink());
+    const keys1 = fingerprints(tree);
+    assert.is(keys1.length, 3);
+    for (const k of keys1) assert.not.ok(keys0.includes(k), `${k} is a new key`);
+  } finally {
+    fs.rmSync(tree.root, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
