@@ -219,6 +219,8 @@ test('classification of each state', () => {
     [payload({ restarts: { total: 5, failures_10m: 3 }, last_exit: { reason: 'crash', code: 1, signal: null, ago_ms: 10 } }), 0, 'crash-looping'],
   ];
   for (const [p, age, want] of rows) assert.is(classify(p, age).state, want, JSON.stringify({ w: p.worker.state, e: p.last_exit?.reason, age }));
+  // A clone's beats: the same state, and the reason says what the agent found.
+  assert.equal(classify({ ...payload(), cloned: true }, 0), { state: 'working', reason: 'ready; the agent found this machine to be a clone or a new instance' });
 });
 
 test('state changes are reported, silence is noticed by sweep', () => {
