@@ -1,4 +1,4 @@
-// STATE_DIR/identity.json: the machine this agent last ran on (digests of its identity sources),
+// STATE_DIR/identity.json: the machine this agent last ran on (its identity sources' values),
 // a random instance id that lasts until the machine changes, and the state of the regeneration a
 // change asks for. Written as .new, fsynced, renamed, and the directory fsynced: a record lost in
 // a power cut would make the next start take the clone for a new clone again.

@@ -10,7 +10,7 @@ import { createHost, Host } from '../os/host';
 import type { System } from '../os/system';
 import { changedSources } from './identity-change';
 import { IdentityRecord, loadRecord, newInstance, saveRecord } from './identity-record';
-import { machineId, readIdentity, SourceName, sourceDigest } from './machine-identity';
+import { machineId, readIdentity, SourceName } from './machine-identity';
 import { regenerateIdentity } from './regenerate';
 
 export interface Identity {
@@ -70,7 +70,7 @@ export function checkIdentity(o: IdentityOptions): Identity {
       const { errors, ...done } = await regenerateIdentity(o.sys, createHost(o.sys.root), o.live);
       const id = machineId(o.sys.readText('/etc/machine-id'));
       // The new machine id is this machine's from now on: the next start must not take it for a change.
-      const sources = id ? { ...record!.sources, 'machine-id': sourceDigest('machine-id', id) } : record!.sources;
+      const sources = id ? { ...record!.sources, 'machine-id': id } : record!.sources;
       const error = errors.length ? { regeneration_error: errors.join('; ') } : {};
       save({ ...record!, sources, regeneration: errors.length ? 'failed' : 'done', regenerated: done, ...error });
       o.log(errors.length ? 'error' : 'info', `identity: machine-id ${done.machine_id}, SSH host keys made anew: ${done.ssh_host_keys.join(' ') || 'none'}, sshd ${done.sshd}${errors.length ? `; failed: ${errors.join('; ')}` : ''}`);

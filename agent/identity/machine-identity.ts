@@ -1,9 +1,9 @@
 // What tells this machine from another: the hypervisor's VM generation ID and SMBIOS product UUID,
-// and the OS's /etc/machine-id. Each is kept only as a digest (the product UUID is readable by
-// root alone, and nothing here needs the value). Which changes mean a clone is decided in
-// identity-change.ts.
+// and the OS's /etc/machine-id, normalised so that only a real change compares unequal. Kept as
+// they are in a root-only file (the product UUID is root's to read in sysfs too), so `cat` shows
+// what changed; no digest, since loading Node's crypto would cost every worker start 20-40 ms.
+// Which changes mean a clone is decided in identity-change.ts.
 
-import type * as cryptoModule from 'crypto';
 import type { Host } from '../os/host';
 import type { System } from '../os/system';
 
@@ -40,20 +40,15 @@ export function machineId(text: string | null): string | null {
   return /^[0-9a-f]{32}$/.test(v) ? v : null;
 }
 
-/** The digest kept for a source: what it was can be compared, not read back. */
-export function sourceDigest(name: SourceName, value: string): string {
-  const crypto = require('crypto') as typeof cryptoModule;
-  return crypto.createHash('sha256').update(`phoenix-ga identity\0${name}\0${value}`).digest('hex').slice(0, 32);
-}
-
-/** The sources readable now (the hypervisor's from the live system, machine-id from the os-root tree), as digests. */
+/** The sources readable now: the hypervisor's from the live system, machine-id from the os-root tree. */
 export function readIdentity(host: Host, sys: System): Sources {
   const values: Array<[SourceName, string | null]> = [
-    ['vm-generation-id', vmGenerationId(host.readBytes(VMGENID_FILE))],
+    // Only the bytes up to the GUID: without DMA, fw_cfg is read a byte per port access.
+    ['vm-generation-id', vmGenerationId(host.readBytes(VMGENID_FILE, VMGENID_OFFSET + 16))],
     ['product-uuid', productUuid(host.read(PRODUCT_UUID_FILE))],
     ['machine-id', machineId(sys.readText('/etc/machine-id'))],
   ];
   const out: Sources = {};
-  for (const [name, v] of values) if (v) out[name] = sourceDigest(name, v);
+  for (const [name, v] of values) if (v) out[name] = v;
   return out;
 }
