@@ -49,7 +49,11 @@ export function checkIdentity(o: IdentityOptions): Identity {
       o.log('warn', `identity: ${changed.join(', ')} changed since the last start: this machine is a clone or a new instance; the journal's records are forgotten${o.regenerate ? '; machine-id and SSH host keys will be made anew' : ''}`);
       // Before the record names the new machine: a crash in between forgets them again, never keeps them.
       try { forgetJournal(path.join(o.stateDir, 'journal')); } catch (e) { o.log('error', `identity: the journal could not be forgotten: ${(e as Error).message}`); }
-      save(newInstance({ ...record.sources, ...now }, at, { at, sources: changed }, o.regenerate ? 'pending' : 'off'));
+      // A machine id changed alone may be the administrator's or a test's doing, and is new already:
+      // only the hypervisor's word makes new host keys (a run of test agents on one machine once
+      // regenerated its keys so, each agent taking the last one's new machine id for a clone).
+      const regenerate = o.regenerate && changed.some((k) => k !== 'machine-id');
+      save(newInstance({ ...record.sources, ...now }, at, { at, sources: changed }, regenerate ? 'pending' : 'off'));
     } else if (Object.keys(now).some((k) => record!.sources[k as SourceName] === undefined)) {
       // A source seen for the first time (a module loaded now): recorded, no change.
       save({ ...record, sources: { ...record.sources, ...now } });
