@@ -33,8 +33,10 @@ export const BUNDLES = [
   // path through the version link and the OOM evidence added 481 bytes); to be brought back under 30 KB.
   { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 35_000, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'ctl.js', budget: 80_000, forbid: /^agent\// },
-  { entry: 'agent/main.ts', out: 'agent.js', budget: 215_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
-  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 220_000, forbid: /^panel\//, need: TEST_HOOKS },
+  // agent.js 221 KB, agent-test.js 231 KB: main's were at 210.7 and 212.3 KB; a clone's detection,
+  // the regeneration and phoenix-get-host-keys add 9.3 KB.
+  { entry: 'agent/main.ts', out: 'agent.js', budget: 221_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
+  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 231_000, forbid: /^panel\//, need: TEST_HOOKS },
   { entry: 'panel/receiver-cli.ts', out: 'phoenix-ga-receiver.js', budget: 60_000, forbid: /^agent\// },
   { entry: 'panel/ctl-cli.ts', out: 'phoenix-ga-ctl.js', budget: 60_000, forbid: /^agent\// },
 ];
