@@ -20,6 +20,7 @@ import { createExactlyOnce } from './journal/exactly-once';
 import { openJournal } from './journal/journal';
 import { bootClock } from './net/deadline';
 import { openTransactionStore } from './net/transaction-store';
+import { checkIdentity } from './identity/identity';
 import { createHost } from './os/host';
 import { createSystem } from './os/system';
 import { startStats } from './stats/service';
@@ -67,6 +68,12 @@ function main(): void {
   });
   const sys = createSystem(config.osRoot);
   const freezer = createFreezer({ sys, host, timeoutMs: config.freezeTimeoutMs, onChange: (mounts, deadline) => supervisor.frozen(mounts, deadline) });
+  // Before the journal opens: a clone forgets the template's records first.
+  const identity = checkIdentity({
+    live: host, sys, stateDir: config.stateDir, regenerate: config.regenerateIdentity, log,
+    onMachineIdChanged: () => { if (sys.root === '/') supervisor.reload().catch(() => { /* the next start reads it */ }); },
+  });
+  supervisor.identity(identity.changed);
   const journal = openJournal({
     dir: path.join(config.stateDir, 'journal'), maxEntries: 1000, bootId: (host.read('/proc/sys/kernel/random/boot_id') ?? '').trim(),
     completesByReboot: (name) => commands.some((c) => c.name === name && c.completesByReboot === true),
@@ -80,7 +87,7 @@ function main(): void {
     sys, store: openTransactionStore(config.stateDir), clock: bootClock((p) => host.read(p)), log, frozen: () => freezer.status() === 'frozen',
     serial: (f) => mutations.run({ cmd: 'network-revert', key: undefined, publicArgs: {}, run: f }) as ReturnType<typeof f>,
   });
-  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), network, journal: () => journal.ready() },
+  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), network, journal: () => journal.ready(), identity: identity.status },
     { allow: config.allowRpcs, block: config.blockRpcs }, mutations,
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };
@@ -141,6 +148,8 @@ function main(): void {
   void clock.check();
   // After ready: a revert due at start must not delay serving.
   network.start().catch((e: Error) => log('error', `network transactions: ${e.message}`));
+  // ssh-keygen takes seconds: after ready, so the watchdog's pings are answered meanwhile.
+  identity.finish().catch((e: Error) => log('error', `identity: ${e.message}`));
 }
 
 main();

@@ -21,6 +21,8 @@ export interface SupervisorLink {
   frozen(mounts: string[], deadlineMs: number | null): Promise<void>;
   /** The journal's state (null: usable), for the heartbeat and phoenix-agent-status. */
   journal(state: JournalState | null, reason: string | null): void;
+  /** The identity sources that changed at this start (none: the same machine); see agent/identity/. */
+  identity(changed: string[]): void;
   /** Asks the supervisor to re-read the config file; resolves with its view after (see ipc.ts 'reload'). */
   reload(): Promise<unknown>;
   /** Called with the supervisor's settings whenever a view brings them (a reload, a status). */
@@ -105,6 +107,7 @@ export function connectSupervisor(onGone: () => void): SupervisorLink {
       if (error !== null) throw new QgaError('GenericError', String(error));
     },
     journal: (state, reason) => send({ t: 'journal', state, reason }),
+    identity: (changed) => send({ t: 'identity', changed }),
     onConnection(cb) { connectionCb = cb; },
     status: () => ask((id) => ({ t: 'status?', rid: id }), STATUS_TIMEOUT_MS, 'the supervisor did not answer within 2 s'),
     reload: () => ask((id) => ({ t: 'reload', rid: id }), STATUS_TIMEOUT_MS, 'the supervisor did not answer the reload within 2 s'),

@@ -31,15 +31,15 @@ const noTestHooks = {
 export const BUNDLES = [
   // 34.5 KB while branches land (main was at 33978 of 34000 with the config reload; the worker's
   // path through the version link and the OOM evidence added 481 bytes; updates over the channel 710
-  // more, of which the update watch is in ctl.js, loaded only while an update is proven); to be
-  // brought back under 30 KB.
-  { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 35_000, forbid: /^agent\// },
+  // more, of which the update watch is in ctl.js, loaded only while an update is proven; a clone's
+  // new epoch 348 more); to be brought back under 30 KB.
+  { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 35_500, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'ctl.js', budget: 80_000, forbid: /^agent\// },
   // The DESIGN target is 200 KB; disk growth (14 KB), the release commands (15 KB) and network
-  // transactions (19 KB) took it past: about 5 ms of start-up.
+  // transactions (19 KB) and clone detection (9 KB) took it past: about 6 ms of start-up.
   // To be brought back by loading the rare commands from a second file on first use.
-  { entry: 'agent/main.ts', out: 'agent.js', budget: 250_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
-  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 255_000, forbid: /^panel\//, need: TEST_HOOKS },
+  { entry: 'agent/main.ts', out: 'agent.js', budget: 260_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
+  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 265_000, forbid: /^panel\//, need: TEST_HOOKS },
   { entry: 'panel/receiver-cli.ts', out: 'phoenix-ga-receiver.js', budget: 60_000, forbid: /^agent\// },
   { entry: 'panel/ctl-cli.ts', out: 'phoenix-ga-ctl.js', budget: 60_000, forbid: /^agent\// },
 ];

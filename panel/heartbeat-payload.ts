@@ -73,6 +73,7 @@ export function checkPayload(p: unknown): HeartbeatPayload {
   const u = o.update as Obj | undefined;
   need(u === undefined || (isObj(u) && oneOf(UPDATE_STATES, u.state) && typeof u.from === 'string' && VERSION.test(u.from)
     && typeof u.to === 'string' && VERSION.test(u.to) && (u.why === undefined || oneOf(UPDATE_WHY, u.why))), 'update');
+  need(o.cloned === undefined || o.cloned === true, 'cloned');
   return {
     boot: o.boot as string,
     interval_ms: o.interval_ms as number,
@@ -87,6 +88,7 @@ export function checkPayload(p: unknown): HeartbeatPayload {
     ...(o.stopping ? { stopping: true as const } : {}),
     ...(o.journal !== undefined ? { journal: o.journal as HeartbeatPayload['journal'] } : {}),
     ...(u !== undefined ? { update: { state: u.state as Update['state'], from: u.from as string, to: u.to as string, ...(u.why !== undefined ? { why: u.why as Update['why'] } : {}) } } : {}),
+    ...(o.cloned ? { cloned: true as const } : {}),
     ...(clock ? { clock } : {}),
   };
 }

@@ -9,6 +9,12 @@ export type VmState =
 export const VM_STATES: readonly VmState[] = ['never-seen', 'working', 'alive-not-working', 'crash-looping', 'oom-killed', 'hung', 'stopped', 'silent', 'auth-failing'];
 
 export function classify(p: HeartbeatPayload, beatAgeMs: number, silentAfterIntervals = 3): { state: VmState; reason: string } {
+  const c = classifyBeat(p, beatAgeMs, silentAfterIntervals);
+  // The beats may come from a copy of the VM that had this id (its image's config and key): say so.
+  return p.cloned ? { ...c, reason: `${c.reason}; the agent found this machine to be a clone or a new instance` } : c;
+}
+
+function classifyBeat(p: HeartbeatPayload, beatAgeMs: number, silentAfterIntervals: number): { state: VmState; reason: string } {
   const interval = p.interval_ms;
   // The supervisor said it stops: a clean stop is never shown as a dead VM, however long ago.
   if (p.stopping) return { state: 'stopped', reason: `the agent stopped cleanly ${Math.round(beatAgeMs / 1000)} s ago` };

@@ -57,6 +57,8 @@ export interface HeartbeatPayload {
   channel: { kind: string; state: string };
   /** Only in the last beat of a supervisor that stops cleanly (SIGTERM, SIGINT). */
   stopping?: true;
+  /** Only in the beats of the supervisor start that found this machine to be a clone or a new instance. */
+  cloned?: true;
   /** Present only while the worker's journal cannot take records: why (commands with a key are refused). */
   journal?: 'read-only' | 'no-space' | 'error';
   /** Clock healing, once the worker has reported it: the wall clock's offset from the RTC and the last correction. */

@@ -36,6 +36,8 @@ export interface HeartbeatSender {
   readonly epoch: string;
   readonly enabled: boolean;
   send(payload: HeartbeatPayload): void;
+  /** A new epoch (and start counter) from the next beat on: this machine turned out to be another one. */
+  renew(): void;
   /** Reads the key file again (a reload); a file that fails keeps the key in use. */
   reload(): void;
   /** Closes the socket once the beats in flight are sent (the last, `stopping` one above all). */
@@ -88,6 +90,7 @@ export function createHeartbeatSender(s: Settings, log: Logger): HeartbeatSender
         if (--inFlight === 0) drained();
       });
     },
+    renew() { epoch = counter = null; seq = 0n; },
     reload: () => load(true),
     close() {
       return new Promise((resolve) => {

@@ -24,6 +24,8 @@ export interface WorkerConfig {
   clockHealMaxStepMs: number;
   /** Order of guest-network-get-interfaces (config key interfaces-order). */
   interfacesOrder: 'as-is' | 'real-first' | 'real-only';
+  /** regenerate-identity-on-clone: a new machine-id and SSH host keys when this machine is found to be a clone. */
+  regenerateIdentity: boolean;
   /** Tests only: "STEP:COMMAND", the worker kills itself with SIGKILL right after that journal step. */
   testCrashAt: string | null;
   /**
@@ -87,6 +89,8 @@ export type FromWorker =
   | { t: 'journal'; state: JournalState | null; reason: string | null }
   /** Clock healing's state, at start and on every change. */
   | { t: 'clock'; report: ClockReport; beat: ClockBeat }
+  /** Sent at the worker's start: the identity sources that changed since the last start (none: the same machine). */
+  | { t: 'identity'; changed: string[] }
   /**
    * Re-read the config file (phoenix-set-config wrote it); answered with 'status', whose view has
    * `error` (why the file was not taken) and `settings`. A reload on SIGHUP sends 'status' without a rid.

@@ -61,6 +61,8 @@ export class Service {
   #journal: { state: JournalState; reason: string | null } | null = null;
   /** What the worker last said about clock healing (its report and the heartbeat's form); kept across its restarts. */
   #clock: { report: ClockReport; beat: ClockBeat } | null = null;
+  /** A worker found this machine to be a clone or a new instance during this supervisor's run. */
+  #cloned = false;
   #stopping: Promise<void> | null = null;
   #resolveStopped: (() => void) | null = null;
   readonly #startedAt: number;
@@ -231,6 +233,7 @@ export class Service {
         interfacesOrder: settings.interfacesOrder,
         clockHeal: settings.clockHeal,
         clockHealMaxStepMs: settings.clockHealMaxStepMs,
+        regenerateIdentity: settings.regenerateIdentity,
         testCrashAt: settings.testCrashAt,
         ...(this.#owedReplies ? { owedReplies: this.#owedReplies } : {}),
         ...(serialFd !== null && this.#ledgerFd !== null ? { replyLedger: true } : {}),
@@ -280,6 +283,15 @@ export class Service {
         break;
       case 'handover':
         this.d.handover();
+        break;
+      case 'identity':
+        // The beats so far spoke for the template's machine: the clone's start a new epoch (the
+        // worker's log line says what changed).
+        if (m.changed.length && !this.#cloned) {
+          this.#cloned = true;
+          this.d.heartbeat.renew();
+          this.#tick();
+        }
         break;
     }
   }
@@ -361,6 +373,8 @@ export class Service {
       journal: this.#journal?.state,
       clock: this.#clock?.beat,
       update: this.d.update?.beat(),
+      // Absent (undefined is not sent) unless this run found a clone.
+      cloned: (this.#cloned || undefined) as true | undefined,
     };
   }
 

@@ -40,6 +40,8 @@ export interface Settings {
   updates: 'panel' | 'off';
   /** The most an upload of a release may hold. */
   updateMaxBytes: number;
+  /** On a clone or a new instance: a new /etc/machine-id and new SSH host keys (docs/configuration.md). */
+  regenerateIdentity: boolean;
   testCrashAt: string | null;
   /** The command-line flags, kept to re-read the config file under them (a reload). */
   flags?: Array<[string, string]>;
@@ -122,6 +124,7 @@ export const KEYS: Record<string, KeySpec> = {
   'interfaces-order': (s, v, w, k) => { if (!/^(as-is|real-(first|only))$/.test(v)) fail(w, k, `expected real-first, as-is or real-only, got '${v}'`); s.interfacesOrder = v as Settings['interfacesOrder']; },
   updates: (s, v, w, k) => { if (!/^(panel|off)$/.test(v)) fail(w, k, `expected panel or off, got '${v}'`); s.updates = v as Settings['updates']; },
   'update-max-bytes': (s, v, w, k) => { s.updateMaxBytes = integer(w, k, v, 1 << 20, 2 ** 32); },
+  'regenerate-identity-on-clone': (s, v, w, k) => { if (!/^(yes|no)$/.test(v)) fail(w, k, `expected yes or no, got '${v}'`); s.regenerateIdentity = v === 'yes'; },
 };
 
 /** Paths in the config file must be absolute; on the command line they are taken from the cwd. */
@@ -173,6 +176,8 @@ export function defaultSettings(): Settings {
     clockHealMaxStepMs: 86_400_000,
     updates: 'panel',
     updateMaxBytes: 256 << 20,
+    // Hosting images are cloned: a clone must not keep the template's SSH host keys.
+    regenerateIdentity: true,
     testCrashAt: null,
   };
 }

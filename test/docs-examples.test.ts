@@ -7,6 +7,7 @@
 // prints the real replies.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import { EXAMPLES } from '../build/command-examples';
 import { startAgent, tempDir, waitFor } from './helpers/agent';
@@ -28,6 +29,10 @@ test('every phoenix-* command has an example, and each example reply has the sha
   tree.write('/sbin/ifup', '#!/bin/sh\n', 0o755);
   tree.write('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n');
   fs.mkdirSync(tree.file('/etc/network/interfaces.d'), { recursive: true });
+  // phoenix-get-host-keys reads the tree's host keys.
+  fs.mkdirSync(tree.file('/etc/ssh'));
+  execFileSync('ssh-keygen', ['-q', '-A', '-f', tree.root]);
+  tree.write('/etc/machine-id', '6a1c3e5f7b9d4f21a3c5e7f9b1d3f5a7\n', 0o444);
   const dir = tempDir();
   // Made before the agent starts: its mount namespace (ip netns exec) is a copy taken then.
   const disk = loopDisk({ label: 'gpt', mib: 400, parts: [',384M'], fs: 'xfs' });

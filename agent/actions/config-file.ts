@@ -38,6 +38,7 @@ export const SHOW: Record<string, (s: Settings) => string | number | string[] | 
   'clock-heal-max-step': (s) => sec(s.clockHealMaxStepMs),
   updates: (s) => s.updates,
   'update-max-bytes': (s) => s.updateMaxBytes,
+  'regenerate-identity-on-clone': (s) => (s.regenerateIdentity ? 'yes' : 'no'),
 };
 
 /** The keys a reload applies without a restart (supervisor/service.ts LIVE_KEYS). */

@@ -53,7 +53,7 @@ const freeze = tool('fsfreeze', 'util-linux');
 const ip = tool('ip', 'iproute2');
 
 export const NEEDS: Record<string, Need[]> = {
-  'guest-sync': [], 'guest-sync-delimited': [], 'guest-ping': [], 'guest-info': [], 'phoenix-agent-status': [],
+  'guest-sync': [], 'guest-sync-delimited': [], 'guest-ping': [], 'guest-info': [], 'phoenix-agent-status': [], 'phoenix-get-host-keys': [],
   'guest-get-osinfo': [], 'guest-get-host-name': [], 'guest-get-time': [], 'guest-get-timezone': [], 'guest-get-load': [],
   'guest-get-cpustats': [], 'guest-get-diskstats': [], 'guest-get-fsinfo': [], 'guest-get-disks': [], 'guest-get-vcpus': [],
   'guest-get-users': [], 'guest-network-get-interfaces': [], 'guest-network-get-route': [],

@@ -5,6 +5,7 @@
 import { capabilities } from '../capabilities/report';
 import { diagnoseLogin } from '../diagnose/login';
 import { growFilesystem } from '../grow/grow';
+import { hostKeys } from '../identity/host-keys';
 import { command } from './command';
 import { noArgs, object, str } from './schema';
 
@@ -27,5 +28,11 @@ export const beyondCommands = [
     args: object({ mountpoint: str({ maxLength: 4096, doc: 'mount point, an absolute path as /proc/self/mountinfo shows it' }) }),
     mutating: true,
     run: (a, ctx) => growFilesystem(ctx.sys, ctx.host, a.mountpoint),
+  }),
+  command({
+    name: 'phoenix-get-host-keys',
+    description: 'The SSH host keys of `/etc/ssh/ssh_host_*_key.pub` as `ssh-keygen -l` shows them: `type` (ED25519, ECDSA, RSA...), `bits`, `fingerprint` (SHA256:...), with `file` and `algorithm`; a file that is not a regular file of at most 16 KiB, or holds no key, is listed in `skipped` with the reason (links are not followed). For the panel to show the customer what a first ssh connection must see. qemu-ga has no such command.',
+    args: noArgs,
+    run: (_a, ctx) => hostKeys(ctx.sys),
   }),
 ];

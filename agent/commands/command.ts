@@ -25,6 +25,8 @@ export interface CommandContext {
   network: NetworkTransactions;
   /** Why the journal takes no records now (read-only, full), or null. */
   journal(): JournalProblem | null;
+  /** Whether this is the machine the agent ran on before (agent/identity/), for phoenix-agent-status. */
+  identity(): Record<string, unknown>;
   /** Every command of this worker, for guest-info. */
   commands: readonly Command<never>[];
   isEnabled(name: string): boolean;

@@ -23,7 +23,7 @@ export interface JournalFile {
   ready(): JournalProblem | null;
 }
 
-const FILE = 'journal.jsonl';
+export const FILE = 'journal.jsonl';
 const RESERVE = 'reserve';
 /** Room for the received, started and done records of one command, with a wide margin. */
 export const RESERVE_BYTES = 64 << 10;

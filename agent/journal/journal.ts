@@ -8,8 +8,10 @@
 // Readable with cat. A state directory that is read-only or full does not stop the worker: the
 // recorded outcomes are still answered, and ready() says why nothing new may run (journal-file.ts).
 
-import { JournalProblem, openJournalFile } from './journal-file';
-import { secretDigester } from './secret-digest';
+import * as fs from 'fs';
+import * as path from 'path';
+import { FILE, JournalProblem, openJournalFile } from './journal-file';
+import { SECRET_KEY_FILE, secretDigester } from './secret-digest';
 
 export type Step = 'received' | 'started' | 'done' | 'failed' | 'interrupted';
 
@@ -107,4 +109,17 @@ export function openJournal(o: JournalOptions): Journal {
       return entry;
     },
   };
+}
+
+/**
+ * Forgets every record and the secret-digest key of DIR (before the journal is opened): another
+ * machine's idempotency keys must not answer for this one. Throws when a file stays.
+ */
+export function forgetJournal(dir: string): void {
+  for (const name of [FILE, SECRET_KEY_FILE]) {
+    try { fs.unlinkSync(path.join(dir, name)); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  }
+  let fd: number;
+  try { fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY); } catch { return; }
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
 }

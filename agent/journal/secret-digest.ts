@@ -8,6 +8,7 @@ import fs = require('fs');
 import path = require('path');
 
 const KEY_BYTES = 32;
+export const SECRET_KEY_FILE = 'secret.key';
 
 function readKey(file: string): Buffer | null {
   let fd: number;
@@ -24,7 +25,7 @@ function readKey(file: string): Buffer | null {
 
 /** Returns digest(text): 32 hex digits. Throws when the key can be neither read nor made. */
 export function secretDigester(dir: string): (text: string) => string {
-  const file = path.join(dir, 'secret.key');
+  const file = path.join(dir, SECRET_KEY_FILE);
   let key: Buffer | null = null;
   return (text) => {
     // Loaded on first use: compiling Node's crypto module would delay the worker's start.

@@ -21,7 +21,8 @@ export interface Host {
   readonly root: string;
   /** A file's text, or null when it cannot be read. */
   read(p: string): string | null;
-  readBytes(p: string): Buffer | null;
+  /** The file's bytes (the first MAX of them, when given: a firmware file read through a slow port), or null. */
+  readBytes(p: string, max?: number): Buffer | null;
   list(p: string): string[];
   link(p: string): string | null;
   exists(p: string): boolean;
@@ -60,8 +61,16 @@ export function createHost(root = '/'): Host {
     read(p) {
       try { return fs.readFileSync(at(p), 'utf8'); } catch { return null; }
     },
-    readBytes(p) {
-      try { return fs.readFileSync(at(p)); } catch { return null; }
+    readBytes(p, max) {
+      if (max === undefined) { try { return fs.readFileSync(at(p)); } catch { return null; } }
+      let fd: number;
+      try { fd = fs.openSync(at(p), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch { return null; }
+      try {
+        const buf = Buffer.alloc(max);
+        let n = 0;
+        for (let got = 1; got > 0 && n < max; n += got) got = fs.readSync(fd, buf, n, max - n, n);
+        return buf.subarray(0, n);
+      } catch { return null; } finally { fs.closeSync(fd); }
     },
     list(p) {
       try { return fs.readdirSync(at(p)); } catch { return []; }

@@ -41,6 +41,8 @@ export interface System {
   file: FileDoor;
   /** N pipes whose ends are plain descriptors (a child sees pipes, not the sockets libuv makes). */
   pipes(n: number): Promise<Array<{ read: number; write: number }>>;
+  /** kill(2): false when PID is gone or not ours to signal. */
+  signal(pid: number, sig: NodeJS.Signals): boolean;
   /** Starts a program with these descriptors as its stdin, stdout, stderr ('ignore': /dev/null). */
   start(file: string, argv: string[], o: { env: NodeJS.ProcessEnv; stdio: Array<number | 'ignore'>; umask: number; cwd: string }): cp.ChildProcess;
 }
@@ -78,6 +80,9 @@ export function createSystem(root = '/'): System {
       } finally {
         process.umask(old);
       }
+    },
+    signal(pid, sig) {
+      try { process.kill(pid, sig); return true; } catch { return false; }
     },
     root,
     at,

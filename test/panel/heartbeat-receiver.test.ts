@@ -141,6 +141,8 @@ test('a VM with its own key cannot smuggle text: every field is checked, unknown
     ['clock', { ...payload(), clock: { heal: 'on', rtc_offset_ms: 1.5, last: null } }],
     ['clock.last', { ...payload(), clock: { heal: 'on', rtc_offset_ms: -99, last: { result: 'stepped', step_ms: 60_000, at_ms: -1 } } }],
     ['clock.last', { ...payload(), clock: { heal: 'on', rtc_offset_ms: -99, last: { result: forged, step_ms: 60_000, at_ms: 1 } } }],
+    ['cloned', { ...payload(), cloned: `yes\n${forged}` }],
+    ['cloned', { ...payload(), cloned: false }],
   ];
   let seq = 1n;
   for (const [field, p] of bad) {
@@ -156,6 +158,9 @@ test('a VM with its own key cannot smuggle text: every field is checked, unknown
   const clock = { heal: 'on', rtc_offset_ms: -99, last: { result: 'stepped', step_ms: -60_000, at_ms: 110_669, why: forged } };
   assert.ok(r.accept(beat(seq++, { p: { ...payload(), clock } })).ok);
   assert.equal(r.view('vm1')!.payload.clock, { heal: 'on', rtc_offset_ms: -99, last: { result: 'stepped', step_ms: -60_000, at_ms: 110_669 } });
+  // A clone's first run says so; the panel sees it in the VM's payload.
+  assert.ok(r.accept(beat(seq++, { p: { ...payload(), cloned: true } })).ok);
+  assert.is(r.view('vm1')!.payload.cloned, true);
 });
 
 test('rotation: two keys with the same key id are both tried; an expired one is not', () => {
@@ -214,6 +219,8 @@ test('classification of each state', () => {
     [payload({ restarts: { total: 5, failures_10m: 3 }, last_exit: { reason: 'crash', code: 1, signal: null, ago_ms: 10 } }), 0, 'crash-looping'],
   ];
   for (const [p, age, want] of rows) assert.is(classify(p, age).state, want, JSON.stringify({ w: p.worker.state, e: p.last_exit?.reason, age }));
+  // A clone's beats: the same state, and the reason says what the agent found.
+  assert.equal(classify({ ...payload(), cloned: true }, 0), { state: 'working', reason: 'ready; the agent found this machine to be a clone or a new instance' });
 });
 
 test('state changes are reported, silence is noticed by sweep', () => {

@@ -50,6 +50,13 @@ test('clock-heal: on by default with a 1-day maximum step; off, other maxima, an
   assert.is(error('clock-heal-max-step = 1\n'), "/etc/pga.conf:1: clock-heal-max-step: expected a number from 3 to 31622400, got '1'");
 });
 
+test('regenerate-identity-on-clone: yes by default, no when set, anything else refused', () => {
+  assert.is(load('').regenerateIdentity, true);
+  assert.is(load('regenerate-identity-on-clone = no\n').regenerateIdentity, false);
+  assert.is(load('regenerate-identity-on-clone = yes\n').regenerateIdentity, true);
+  assert.is(error('regenerate-identity-on-clone = true\n'), "/etc/pga.conf:1: regenerate-identity-on-clone: expected yes or no, got 'true'");
+});
+
 test('interfaces-order: real-first by default, as-is or real-only when set, anything else refused', () => {
   assert.is(load('').interfacesOrder, 'real-first');
   assert.is(load('interfaces-order = as-is\n').interfacesOrder, 'as-is');
