@@ -30,6 +30,8 @@ Options (each overrides the key of the same name in the config file):
   --state-dir DIR            persistent state: the command journal (default /var/lib/phoenix-ga)
   --freeze-timeout SEC       thaw frozen file systems after this long (default 600)
   --clock-heal on|off        step the clock back to the RTC after a paused VM (default on)
+  --regenerate-identity-on-clone yes|no
+                             new machine-id and SSH host keys on a clone (default yes)
   --test-commands            use the test worker with phoenix-test-* fault injection commands
                              (a build tree only: packages do not ship it)
   --test-crash-at STEP:CMD   with --test-commands: the worker kills itself at a journal step

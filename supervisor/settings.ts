@@ -201,7 +201,7 @@ export function parseConfigText(text: string, file: string): Raw {
 
 /** Flag name (without --) to config key ("flag=key" where they differ), for the flags that override config keys. */
 export const FLAG_KEYS: Record<string, string> = Object.fromEntries(('channel run-dir log-file heartbeat heartbeat-key=heartbeat-key-file vm-id heartbeat-interval '
-  + 'worker-heap-mb hang-timeout stop-grace allow-rpcs block-rpcs state-dir freeze-timeout os-root clock-heal').split(' ').map((f) => {
+  + 'worker-heap-mb hang-timeout stop-grace allow-rpcs block-rpcs state-dir freeze-timeout os-root clock-heal regenerate-identity-on-clone').split(' ').map((f) => {
   const [flag, key = flag] = f.split('=');
   return [flag, key];
 }));

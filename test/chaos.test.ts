@@ -300,7 +300,7 @@ test('a stopped worker of a SIGKILLed supervisor is killed by the next superviso
 test('two supervisors started at once: exactly one runs, the other exits 100 and says why', async () => {
   const dir = tempDir();
   const runDir = path.join(dir, 'run');
-  const start = (n: number) => spawn(process.execPath, [SUPERVISOR, '--channel', `unix:${dir}/s${n}.sock`, '--run-dir', runDir, '--log-file', '-'],
+  const start = (n: number) => spawn(process.execPath, [SUPERVISOR, '--channel', `unix:${dir}/s${n}.sock`, '--run-dir', runDir, '--state-dir', `${dir}/state`, '--log-file', '-', '--regenerate-identity-on-clone', 'no'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
   const procs = [start(1), start(2), start(3)];
   const outputs = procs.map((p) => { let o = ''; p.stderr!.on('data', (d) => { o += d; }); return () => o; });

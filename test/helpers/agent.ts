@@ -76,6 +76,8 @@ export function startAgent(o: AgentOptions = {}): Agent {
   if (!(o.args ?? []).includes('--state-dir')) args.push('--state-dir', path.join(dir, 'state'));
   // Never the machine's own clock: a test agent heals only when its test asks for it.
   if (!(o.args ?? []).includes('--clock-heal')) args.push('--clock-heal', 'off');
+  // An agent on this machine's own root never rewrites its machine-id or SSH host keys in a test.
+  if (!(o.args ?? []).includes('--os-root')) args.push('--regenerate-identity-on-clone', 'no');
   args.push(...(o.args ?? []));
   const node = o.node ?? process.execPath;
   const [cmd, ...pre] = o.wrap ? [...o.wrap, node] : [node];
