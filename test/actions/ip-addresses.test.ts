@@ -7,17 +7,9 @@ import * as fs from 'fs';
 import { Agent, startAgent, tempDir } from '../helpers/agent';
 import { makeNetNs, NetNs } from '../helpers/netns';
 import { QgaClient } from '../helpers/qga-client';
-import { makeTree, Tree } from '../helpers/root-tree';
+import { ifupdownTree, makeTree, Tree } from '../helpers/root-tree';
 
 interface Ctx { ns: NetNs; tree: Tree; agent: Agent; c: QgaClient }
-
-function ifupdownTree(): Tree {
-  const t = makeTree();
-  t.write('/sbin/ifup', '#!/bin/sh\n', 0o755);
-  t.write('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n');
-  fs.mkdirSync(t.file('/etc/network/interfaces.d'), { recursive: true });
-  return t;
-}
 
 function networkdTree(): Tree {
   const t = makeTree();

@@ -9,7 +9,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { Agent, startAgent, tempDir, waitFor } from '../helpers/agent';
 import { QgaClient } from '../helpers/qga-client';
-import { makeTree, Tree } from '../helpers/root-tree';
+import { ifupdownTree, Tree } from '../helpers/root-tree';
 
 interface Net { ns: string; peer: string; ip(...a: string[]): string; state(): { addrs: string[]; routes: string[] }; remove(): void }
 
@@ -38,14 +38,6 @@ function makeNet(): Net {
     },
     remove() { for (const n of [ns, peer]) { try { execFileSync('ip', ['netns', 'del', n]); } catch { /* gone */ } } },
   };
-}
-
-function ifupdownTree(): Tree {
-  const t = makeTree();
-  t.write('/sbin/ifup', '#!/bin/sh\n', 0o755);
-  t.write('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n');
-  fs.mkdirSync(t.file('/etc/network/interfaces.d'), { recursive: true });
-  return t;
 }
 
 /** Every file under /etc/network with its text. */

@@ -20,3 +20,12 @@ export function makeTree(): Tree {
   }
   return { root, file, read: (p) => fs.readFileSync(file(p), 'utf8'), write };
 }
+
+/** A tree whose network configuration ifupdown owns: eth0 by DHCP, interfaces.d sourced. */
+export function ifupdownTree(): Tree {
+  const t = makeTree();
+  t.write('/sbin/ifup', '#!/bin/sh\n', 0o755);
+  t.write('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n');
+  fs.mkdirSync(t.file('/etc/network/interfaces.d'), { recursive: true });
+  return t;
+}
