@@ -32,8 +32,9 @@ export const BUNDLES = [
   // 34.5 KB while branches land (main was at 33978 of 34000 with the config reload; the worker's
   // path through the version link and the OOM evidence added 481 bytes; updates over the channel 710
   // more, of which the update watch is in ctl.js, loaded only while an update is proven; a clone's
-  // new epoch 348 more); to be brought back under 30 KB.
-  { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 35_500, forbid: /^agent\// },
+  // new epoch 348 more; the RTC look that wakes an idle worker's clock healer 236 more); to be
+  // brought back under 30 KB.
+  { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 35_700, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'ctl.js', budget: 80_000, forbid: /^agent\// },
   // The DESIGN target is 200 KB; disk growth (14 KB), the release commands (15 KB) and network
   // transactions (19 KB) and clone detection (9 KB) took it past: about 6 ms of start-up.

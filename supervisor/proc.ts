@@ -29,6 +29,12 @@ export function idleInEpoll(pid: number): boolean {
   return /epoll|ep_poll/.test(readText(`/proc/${pid}/wchan`) ?? '');
 }
 
+/** Wall clock minus the RTC in seconds (the RTC counts whole seconds), or null without an RTC. */
+export function rtcOffset(): number | null {
+  const rtc = Number(readText('/sys/class/rtc/rtc0/since_epoch'));
+  return rtc > 0 ? Date.now() / 1000 - rtc : null;
+}
+
 /** Pss_Anon in KiB from /proc/PID/smaps_rollup: memory the kernel can never drop without swap. */
 export function pssAnonKb(pid: number): number | null {
   const t = readText(`/proc/${pid}/smaps_rollup`);

@@ -8,7 +8,7 @@ import type { HeartbeatSender } from './heartbeat';
 import type { HeartbeatPayload, WorkerState } from './heartbeat-packet';
 import type { ClockBeat, ClockReport, FromWorker, JournalState } from './ipc';
 import type { Logger } from './log';
-import { bootId, idleInEpoll, processMemory, processStartTime } from './proc';
+import { bootId, idleInEpoll, processMemory, processStartTime, rtcOffset } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
 import { loadSettings, Settings } from './settings';
 import { openLedgerFile } from './reply-ledger';
@@ -53,6 +53,7 @@ export class Service {
   #tickTimer: NodeJS.Timeout | null = null;
   #pingSeq = 0;
   #ticks = 0;
+  #rtcOffset: number | null = null;
   #hostConnected: boolean | null = null;
   /** Replies owed by a dead generation that the port did not take at once: the next one writes them first. */
   #owedReplies = '';
@@ -337,7 +338,7 @@ export class Service {
         this.d.log.log('warn', 'supervisor', `worker ${w.pid} made no progress for ${now - since} ms; killing it as hung`);
         this.#setState('hung');
         w.killAsHung();
-      } else if (w.readyAt !== null && idleInEpoll(w.pid)) {
+      } else if (w.readyAt !== null && idleInEpoll(w.pid) && !this.#clockJumped()) {
         // Asleep in epoll_wait: its event loop is idle, not blocked, and it need not wake to say so.
         w.lastProgressAt = now;
       } else {
@@ -347,6 +348,16 @@ export class Service {
       if (++this.#ticks % 6 === 1) w.refreshOomBaseline();
     }
     this.d.heartbeat.send(this.#heartbeatPayload(now));
+  }
+
+  /**
+   * Wall clock minus RTC moved by over 2 s since the last tick (a paused or restored VM): the
+   * worker's clock healer, which looks at each ping, must be pinged even when idle.
+   */
+  #clockJumped(): boolean {
+    const was = this.#rtcOffset;
+    this.#rtcOffset = this.d.settings.clockHeal ? rtcOffset() : null;
+    return was !== null && this.#rtcOffset !== null && Math.abs(this.#rtcOffset - was) > 2;
   }
 
   #heartbeatPayload(now: number): HeartbeatPayload {
