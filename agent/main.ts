@@ -112,11 +112,13 @@ function main(): void {
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     report: (r) => supervisor.clock(r), log: (level, msg) => log(level, msg),
   });
-  // Checked at each watchdog ping: one sysfs read, no timer of its own.
+  // Checked at each watchdog ping (an idle worker is pinged when the supervisor saw wall - RTC move):
+  // one sysfs read, no timer of its own.
   supervisor.onPing(() => { void clock.check(); });
   // A reload (phoenix-set-config, SIGHUP) changes the lists, statistics and clock settings here, live.
   const applyLive = liveSettingsApplier(config, { setPolicy: dispatcher.setPolicy, stats, onError: (e) => log('warn', `statistics settings: ${e.message}`) });
-  supervisor.onSettings((s) => { applyLive(s); heal.clockHeal = s.clockHeal; heal.clockHealMaxStepMs = s.clockHealMaxStepMs; });
+  // A changed clock setting is checked and reported at once, not at a ping an idle worker may never get.
+  supervisor.onSettings((s) => { applyLive(s); heal.clockHeal = s.clockHeal; heal.clockHealMaxStepMs = s.clockHealMaxStepMs; void clock.check(); });
   const attach = (link: Link, ledger?: LedgerWriter): Session => new Session(link, counted, { limits, onBusy, ledger });
 
   if (config.channel.kind === 'unix') {
