@@ -7,7 +7,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { claimRunDir, onExit, recordProcess } from './cleanup';
-import { note, removeTree, requireHost, since } from './host';
+import { mustRun, note, removeTree, requireHost, since } from './host';
 import { ensureTree } from './rootfs';
 import { diskImage, Inject, kernelOf } from './vm-image';
 import { qmp } from './vm-qmp';
@@ -27,6 +27,15 @@ export interface VmOptions {
   agentPort?: string;
   /** Until the test shell answers, default 180 s (measured: 23-33 s). */
   bootTimeoutMs?: number;
+  /**
+   * A raw disk image the test owns, booted read-write (no snapshot): what the guest writes stays
+   * in it across stop, kill and a later startVm on the same file (a clone is a copy of it). Made
+   * from tree and inject when the file does not exist yet; booted as it is when it does. Kept
+   * after stop and kill: the test removes it.
+   */
+  disk?: string;
+  /** More QEMU arguments, appended: -smbios type=1,uuid=..., -device vmgenid,guid=..., a second drive. */
+  extraArgs?: string[];
 }
 
 export interface Vm {
@@ -41,8 +50,10 @@ export interface Vm {
   reboot(): Promise<void>;
   /** Waits for a boot other than BEFORE (a boot id) to reach the shell: a reboot the guest started itself. */
   awaitReboot(before: string): Promise<void>;
-  /** Quits QEMU (SIGTERM, then SIGKILL after 5 s) and removes the run directory; the disk's changes are gone. */
+  /** Quits QEMU (SIGTERM, then SIGKILL after 5 s) and removes the run directory; the disk's changes are gone (unless opts.disk). */
   stop(): Promise<void>;
+  /** A power cut: SIGKILL to QEMU at once, then as stop. What the guest had not written to its disk is lost. */
+  kill(): Promise<void>;
   /** The serial console so far (kernel, systemd, a root login); kept after stop. */
   console(): string;
   /** One QMP command on the VM's monitor (`stop`, `cont`, `query-status`...): its `return`. */
@@ -52,7 +63,7 @@ export interface Vm {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SHELL_PORT = 'e2e.shell';
 
-function qemuArgs(dir: string, disk: string, kernel: string, initrd: string, mem: number, agentPort: string): string[] {
+function qemuArgs(dir: string, disk: string, persistent: boolean, kernel: string, initrd: string, mem: number, agentPort: string): string[] {
   const p = (n: string) => path.join(dir, n);
   return [
     '-name', path.basename(dir), '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', '2', '-m', String(mem),
@@ -60,7 +71,7 @@ function qemuArgs(dir: string, disk: string, kernel: string, initrd: string, mem
     '-kernel', kernel, '-initrd', initrd,
     '-append', 'root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 quiet',
     // snapshot=on: the guest's writes go to a temporary overlay, the (cached) image never changes.
-    '-drive', `file=${disk},if=virtio,format=raw,snapshot=on`,
+    '-drive', `file=${disk},if=virtio,format=raw${persistent ? '' : ',snapshot=on'}`,
     '-serial', `file:${p('console.log')}`,
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', `socket,id=agent,path=${p('agent.sock')},server=on,wait=off`,
@@ -86,11 +97,19 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
   const readConsole = () => { try { consoleText = fs.readFileSync(consoleLog, 'utf8'); } catch { /* removed by stop */ } return consoleText; };
 
   let disk: string;
-  try { disk = await diskImage(tree, dir, opts.inject ?? []); } catch (e) { removeTree(dir); forgetDir(); throw e; }
+  try {
+    disk = opts.disk && fs.existsSync(opts.disk) ? opts.disk : await diskImage(tree, dir, opts.inject ?? []);
+    if (opts.disk && disk !== opts.disk) {
+      // A copy the test owns: the cached base image must never be written.
+      await mustRun('cp', ['--sparse=always', '--reflink=auto', disk, `${opts.disk}.new`]);
+      fs.renameSync(`${opts.disk}.new`, opts.disk);
+      disk = opts.disk;
+    }
+  } catch (e) { removeTree(dir); forgetDir(); throw e; }
   const errFd = fs.openSync(path.join(dir, 'qemu.err'), 'w');
   const t0 = Date.now();
   // TMPDIR: QEMU puts the snapshot overlay there, so it goes away with the run directory.
-  const proc = spawn('qemu-system-x86_64', qemuArgs(dir, disk, kernel, initrd, opts.memMb ?? 512, agentPort),
+  const proc = spawn('qemu-system-x86_64', [...qemuArgs(dir, disk, !!opts.disk, kernel, initrd, opts.memMb ?? 512, agentPort), ...(opts.extraArgs ?? [])],
     { detached: true, stdio: ['ignore', 'ignore', errFd], env: { ...process.env, TMPDIR: dir } });
   fs.closeSync(errFd);
   recordProcess(dir, proc.pid!);
@@ -159,6 +178,17 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
       await newBoot(before, seen, t1);
     },
     awaitReboot: (before) => newBoot(before, 0, Date.now()),
+    kill() {
+      stopping ??= (async () => {
+        kill();
+        await exit;
+        readConsole();
+        forget();
+        removeTree(dir);
+        forgetDir();
+      })();
+      return stopping;
+    },
     stop() {
       stopping ??= (async () => {
         if (!exited) try { process.kill(proc.pid!, 'SIGTERM'); } catch { /* gone */ }
