@@ -4,8 +4,9 @@
 // is the only place; an addressN= line stands alone, so removing one is safe unless it carries the
 // gateway or is the last address of a method=manual profile. The method is never changed: NM adds
 // static addresses to DHCP/SLAAC (method=auto) ones, and refuses addresses with method=disabled.
-// Routes likewise: a gateway is the section's gateway= line (NM keeps one per family; one carried by
-// an address line is never edited), other routes (and a default with a metric) routeN= lines.
+// Routes likewise: a gateway is the section's gateway= line (NM keeps one per family, and only beside
+// a static address; one carried by an address line is never edited), other routes (and a default
+// with a metric, or in a profile without a static address) routeN= lines.
 
 import type { System } from '../../os/system';
 import { cidr, parseCidr, plan, type Entry } from './address';
@@ -114,12 +115,11 @@ function addRoute(p: Profile, r: PersistRoute, iface: string): string[] {
   const method = methodOf(p.ini, r.family);
   if (!METHODS[r.family].includes(method)) throw new PersistError(`networkmanager: ${p.file} has ${section}.method=${method}, with which NetworkManager takes no static route; expected ${METHODS[r.family].join(' or ')}`, p.file);
   const inSection = p.ini.entries.filter((e) => e.section === section);
-  const asGateway = r.to === 'default' && r.metric === undefined;
+  const asGateway = r.to === 'default' && r.metric === undefined && addressLines(p, iface, r.family).length > 0;
   let line: string;
   if (asGateway) {
     const other = routeLines(p, iface).find((l) => l.route.family === r.family && l.line.key === 'gateway');
     if (other) throw new PersistError(`networkmanager: ${p.file} already has ${section}.gateway=${other.route.via}, and NetworkManager keeps one; remove that route first`, p.file);
-    if (!addressLines(p, iface, r.family).length) throw new PersistError(`networkmanager: ${p.file} has no static address in [${section}]; NetworkManager refuses a gateway without one`, p.file);
     line = `gateway=${r.via}`;
   } else {
     const n = Math.max(0, ...inSection.filter((e) => ROUTE_KEY.test(e.key)).map((e) => Number(ROUTE_KEY.exec(e.key)![1] || 0))) + 1;

@@ -103,4 +103,15 @@ test('NetworkManager and ifcfg keep one gateway per family: a second is refused 
   }
 });
 
+test('NetworkManager: a default route in a profile without a static address is a routeN= line (NM takes no gateway= there)', () => {
+  const root = makeTree('rhel9-nm');
+  const sys = createSystem(root);
+  const before = snapshot(root);
+  assert.is(by('networkmanager').ensureRoute(sys, gw4, true).action, 'added');
+  assert.match(read(root, NM), '[ipv4]\nroute1=0.0.0.0/0,198.51.100.1\nmethod=auto\n');
+  assert.equal(by('networkmanager').listRoutes(sys, 'eth0'), [gw4]);
+  assert.is(by('networkmanager').ensureRoute(sys, gw4, false).action, 'removed');
+  assert.equal(snapshot(root), before);
+});
+
 test.run();
