@@ -1,8 +1,8 @@
 // An address added through the agent survives a real boot: Debian with systemd-networkd
 // (systemd in nspawn) and with ifupdown (sysvinit in nspawn), each in a network namespace with a
-// veth eth0. Between the boots the namespace's addresses are flushed, so what comes back after
-// the boot was brought up by the system's own network configuration from what the agent wrote.
-// Likewise a confirmed network transaction's gateway and routes with systemd-networkd.
+// veth eth0. Between the boots the namespace's addresses and routes are flushed, so what comes
+// back after the boot was brought up by the system's own network configuration from what the agent
+// wrote. Likewise a confirmed network transaction's gateway and routes with systemd-networkd.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'child_process';
@@ -68,7 +68,10 @@ async function scenario(kind: 'systemd' | 'sysvinit', setup: (root: Root) => voi
     await c.stop();
     // Nothing left from before: only the system's network configuration can bring them back.
     ns.ip('addr', 'flush', 'dev', 'eth0');
+    // IPv6 routes through a gateway outlive the address that made the gateway reachable.
+    ns.ip('-6', 'route', 'flush', 'dev', 'eth0');
     assert.equal(ns.addrs(), []);
+    assert.equal(routesOf(ns), []);
     c = await boot(root, opts);
     await waitFor('the change is back after the boot', () => change.back(ns), 30_000, 300)
       .catch((e) => { throw new Error(`${e.message}; addresses: ${JSON.stringify(ns.addrs())}; routes: ${ns.ip('route', 'show', 'dev', 'eth0')}${ns.ip('-6', 'route', 'show', 'dev', 'eth0')}`); });
