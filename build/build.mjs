@@ -39,8 +39,8 @@ export const BUNDLES = [
   // The DESIGN target is 200 KB; disk growth (14 KB), the release commands (15 KB) and network
   // transactions (19 KB) and clone detection (9 KB) took it past: about 6 ms of start-up.
   // To be brought back by loading the rare commands from a second file on first use.
-  { entry: 'agent/main.ts', out: 'agent.js', budget: 260_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
-  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 265_000, forbid: /^panel\//, need: TEST_HOOKS },
+  { entry: 'agent/main.ts', out: 'agent.js', budget: 270_000, forbid: /^panel\/|^agent\/commands\/test-hooks\.ts$/, plugins: [noTestHooks], noText: /phoenix-test-|test-crash-count/ },
+  { entry: 'agent/main.ts', out: 'agent-test.js', budget: 275_000, forbid: /^panel\//, need: TEST_HOOKS },
   { entry: 'panel/receiver-cli.ts', out: 'phoenix-ga-receiver.js', budget: 60_000, forbid: /^agent\// },
   { entry: 'panel/ctl-cli.ts', out: 'phoenix-ga-ctl.js', budget: 60_000, forbid: /^agent\// },
 ];

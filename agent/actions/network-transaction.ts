@@ -1,7 +1,7 @@
 // phoenix-apply-network / phoenix-confirm-network / phoenix-network-status: a change of an
 // interface's addresses (and gateway, routes) that undoes itself unless the panel confirms it in
-// time. The change is live only until confirmed: the configuration files are written at
-// confirmation, so a reboot before it boots into the old configuration. The record
+// time. The change is live only until confirmed: the configuration (addresses, gateway and routes)
+// is written at confirmation, so a reboot before it boots into the old configuration. The record
 // (agent/net/transaction-store.ts) is written before each step, so a worker or supervisor killed
 // at any moment finds the transaction on restart: past its deadline it is reverted at once,
 // before it the timer is armed again (agent/net/deadline.ts: no clock jump moves it).
@@ -11,9 +11,10 @@ import * as fs from 'fs';
 import { copyConfigFiles, restoreConfigFiles } from '../net/config-files';
 import { BootClock, deadlineIn, secondsLeft } from '../net/deadline';
 import { cidrOf, convergeInterface, readInterface } from '../net/interface-state';
-import { detectRenderer, PersistChange, Renderer } from '../net/persist';
+import { detectRenderer, PersistChange, PersistRoute, Renderer, sameRoute } from '../net/persist';
 import { checkReachable } from '../net/reachability';
-import { checkTxnArgs, targetState, TxnArgs } from '../net/transaction-plan';
+import type { Route } from '../net/routes';
+import { checkTxnArgs, routesAsked, targetState, TxnArgs } from '../net/transaction-plan';
 import type { TransactionStore, Txn } from '../net/transaction-store';
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
@@ -129,7 +130,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     const after = targetState(a, addrs, before);
     const t: Txn = {
       id: a.id ?? `net-${crypto.randomBytes(6).toString('hex')}`, interface: a.interface, state: 'applying', created: now(), confirmWithin: a['confirm-within'],
-      deadline: deadlineIn(clock, a['confirm-within']), before, after, persist: a.persist !== false, check: a.check ?? null,
+      deadline: deadlineIn(clock, a['confirm-within']), before, after, persist: a.persist !== false, check: a.check ?? null, routesAsked: routesAsked(a, after),
     };
     store.data.pending = t;
     try { store.save(); } catch (e) { store.data.pending = null; fail(`the transaction cannot be recorded (${errText(e)}); nothing was changed`); }
@@ -147,7 +148,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
 
   async function persist(t: Txn): Promise<PersistChange[]> {
     const renderer = rendererFor(t.interface);
-    t.files = copyConfigFiles(sys, renderer.name);
+    t.files = copyConfigFiles(sys, renderer.name, t.interface);
     t.state = 'confirming';
     store.save();
     const changes: PersistChange[] = [];
@@ -156,6 +157,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
       const added = t.after.addresses.filter((x) => !t.before.addresses.some((b) => x.address === b.address && x.prefix === b.prefix));
       for (const a of added) changes.push(renderer.ensure(sys, { iface: t.interface, ...a }, true));
       for (const a of gone) changes.push(renderer.ensure(sys, { iface: t.interface, ...a }, false));
+      changes.push(...persistRoutes(renderer, t));
     } catch (e) {
       const restored = restoreConfigFiles(sys, renderer.name, t.files);
       delete t.files;
@@ -165,6 +167,20 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     }
     for (const c of changes) await reloadAfter(sys, c);
     return changes;
+  }
+
+  /** The routes the apply named made present; the ones they replace (live before, or configured) made absent, removals first. */
+  function persistRoutes(renderer: Renderer, t: Txn): PersistChange[] {
+    const asked = t.routesAsked;
+    if (!asked || (!asked.defaults.length && !asked.others)) return [];
+    const as = (r: Route | PersistRoute): PersistRoute => ({ iface: t.interface, family: r.family, to: r.to, ...(r.via ? { via: r.via } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}) });
+    const replaced = (r: PersistRoute) => (r.to === 'default' ? asked.defaults.includes(r.family) : asked.others);
+    const wanted = asked.routes.map(as);
+    const gone: PersistRoute[] = [];
+    for (const r of [...t.before.routes.map(as), ...renderer.listRoutes(sys, t.interface).map(as)]) {
+      if (replaced(r) && !t.after.routes.some((x) => sameRoute(as(x), r)) && !gone.some((x) => sameRoute(x, r))) gone.push(r);
+    }
+    return [...gone.map((r) => renderer.ensureRoute(sys, r, false)), ...wanted.map((r) => renderer.ensureRoute(sys, r, true))];
   }
 
   async function confirm(id: string, check: Txn['check'] | undefined): Promise<unknown> {

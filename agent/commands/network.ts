@@ -13,7 +13,7 @@ const check = object({
 export const networkCommands = [
   command({
     name: 'phoenix-apply-network',
-    description: 'Set the static addresses of an interface (and, live only, its gateway and routes) as a transaction the agent reverts unless phoenix-confirm-network comes within `confirm-within` s, across restarts; live only until confirmed. qemu-ga has no such command.',
+    description: 'Set the static addresses of an interface, and optionally its gateway and routes, as a transaction the agent reverts unless phoenix-confirm-network comes within `confirm-within` s, across restarts; live only until confirmed, then written to the network configuration (addresses, gateway and routes). qemu-ga has no such command.',
     args: object({
       interface: str({ maxLength: 15, doc: 'interface name' }),
       id: optional(str({ maxLength: 64, pattern: /^[A-Za-z0-9._:@-]{1,64}$/, doc: '1-64 of A-Z a-z 0-9 . _ : @ - (default: made)' })),
@@ -22,7 +22,7 @@ export const networkCommands = [
       routes: optional(arrayOf(object({ to: str({ maxLength: 64, doc: "'default' or PREFIX" }), via: optional(address), metric: optional(int({ min: 0, max: 4294967295 })) }), { maxItems: 64, doc: 'array of {to, via?, metric?}: its static routes besides the default' })),
       'confirm-within': int({ min: 10, max: 3600, doc: 'seconds, 10-3600' }),
       check: optional(check),
-      persist: optional(bool('boolean, default true: written at confirmation (addresses only)')),
+      persist: optional(bool('boolean, default true: written at confirmation (addresses, gateway, routes)')),
     }),
     mutating: true,
     run: (a, ctx) => ctx.network.apply(a),

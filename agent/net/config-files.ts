@@ -1,7 +1,8 @@
 // Copies of the configuration files a renderer may write, taken just before a confirmation
 // persists a transaction, and put back when persisting fails or the agent died in the middle of
-// it. Only files that differ are rewritten, and only our own files (named phoenix-ga) that did
-// not exist are removed, so the customer's files are never touched unless we had changed them.
+// it. Only files that differ are rewritten, and only our own files (named phoenix-ga) and the
+// files the renderer may create for the interface (recorded as absent) are removed when they did
+// not exist, so the customer's files are never touched unless we had changed them.
 
 import * as fs from 'fs';
 import type { System } from '../os/system';
@@ -33,14 +34,19 @@ function candidates(sys: System, renderer: RendererName): string[] {
   return out;
 }
 
-export function copyConfigFiles(sys: System, renderer: RendererName): FileCopy[] {
+/** Files the renderer creates for IFACE when it has none, beside the ones named phoenix-ga. */
+const created = (renderer: RendererName, iface: string): string[] =>
+  (renderer === 'ifcfg' ? [`${DIRS.ifcfg[0]}/route-${iface}`, `${DIRS.ifcfg[0]}/route6-${iface}`] : []);
+
+export function copyConfigFiles(sys: System, renderer: RendererName, iface: string): FileCopy[] {
   const files = candidates(sys, renderer);
+  const absent = created(renderer, iface).filter((p) => !exists(sys, p)).map((p) => ({ path: p, text: null, mode: 0o644, absent: true }));
   if (files.length > MAX_FILES) throw new Error(`more than ${MAX_FILES} files in ${DIRS[renderer].join(', ')}; refusing to copy them`);
   return files.map((p) => {
     const st = fs.statSync(sys.at(p));
     if (st.size > MAX_BYTES) throw new Error(`${p} is larger than ${MAX_BYTES} bytes; refusing to copy it`);
     return { path: p, text: sys.readText(p), mode: st.mode & 0o7777 };
-  });
+  }).concat(absent);
 }
 
 /** Puts the copies back; returns the files it rewrote or removed. */
@@ -52,9 +58,10 @@ export function restoreConfigFiles(sys: System, renderer: RendererName, copies: 
     writeFile(sys, c.path, c.text, what, { mode: c.mode });
     changed.push(c.path);
   }
-  const known = new Set(copies.map((c) => c.path));
+  const known = new Set(copies.filter((c) => !c.absent).map((c) => c.path));
+  const absent = new Set(copies.filter((c) => c.absent).map((c) => c.path));
   for (const p of candidates(sys, renderer)) {
-    if (known.has(p) || !p.includes('phoenix-ga')) continue;
+    if (known.has(p) || !(p.includes('phoenix-ga') || absent.has(p))) continue;
     removeFile(sys, p, what);
     if (!exists(sys, p)) changed.push(p);
   }

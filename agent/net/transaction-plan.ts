@@ -83,11 +83,25 @@ export function checkTxnArgs(a: TxnArgs): Addr[] {
       if (!onLink(v.address, addrs.filter((x) => x.family === v.family))) fail(`routes[${i}].via`, `${v.address} is not on a subnet of the new addresses of ${a.interface}`);
     }
   }
-  if (a.persist !== false && (a.gateway !== undefined || a.routes !== undefined)) {
-    fail(a.gateway !== undefined ? 'gateway' : 'routes', 'cannot be persisted yet (the configuration writers keep addresses only): send "persist": false for a live change, confirmed or reverted like any other');
-  }
   if (a.check?.target !== undefined) checkHost('check.target', a.check.target);
   return addrs;
+}
+
+/** The routes A names (the gateway as a default route) and the ones they replace, which confirmation persists. */
+export interface RoutesAsked {
+  routes: Route[];
+  /** The families whose default routes the gateway replaces. */
+  defaults: Array<4 | 6>;
+  /** Whether the routes other than the default ones are replaced ('routes' was given). */
+  others: boolean;
+}
+
+export function routesAsked(a: TxnArgs, after: InterfaceState): RoutesAsked {
+  const g = a.gateway === undefined ? null : checkHost('gateway', a.gateway);
+  const viaDefault = new Set((a.routes ?? []).filter((x) => x.to === 'default' && x.via !== undefined).map((x) => checkHost('routes', x.via!).address));
+  // AFTER's other routes are the given ones (they replace the rest); its default routes are kept ones too.
+  const named = (r: Route): boolean => (r.to !== 'default' ? a.routes !== undefined : (g !== null && r.family === g.family) || viaDefault.has(r.via ?? ''));
+  return { routes: after.routes.filter(named), defaults: g ? [g.family] : [], others: a.routes !== undefined };
 }
 
 /** The state A leads to from BEFORE; throws when a route kept from before would lose its gateway's subnet. */

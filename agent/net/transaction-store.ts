@@ -9,10 +9,12 @@ import * as path from 'path';
 import type { Deadline } from './deadline';
 import type { Addr, ConvergeReport, InterfaceState } from './interface-state';
 import type { PersistChange } from './persist';
+import type { RoutesAsked } from './transaction-plan';
 
 export type TxnState = 'applying' | 'pending' | 'confirming' | 'reverting' | 'confirmed' | 'reverted' | 'failed';
 
-export interface FileCopy { path: string; text: string | null; mode: number }
+/** A configuration file as it was; ABSENT: it did not exist (the renderer may create it). */
+export interface FileCopy { path: string; text: string | null; mode: number; absent?: boolean }
 
 export interface Txn {
   id: string;
@@ -25,6 +27,8 @@ export interface Txn {
   after: InterfaceState;
   persist: boolean;
   check: { gateway?: boolean; target?: string } | null;
+  /** The routes the apply named and what they replace (absent in records of older versions: none). */
+  routesAsked?: RoutesAsked;
   applied?: ConvergeReport;
   /** The configuration files as they were just before confirmation wrote them (state confirming only). */
   files?: FileCopy[];

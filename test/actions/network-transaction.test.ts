@@ -207,7 +207,6 @@ S('invalid input is refused before anything changes', async ({ net, tree, c }) =
     [{ routes: [{ to: '10.1.2.3/16', via: '198.51.100.1' }] }, /host bits set beyond \/16/],
     [{ routes: [{ to: '10.1.0.0/16', via: '2001:db8::1' }] }, /'routes\[0\]\.via' is IPv6 and the destination IPv4/],
     [{ routes: [{ to: 'default', via: '198.51.100.1' }] }, /'gateway' sets that default route too/],
-    [{ persist: true }, /'gateway' cannot be persisted yet/],
     [{ 'confirm-within': 5 }, /'confirm-within' is out of range \(10 to 3600\)/],
     [{ 'confirm-within': 3601 }, /'confirm-within' is out of range/],
     [{ interface: 'nosuch0' }, /there is no interface 'nosuch0'/],

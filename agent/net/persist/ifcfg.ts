@@ -2,12 +2,15 @@
 // place both readers of it look (initscripts' ifup and NetworkManager's ifcfg-rh): IPv4 as an
 // IPADDRn=/PREFIXn= pair, IPv6 as one more word of IPV6ADDR_SECONDARIES. Every other line is kept.
 // The primary address (IPADDR, IPADDR0, IPV6ADDR) and one with its own GATEWAYn are never removed.
+// A gateway is GATEWAY= or IPV6_DEFAULTGW= there; other routes (and a default with a metric) are
+// lines of route-IFACE / route6-IFACE in the `ip route` argument form both readers take.
 
 import type { System } from '../../os/system';
 import { cidr, classfulPrefix, parseCidr, plan, prefixFromNetmask, type Entry } from './address';
-import { exists, listDir, refuseLink, writeFile } from './files';
+import { exists, listDir, refuseLink, removeFile, writeFile } from './files';
 import { joinLines, splitLines } from './ini';
-import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
+import { destinationText, parseRoute, planRoute, routeText, sameRoute, type RouteEntry } from './route';
+import { PersistError, type Address, type Backend, type PersistChange, type PersistRoute, type Survey } from './types';
 
 const DIR = '/etc/sysconfig/network-scripts';
 const SKIPPED = /(~|\.(bak|orig|rpmnew|rpmorig|rpmsave))$/;
@@ -111,6 +114,75 @@ function remove(c: Ifcfg, addr: Address, iface: string): string[] {
   });
 }
 
+const GATEWAY_KEY: Record<4 | 6, string> = { 4: 'GATEWAY', 6: 'IPV6_DEFAULTGW' };
+const routeFile = (iface: string, family: 4 | 6) => `${DIR}/route${family === 6 ? '6' : ''}-${iface}`;
+
+/** Routes of a route file by line; KEYED when it uses the older ADDRESSn=/GATEWAYn= form, which we do not edit. */
+function routeFileOf(sys: System, iface: string, family: 4 | 6) {
+  const file = routeFile(iface, family);
+  const lines = splitLines(sys.readText(file) ?? '');
+  const keyed = lines.some((l) => /^\s*[A-Z_]+\d*=/.test(l));
+  const routes = lines.flatMap((l, index) => {
+    const w = l.trim().split(/\s+/);
+    if (keyed || !w[0] || w[0].startsWith('#')) return [];
+    const args = new Map<string, string>();
+    for (let i = 1; i + 1 < w.length; i += 2) args.set(w[i], w[i + 1]);
+    const dev = args.get('dev');
+    const r = dev === undefined || dev === iface ? parseRoute(iface, w[0], args.get('via'), args.get('metric'), family) : null;
+    return r ? [{ index, route: r }] : [];
+  });
+  if (keyed) {
+    // ADDRESSn=/NETMASKn=/GATEWAYn=/METRICn= (IPv4 only): read for the refusals, never rewritten.
+    const v = parse(file, lines.join('\n')).vars;
+    for (let n = 0; v.get(`ADDRESS${n}`); n++) {
+      const mask = prefixFromNetmask(v.get(`NETMASK${n}`)?.value ?? '32');
+      const r = parseRoute(iface, `${v.get(`ADDRESS${n}`)!.value}/${mask ?? 32}`, v.get(`GATEWAY${n}`)?.value, v.get(`METRIC${n}`)?.value, 4);
+      if (r) routes.push({ index: -1, route: r });
+    }
+  }
+  return { file, lines, keyed, routes };
+}
+
+function routeEntries(sys: System, c: Ifcfg, iface: string): RouteEntry[] {
+  const out: RouteEntry[] = [];
+  for (const family of [4, 6] as const) {
+    const gw = c.vars.get(GATEWAY_KEY[family])?.value.split('%')[0];
+    const r = gw ? parseRoute(iface, 'default', gw, undefined, family) : null;
+    if (r) out.push({ route: r, file: c.file, ours: false });
+    const rf = routeFileOf(sys, iface, family);
+    out.push(...rf.routes.map(({ route }) => ({ route, file: rf.file, ours: false, ...(rf.keyed ? { fixed: 'it uses the ADDRESSn= form' } : {}) })));
+  }
+  // GATEWAYn belongs to the address IPADDRn: the address's, not the interface's.
+  for (const [key, v] of c.vars) {
+    const r = /^GATEWAY\d+$/.test(key) ? parseRoute(iface, 'default', v.value, undefined, 4) : null;
+    if (r) out.push({ route: r, file: c.file, ours: false, fixed: `${key} goes with IPADDR${key.slice(7)}` });
+  }
+  return out;
+}
+
+/** Writes ROUTE into (or out of) the interface's file (a gateway) or its route file; returns the file changed. */
+function changeRoute(sys: System, c: Ifcfg, route: PersistRoute, present: boolean, what: string): string {
+  const key = GATEWAY_KEY[route.family];
+  const gw = c.vars.get(key);
+  const asGateway = route.to === 'default' && route.metric === undefined && (present || gw?.value.split('%')[0] === route.via);
+  if (asGateway) {
+    if (present && gw?.value) throw new PersistError(`ifcfg: ${c.file} already has ${key}=${gw.value}; remove that route first`, c.file);
+    const q = c.vars.get('DEVICE')?.quote ?? c.vars.get('BOOTPROTO')?.quote ?? '';
+    const lines = present ? [...c.lines, `${key}=${q}${route.via}${q}`] : c.lines.filter((_, i) => i !== gw!.index);
+    writeFile(sys, c.file, joinLines(lines), what);
+    return c.file;
+  }
+  const rf = routeFileOf(sys, route.iface, route.family);
+  refuseLink(sys, rf.file, what);
+  if (rf.keyed) throw new PersistError(`ifcfg: ${rf.file} uses the ADDRESSn= form; refusing to rewrite it, change that file by hand`, rf.file);
+  const line = `${destinationText(route)}${route.via ? ` via ${route.via}` : ''} dev ${route.iface}${route.metric !== undefined ? ` metric ${route.metric}` : ''}`;
+  const drop = new Set(rf.routes.filter((r) => sameRoute(r.route, route)).map((r) => r.index));
+  const lines = present ? [...rf.lines, line] : rf.lines.filter((_, i) => !drop.has(i));
+  if (lines.some((l) => l.trim())) writeFile(sys, rf.file, joinLines(lines), what, exists(sys, rf.file) ? {} : { mode: 0o644 });
+  else removeFile(sys, rf.file, what);
+  return rf.file;
+}
+
 export const ifcfg: Backend = {
   name: 'ifcfg',
   survey(sys): Survey | null {
@@ -130,5 +202,17 @@ export const ifcfg: Backend = {
     const lines = present ? add(sys, c, addr) : remove(c, addr, addr.iface);
     writeFile(sys, c.file, joinLines(lines), what);
     return { renderer: 'ifcfg', file: c.file, action: present ? 'added' : 'removed' };
+  },
+  listRoutes(sys, iface) {
+    try { return routeEntries(sys, fileOf(sys, iface), iface).map((e) => e.route); } catch { return []; }
+  },
+  ensureRoute(sys, route, present): PersistChange {
+    const c = fileOf(sys, route.iface);
+    const what = `ifcfg: ${present ? 'adding' : 'removing'} the route ${routeText(route)} on ${route.iface}`;
+    refuseLink(sys, c.file, what);
+    const step = planRoute('ifcfg', routeEntries(sys, c, route.iface), route, present, c.file);
+    const done = { renderer: 'ifcfg' as const, route: routeText(route) };
+    if (step.kind === 'none') return { ...done, file: step.file, action: 'unchanged' };
+    return { ...done, file: changeRoute(sys, c, route, present, what), action: present ? 'added' : 'removed' };
   },
 };

@@ -1,17 +1,22 @@
 // ifupdown: our addresses are stanzas of their own in /etc/network/interfaces.d/phoenix-ga, one
 // "iface IFACE inet|inet6 static" per address; ifupdown >= 0.7 brings up every stanza of an
-// interface, so they add to the customer's stanza (DHCP or static) without touching it. Refused when
-// /etc/network/interfaces does not source that file, since then it would never be read.
+// interface, so they add to the customer's stanza (DHCP or static) without touching it. Our routes
+// (a gateway is the route to 'default') come after them, in one "iface IFACE inet|inet6 manual"
+// stanza per family, as "up ip route replace ... onlink" lines: replace, so a second ifup does not
+// fail on the route the first made; onlink, since Debian sources interfaces.d before the customer's
+// stanzas, so a gateway on the subnet of the customer's address is brought up before that address.
+// Refused when /etc/network/interfaces does not source that file, since then it would never be read.
 
 import path = require('path');
 import type { System } from '../../os/system';
 import { cidr, classfulPrefix, parseCidr, plan, prefixFromNetmask, type Entry } from './address';
 import { ensureDir, exists, globMatch, isDir, listDir, refuseLink, removeFile, writeFile } from './files';
-import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
+import { destinationText, parseRoute, planRoute, routeText, sameRoute, type RouteEntry } from './route';
+import { PersistError, type Address, type Backend, type PersistChange, type PersistRoute, type Survey } from './types';
 
 export const IFUPDOWN_FILE = '/etc/network/interfaces.d/phoenix-ga';
 const MAIN = '/etc/network/interfaces';
-const HEADER = '# Written by phoenix-ga: addresses added through the agent; ifupdown adds these stanzas to the\n'
+const HEADER = '# Written by phoenix-ga: addresses and routes set through the agent; ifupdown adds these stanzas to the\n'
   + '# interface\'s own. The agent rewrites this file.\n';
 const STANZAS = /^(iface|mapping|auto|allow-\S+|source|source-directory|rename|no-auto-down|no-scripts)\b/;
 
@@ -88,9 +93,69 @@ function autoconfOf(c: Config, iface: string): string {
   return explicit ?? (theirs.some((s) => s.method === 'static') ? '0' : '1');
 }
 
-function render(c: Config, ours: Address[]): string {
-  return HEADER + ours.map((a) => `iface ${a.iface} inet${a.family === 6 ? '6' : ''} static\n\taddress ${cidr(a)}\n`
-    + (a.family === 6 ? `\tautoconf ${autoconfOf(c, a.iface)}\n` : '')).join('\n');
+/** The stanza's routes: "gateway X" (with its "metric"), and "up ip route add|replace ... dev IFACE" lines. */
+function routesOf(s: Stanza, iface: string): PersistRoute[] {
+  const fam = s.family === 'inet6' ? 6 : s.family === 'inet' ? 4 : undefined;
+  const out: Array<PersistRoute | null> = [];
+  const gateway = s.options.find(([k]) => k === 'gateway')?.[1];
+  if (gateway && s.method === 'static') out.push(parseRoute(iface, 'default', gateway, s.options.find(([k]) => k === 'metric')?.[1], fam));
+  for (const [k, v] of s.options) {
+    const m = /^(?:\S*\/)?ip\s+(?:-([46])\s+)?r(?:o|ou|out|oute)?\s+(?:add|replace|append)\s+(\S+)((?:\s+\S+\s+\S+|\s+onlink)*)\s*$/.exec(v);
+    if ((k !== 'up' && k !== 'post-up') || !m) continue;
+    const args = new Map<string, string>();
+    const words = m[3].trim().split(/\s+/).filter((w) => w !== 'onlink');
+    for (let i = 0; i + 1 < words.length; i += 2) args.set(words[i], words[i + 1]);
+    const dev = args.get('dev');
+    if (dev === iface || dev?.startsWith(iface + ':')) out.push(parseRoute(iface, m[2], args.get('via'), args.get('metric'), m[1] ? (Number(m[1]) as 4 | 6) : fam));
+  }
+  return out.filter((r): r is PersistRoute => r !== null);
+}
+
+function routeEntries(c: Config, iface: string): RouteEntry[] {
+  return c.stanzas.filter((s) => forIface(s, iface)).flatMap((s) => routesOf(s, iface).map((route) => ({
+    route, file: s.file, ours: s.file === IFUPDOWN_FILE, ...(s.file === IFUPDOWN_FILE ? {} : { fixed: 'a stanza of the customer\'s' }),
+  })));
+}
+
+/** What our file holds: the addresses of its static stanzas, the routes of its manual ones. */
+function readOurs(c: Config): { addrs: Address[]; routes: PersistRoute[] } {
+  const mine = c.stanzas.filter((s) => s.file === IFUPDOWN_FILE);
+  return { addrs: mine.flatMap((s) => addressesOf(s, s.name)), routes: mine.filter((s) => s.method === 'manual').flatMap((s) => routesOf(s, s.name)) };
+}
+
+const routeLine = (r: PersistRoute): string =>
+  `\tup ip -${r.family} route replace ${destinationText(r)}${r.via ? ` via ${r.via}` : ''} dev ${r.iface}${r.metric !== undefined ? ` metric ${r.metric}` : ''}${r.via ? ' onlink' : ''}\n`;
+
+function render(c: Config, ours: Address[], routes: PersistRoute[]): string {
+  const stanzas = ours.map((a) => `iface ${a.iface} inet${a.family === 6 ? '6' : ''} static\n\taddress ${cidr(a)}\n`
+    + (a.family === 6 ? `\tautoconf ${autoconfOf(c, a.iface)}\n` : ''));
+  // After the addresses: a route through a gateway needs an address on the gateway's subnet.
+  for (const key of new Set(routes.map((r) => `${r.iface} ${r.family}`))) {
+    const [iface, family] = key.split(' ');
+    stanzas.push(`iface ${iface} inet${family === '6' ? '6' : ''} manual\n` + routes.filter((r) => `${r.iface} ${r.family}` === key).map(routeLine).join(''));
+  }
+  return HEADER + stanzas.join('\n');
+}
+
+/** Refuses a change for IFACE when ifupdown does not bring it up or would not read our file. */
+function checkReadable(c: Config, iface: string): void {
+  if (!c.stanzas.some((s) => s.file !== IFUPDOWN_FILE && s.name === iface)) {
+    throw new PersistError(`ifupdown: ${MAIN} and the files it sources have no "iface ${iface}" stanza; refusing to configure an interface ifupdown does not bring up`, MAIN);
+  }
+}
+
+function checkSourced(c: Config): void {
+  if (!sourcesOurs(c)) {
+    throw new PersistError(`ifupdown: ${MAIN} does not source ${path.posix.dirname(IFUPDOWN_FILE)} ("source ${path.posix.dirname(IFUPDOWN_FILE)}/*" or "source-directory ${path.posix.dirname(IFUPDOWN_FILE)}"); refusing to write a file ifupdown would not read`, MAIN);
+  }
+}
+
+/** Writes our file, or removes it when nothing is left in it. */
+function writeOurs(sys: System, c: Config, addrs: Address[], routes: PersistRoute[], what: string): void {
+  if (addrs.length || routes.length) {
+    ensureDir(sys, path.posix.dirname(IFUPDOWN_FILE), what);
+    writeFile(sys, IFUPDOWN_FILE, render(c, addrs, routes), what, { mode: 0o644 });
+  } else removeFile(sys, IFUPDOWN_FILE, what);
 }
 
 export const ifupdown: Backend = {
@@ -106,20 +171,28 @@ export const ifupdown: Backend = {
     const what = `ifupdown: ${present ? 'adding' : 'removing'} ${cidr(addr)} on ${addr.iface}`;
     refuseLink(sys, IFUPDOWN_FILE, what);
     const c = read(sys, MAIN);
-    if (!c.stanzas.some((s) => s.file !== IFUPDOWN_FILE && s.name === addr.iface)) {
-      throw new PersistError(`ifupdown: ${MAIN} and the files it sources have no "iface ${addr.iface}" stanza; refusing to configure an interface ifupdown does not bring up`, MAIN);
-    }
+    checkReadable(c, addr.iface);
     const step = plan('ifupdown', entries(c, addr.iface), addr, present, IFUPDOWN_FILE);
     if (step.kind === 'none') return { renderer: 'ifupdown', file: step.file, action: 'unchanged' };
-    if (!sourcesOurs(c)) {
-      throw new PersistError(`ifupdown: ${MAIN} does not source ${path.posix.dirname(IFUPDOWN_FILE)} ("source ${path.posix.dirname(IFUPDOWN_FILE)}/*" or "source-directory ${path.posix.dirname(IFUPDOWN_FILE)}"); refusing to write a file ifupdown would not read`, MAIN);
-    }
-    const ours = c.stanzas.filter((s) => s.file === IFUPDOWN_FILE).flatMap((s) => addressesOf(s, s.name));
-    const next = present ? [...ours, addr] : ours.filter((a) => !(a.iface === addr.iface && a.family === addr.family && a.address === addr.address));
-    if (next.length) {
-      ensureDir(sys, path.posix.dirname(IFUPDOWN_FILE), what);
-      writeFile(sys, IFUPDOWN_FILE, render(c, next), what, { mode: 0o644 });
-    } else removeFile(sys, IFUPDOWN_FILE, what);
+    checkSourced(c);
+    const ours = readOurs(c);
+    const next = present ? [...ours.addrs, addr] : ours.addrs.filter((a) => !(a.iface === addr.iface && a.family === addr.family && a.address === addr.address));
+    writeOurs(sys, c, next, ours.routes, what);
     return { renderer: 'ifupdown', file: IFUPDOWN_FILE, action: present ? 'added' : 'removed' };
+  },
+  listRoutes(sys, iface) { return routeEntries(read(sys, MAIN), iface).map((e) => e.route); },
+  ensureRoute(sys, route, present): PersistChange {
+    const what = `ifupdown: ${present ? 'adding' : 'removing'} the route ${routeText(route)} on ${route.iface}`;
+    refuseLink(sys, IFUPDOWN_FILE, what);
+    const c = read(sys, MAIN);
+    checkReadable(c, route.iface);
+    const step = planRoute('ifupdown', routeEntries(c, route.iface), route, present, IFUPDOWN_FILE);
+    const done = { renderer: 'ifupdown' as const, route: routeText(route) };
+    if (step.kind === 'none') return { ...done, file: step.file, action: 'unchanged' };
+    checkSourced(c);
+    const ours = readOurs(c);
+    const next = present ? [...ours.routes, route] : ours.routes.filter((r) => !(r.iface === route.iface && sameRoute(r, route)));
+    writeOurs(sys, c, ours.addrs, next, what);
+    return { ...done, file: IFUPDOWN_FILE, action: present ? 'added' : 'removed' };
   },
 };

@@ -1,4 +1,4 @@
-// Persisting an additional address of an interface in whatever owns the network configuration:
+// Persisting an address, a gateway or a route of an interface in whatever owns the network configuration:
 // which renderer that is (detectRenderer), and the renderers behind one interface. Each renderer
 // writes into a file of its own where the format allows it, and never rewrites the customer's lines.
 
@@ -11,7 +11,8 @@ import { networkmanager } from './networkmanager';
 import type { Backend, Detection, Renderer, RendererName, Survey } from './types';
 
 export { PersistError } from './types';
-export type { Address, Detection, PersistChange, Renderer, RendererName } from './types';
+export type { Address, Detection, PersistChange, PersistRoute, Renderer, RendererName } from './types';
+export { sameRoute } from './route';
 export { IFUPDOWN_FILE } from './ifupdown';
 export { NETPLAN_FILE } from './netplan';
 

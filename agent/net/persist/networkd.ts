@@ -1,5 +1,6 @@
-// systemd-networkd: our addresses go into a drop-in of the .network file that configures the
-// interface, /etc/systemd/network/NAME.network.d/90-phoenix-ga.conf, as [Address] sections.
+// systemd-networkd: our addresses and routes go into a drop-in of the .network file that configures
+// the interface, /etc/systemd/network/NAME.network.d/90-phoenix-ga.conf, as [Address] and [Route]
+// sections (a gateway is a [Route] with Gateway= and no Destination=).
 // networkd applies only the first .network file (in lexical order of names) whose [Match] fits, so a
 // .network file of our own would replace the customer's configuration instead of adding to it.
 
@@ -7,12 +8,13 @@ import type { System } from '../../os/system';
 import { cidr, parseCidr, plan, type Entry } from './address';
 import { ensureDir, exists, globMatch, listDir, pruneDir, refuseLink, removeFile, writeFile } from './files';
 import { parseIni, values } from './ini';
-import { PersistError, type Address, type Backend, type PersistChange, type Survey } from './types';
+import { destinationText, parseRoute, planRoute, routeText, sameRoute, type RouteEntry } from './route';
+import { PersistError, type Address, type Backend, type PersistChange, type PersistRoute, type Survey } from './types';
 
 // By name, a file in an earlier directory hides one in a later directory.
 const DIRS = ['/etc/systemd/network', '/run/systemd/network', '/usr/local/lib/systemd/network', '/usr/lib/systemd/network', '/lib/systemd/network'];
 const DROPIN = '90-phoenix-ga.conf';
-const HEADER = (base: string) => `# Written by phoenix-ga: addresses added through the agent to ${base}.\n# The agent rewrites this file.\n`;
+const HEADER = (base: string) => `# Written by phoenix-ga: addresses and routes set through the agent for ${base}.\n# The agent rewrites this file.\n`;
 
 /** Effective files ending in EXT in the directories (each with SUB appended), by name. */
 function effective(sys: System, ext: string, sub = ''): string[] {
@@ -76,8 +78,45 @@ function entries(sys: System, iface: string, file: string): Entry[] {
     addressesIn(sys.readText(f) ?? '', iface).map((addr) => ({ addr, file: f, ours: f === ours, ...(f === ours ? {} : { fixed: 'a file of the customer\'s' }) })));
 }
 
-function render(base: string, addrs: string[]): string {
-  return HEADER(base) + addrs.map((a) => `[Address]\nAddress=${a}\n`).join('\n');
+/** [Network] Gateway= lines and [Route] sections (each section's keys taken together). */
+function routesIn(text: string, iface: string): PersistRoute[] {
+  const ini = parseIni(text);
+  const out = ini.entries.filter((e) => e.section === 'Network' && e.key === 'Gateway').map((e) => parseRoute(iface, 'default', e.value, undefined));
+  const starts = ini.lines.flatMap((l, i) => (/^\s*\[Route\]\s*$/.test(l) ? [i] : []));
+  starts.forEach((start, n) => {
+    const keys = new Map(ini.entries.filter((e) => e.section === 'Route' && e.index > start && e.index < (starts[n + 1] ?? Infinity)).map((e) => [e.key, e.value]));
+    // Gateway=_dhcp4 and the like name no address: not a static route.
+    if (keys.has('Gateway') || keys.has('Destination')) out.push(parseRoute(iface, keys.get('Destination') || 'default', keys.get('Gateway') || undefined, keys.get('Metric')));
+  });
+  return out.filter((r): r is PersistRoute => r !== null);
+}
+
+function routeEntries(sys: System, iface: string, file: string): RouteEntry[] {
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  const ours = dropinOf(file);
+  return [file, ...effective(sys, '.conf', `/${base}.d`)].flatMap((f) =>
+    routesIn(sys.readText(f) ?? '', iface).map((route) => ({ route, file: f, ours: f === ours, ...(f === ours ? {} : { fixed: 'a file of the customer\'s' }) })));
+}
+
+function render(base: string, addrs: string[], routes: PersistRoute[]): string {
+  return HEADER(base) + [
+    ...addrs.map((a) => `[Address]\nAddress=${a}\n`),
+    ...routes.map((r) => `[Route]\n${r.to === 'default' ? '' : `Destination=${destinationText(r)}\n`}${r.via ? `Gateway=${r.via}\n` : ''}${r.metric !== undefined ? `Metric=${r.metric}\n` : ''}`),
+  ].join('\n');
+}
+
+/** Writes our drop-in for FILE with ADDRS and ROUTES, or removes it (and its directory, when empty) when both are empty. */
+function writeDropin(sys: System, file: string, addrs: string[], routes: PersistRoute[], what: string): void {
+  const target = dropinOf(file);
+  const dir = target.slice(0, target.lastIndexOf('/'));
+  if (addrs.length || routes.length) {
+    ensureDir(sys, dir, what);
+    // networkd reads its files as the systemd-network user: world-readable, like the .network files.
+    writeFile(sys, target, render(file.slice(file.lastIndexOf('/') + 1), addrs, routes), what, { mode: 0o644 });
+  } else {
+    removeFile(sys, target, what);
+    pruneDir(sys, dir);
+  }
 }
 
 export const networkd: Backend = {
@@ -103,17 +142,26 @@ export const networkd: Backend = {
     refuseLink(sys, target, what);
     const step = plan('networkd', entries(sys, addr.iface, file), addr, present, target);
     if (step.kind === 'none') return { renderer: 'networkd', file: step.file, action: 'unchanged' };
-    const mine = addressesIn(sys.readText(target) ?? '', addr.iface).map(cidr);
-    const next = present ? [...mine, cidr(addr)] : mine.filter((a) => a !== cidr(addr));
-    const dir = target.slice(0, target.lastIndexOf('/'));
-    if (next.length) {
-      ensureDir(sys, dir, what);
-      // networkd reads its files as the systemd-network user: world-readable, like the .network files.
-      writeFile(sys, target, render(file.slice(file.lastIndexOf('/') + 1), next), what, { mode: 0o644 });
-    } else {
-      removeFile(sys, target, what);
-      pruneDir(sys, dir);
-    }
+    const text = sys.readText(target) ?? '';
+    const mine = addressesIn(text, addr.iface).map(cidr);
+    writeDropin(sys, file, present ? [...mine, cidr(addr)] : mine.filter((a) => a !== cidr(addr)), routesIn(text, addr.iface), what);
     return { renderer: 'networkd', file: target, action: present ? 'added' : 'removed' };
+  },
+  listRoutes(sys, iface) {
+    const found = firstMatch(sys, iface);
+    return found ? routeEntries(sys, iface, found.file).map((e) => e.route) : [];
+  },
+  ensureRoute(sys, route, present): PersistChange {
+    const file = networkFile(sys, route.iface);
+    const target = dropinOf(file);
+    const what = `networkd: ${present ? 'adding' : 'removing'} the route ${routeText(route)} on ${route.iface}`;
+    refuseLink(sys, target, what);
+    const step = planRoute('networkd', routeEntries(sys, route.iface, file), route, present, target);
+    const done = { renderer: 'networkd' as const, route: routeText(route) };
+    if (step.kind === 'none') return { ...done, file: step.file, action: 'unchanged' };
+    const text = sys.readText(target) ?? '';
+    const mine = routesIn(text, route.iface);
+    writeDropin(sys, file, addressesIn(text, route.iface).map(cidr), present ? [...mine, route] : mine.filter((r) => !sameRoute(r, route)), what);
+    return { ...done, file: target, action: present ? 'added' : 'removed' };
   },
 };

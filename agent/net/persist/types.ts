@@ -1,4 +1,5 @@
-// The contract between the persistence renderers and their caller (the address command).
+// The contract between the persistence renderers and their callers (the address commands and the
+// network transaction).
 
 import type { System } from '../../os/system';
 
@@ -7,7 +8,10 @@ export type RendererName = 'ifupdown' | 'netplan' | 'networkmanager' | 'networkd
 /** ADDRESS is canonical (as Node's net module writes it); the caller has validated all fields. */
 export interface Address { iface: string; address: string; prefix: number; family: 4 | 6 }
 
-export interface PersistChange { renderer: RendererName; file: string; action: 'added' | 'removed' | 'unchanged' }
+/** A static route: TO is 'default' or a canonical PREFIX (host bits clear), VIA canonical; the caller has validated all fields. */
+export interface PersistRoute { iface: string; family: 4 | 6; to: string; via?: string; metric?: number }
+
+export interface PersistChange { renderer: RendererName; file: string; action: 'added' | 'removed' | 'unchanged'; route?: string }
 
 export interface Renderer {
   name: RendererName;
@@ -17,6 +21,10 @@ export interface Renderer {
   list(sys: System, iface: string): Address[];
   /** Convergent: make ADDR present (or absent) in the persistent configuration; returns exactly what changed where. */
   ensure(sys: System, addr: Address, present: boolean): PersistChange;
+  /** Static routes persisted for IFACE (the customer's and ours; a gateway is a 'default' route). */
+  listRoutes(sys: System, iface: string): PersistRoute[];
+  /** Convergent, as ensure() for an address: make ROUTE present (or absent) in the persistent configuration. */
+  ensureRoute(sys: System, route: PersistRoute, present: boolean): PersistChange;
 }
 
 export type Detection = { ok: true; renderer: Renderer } | { ok: false; reason: string };

@@ -11,7 +11,7 @@ import { makeTree, put, read, snapshot, stat } from '../../fixtures/netcfg/tree'
 const OURS = '/etc/network/interfaces.d/phoenix-ga';
 const v4: Address = { iface: 'eth0', address: '192.0.2.10', prefix: 24, family: 4 };
 const v6: Address = { iface: 'eth0', address: '2001:db8::10', prefix: 64, family: 6 };
-const WRITTEN = `# Written by phoenix-ga: addresses added through the agent; ifupdown adds these stanzas to the
+const WRITTEN = `# Written by phoenix-ga: addresses and routes set through the agent; ifupdown adds these stanzas to the
 # interface's own. The agent rewrites this file.
 iface eth0 inet static
 \taddress 192.0.2.10/24

@@ -12,8 +12,8 @@ const OURS = '/etc/netplan/90-phoenix-ga.yaml';
 const CLOUD = '/etc/netplan/50-cloud-init.yaml';
 const v4: Address = { iface: 'eth0', address: '192.0.2.10', prefix: 24, family: 4 };
 const v6: Address = { iface: 'eth0', address: '2001:db8::10', prefix: 64, family: 6 };
-const HEAD = `# Written by phoenix-ga: addresses added through the agent; netplan appends them to the same
-# definition's addresses in the other files. The agent rewrites this file; edit those instead.
+const HEAD = `# Written by phoenix-ga: addresses and routes set through the agent; netplan appends them to the
+# same definition's lists in the other files. The agent rewrites this file; edit those instead.
 network:
   version: 2
 `;

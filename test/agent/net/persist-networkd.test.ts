@@ -20,7 +20,7 @@ test('adds, keeps, lists and removes v4 and v6 as [Address] sections of a drop-i
   const before = snapshot(root);
   assert.equal(networkd.ensure(sys, v4, true), { renderer: 'networkd', file: OURS, action: 'added' });
   assert.equal(networkd.ensure(sys, v6, true), { renderer: 'networkd', file: OURS, action: 'added' });
-  assert.is(read(root, OURS), `# Written by phoenix-ga: addresses added through the agent to 10-eth0.network.
+  assert.is(read(root, OURS), `# Written by phoenix-ga: addresses and routes set through the agent for 10-eth0.network.
 # The agent rewrites this file.
 [Address]
 Address=192.0.2.10/24
@@ -53,7 +53,7 @@ test('the file networkd applies: first match by name across /etc, /run and /usr/
   const sys = createSystem(root);
   assert.equal(networkd.list(sys, 'eth0'), [{ iface: 'eth0', address: '198.51.100.3', prefix: 32, family: 4 }]);
   networkd.ensure(sys, v4, true);
-  assert.match(read(root, OURS), 'to 10-eth0.network.\n');
+  assert.match(read(root, OURS), 'for 10-eth0.network.\n');
   assert.equal(networkd.list(sys, 'eth0').length, 2);
 });
 
