@@ -70,6 +70,15 @@ async function revertedAfter(net: Net, t0: number): Promise<number> {
   return s;
 }
 
+/**
+ * Not before the deadline, counted from when the apply was sent (the agent arms it before it
+ * replies, and a reply can be slow under load), and at most 2.5 s late, counted from the reply.
+ */
+function assertOnTime(s: number, t0: number, sent: number): void {
+  const fromSent = s + (t0 - sent) / 1000;
+  assert.ok(fromSent >= 9.9 && s <= 12.5, `reverted ${s} s after the apply reply, ${fromSent} s after it was sent (deadline 10 s)`);
+}
+
 /** The status once the revert is recorded (the live state is back a moment before the record). */
 async function settled(c: QgaClient) {
   return waitFor('the revert recorded', async () => { const x = (await c.request('phoenix-network-status')).return; return x.pending === null && x; }, 5000, 50);
@@ -93,6 +102,7 @@ S.after.each(async (ctx) => {
 S('not confirmed: the agent restores the live state at the deadline, not before, and says what it reverted', async ({ net, tree, c }) => {
   const filesBefore = files(tree);
   assert.equal(net.state(), BEFORE);
+  const sent = Date.now();
   const r = await c.request('phoenix-apply-network', CUT);
   const t0 = Date.now();
   assert.ok(r.return, JSON.stringify(r));
@@ -100,7 +110,7 @@ S('not confirmed: the agent restores the live state at the deadline, not before,
   await sleep(8000);
   assert.equal(net.state(), CUT_STATE, 'still applied 2 s before the deadline');
   const s = await revertedAfter(net, t0);
-  assert.ok(s >= 9.5 && s <= 12.5, `reverted ${s} s after apply (deadline 10 s)`);
+  assertOnTime(s, t0, sent);
   assert.equal(files(tree), filesBefore, 'the configuration files are as they were');
   const st = await settled(c);
   assert.is(st.history[0].id, r.return.id);
@@ -136,6 +146,7 @@ S('confirmed: stays live after the deadline, is written to the configuration, an
 });
 
 S('worker killed with SIGKILL between apply and deadline: the next worker reverts on time', async ({ net, agent, c }) => {
+  const sent = Date.now();
   const r = await c.request('phoenix-apply-network', CUT);
   const t0 = Date.now();
   assert.ok(r.return, JSON.stringify(r));
@@ -144,10 +155,11 @@ S('worker killed with SIGKILL between apply and deadline: the next worker revert
   await agent.waitFor('a new worker', () => { const s = agent.state(); return s?.worker.state === 'ready' && s.worker.pid !== pid; }, 10_000);
   assert.equal(net.state(), CUT_STATE, 'the new worker does not revert before the deadline');
   const s = await revertedAfter(net, t0);
-  assert.ok(s >= 9.5 && s <= 12.5, `reverted ${s} s after apply (deadline 10 s)`);
+  assertOnTime(s, t0, sent);
 });
 
 S('supervisor killed with SIGKILL, agent started again before the deadline: the timer is armed again', async (ctx) => {
+  const sent = Date.now();
   const r = await ctx.c.request('phoenix-apply-network', CUT);
   const t0 = Date.now();
   assert.ok(r.return, JSON.stringify(r));
@@ -156,7 +168,7 @@ S('supervisor killed with SIGKILL, agent started again before the deadline: the 
   await start(ctx);
   assert.equal(ctx.net.state(), CUT_STATE, 'not reverted at start before the deadline');
   const s = await revertedAfter(ctx.net, t0);
-  assert.ok(s >= 9.5 && s <= 12.5, `reverted ${s} s after apply (deadline 10 s)`);
+  assertOnTime(s, t0, sent);
 });
 
 S('supervisor killed with SIGKILL, agent started again after the deadline: reverted at once', async (ctx) => {
@@ -232,6 +244,7 @@ S('persisting refused at confirmation: the files written so far are put back, th
   tree.write('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet static\n\taddress 192.0.2.10/24\n');
   net.ip('route', 'del', 'default');
   const filesBefore = files(tree);
+  const sent = Date.now();
   const r = await c.request('phoenix-apply-network', { interface: 'eth0', addresses: ['192.0.2.20/24'], 'confirm-within': 10 });
   const t0 = Date.now();
   assert.ok(r.return, JSON.stringify(r));
@@ -241,7 +254,7 @@ S('persisting refused at confirmation: the files written so far are put back, th
   assert.is((await c.request('phoenix-network-status')).return.pending.state, 'pending');
   await waitFor('revert', () => JSON.stringify(net.state().addrs) === '["192.0.2.10/24"]', 25_000, 50);
   const s = (Date.now() - t0) / 1000;
-  assert.ok(s >= 9.5 && s <= 12.5, `reverted ${s} s after apply (deadline 10 s)`);
+  assertOnTime(s, t0, sent);
 });
 
 S('a reboot before confirmation: the next start records the transaction as reverted by the reboot and changes nothing', async (ctx) => {
