@@ -96,7 +96,7 @@ function walk(dir) {
   });
 }
 
-export function buildDeb({ root, dist, out, version, nodeVersion, stageVersion }) {
+export function buildDeb({ root, dist, out, version, nodeVersion, stageVersion, compress = true }) {
   const deb = join(out, 'deb');
   const date = buildDate(root);
   const lib = `/usr/lib/phoenix-ga/${version}`;
@@ -176,7 +176,7 @@ case "$1" in
 esac
 `, 0o755);
   const name = `phoenix-ga_${version}_amd64.deb`;
-  execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', deb, join(out, name)], { stdio: 'ignore', env: { ...process.env, SOURCE_DATE_EPOCH: String(Math.floor(date.getTime() / 1000)) } });
+  execFileSync('dpkg-deb', ['--root-owner-group', compress ? '-Zxz' : '-Znone', '--build', deb, join(out, name)], { stdio: 'ignore', env: { ...process.env, SOURCE_DATE_EPOCH: String(Math.floor(date.getTime() / 1000)) } });
   rmSync(deb, { recursive: true });
   return name;
 }

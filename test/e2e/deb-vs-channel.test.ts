@@ -27,7 +27,7 @@ async function deb(version: string, keys: string): Promise<string> {
   const dist = scratchDir(`pga-dist-${version}-`);
   const out = scratchDir(`pga-pkg-${version}-`);
   await run(process.execPath, [path.join(ROOT, 'build/build.mjs'), '--no-typecheck', '--out', dist, '--version', version]);
-  await run(process.execPath, [path.join(ROOT, 'build/package.mjs'), '--dist', dist, '--out', out, '--version', version, '--only', 'deb', '--release-keys', keys]);
+  await run(process.execPath, [path.join(ROOT, 'build/package.mjs'), '--dist', dist, '--out', out, '--version', version, '--only', 'deb', '--release-keys', keys, '--no-compress']);
   return path.join(out, `phoenix-ga_${version}_amd64.deb`);
 }
 
