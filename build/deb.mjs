@@ -3,8 +3,9 @@
 // copyright, changelog and manual page, and lintian overrides each with its reason
 // (build/deb/lintian-overrides). postinst runs the installer with --from-package, which adds the
 // `current` link and the init entry for the init it finds (systemd, sysvinit or upstart) and
-// starts the service; prerm stops it and takes those away; postrm purge removes the key, the
-// state and the logs.
+// starts the service (a newer version installed by an update over the channel keeps running);
+// prerm stops it and takes those away with the versions such updates added; postrm purge
+// removes the key, the state and the logs.
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -95,7 +96,7 @@ function walk(dir) {
   });
 }
 
-export function buildDeb({ root, dist, out, version, nodeVersion, stageVersion }) {
+export function buildDeb({ root, dist, out, version, nodeVersion, stageVersion, compress = true }) {
   const deb = join(out, 'deb');
   const date = buildDate(root);
   const lib = `/usr/lib/phoenix-ga/${version}`;
@@ -144,15 +145,24 @@ export function buildDeb({ root, dist, out, version, nodeVersion, stageVersion }
   write(join(deb, 'DEBIAN/postinst'), `#!/bin/sh
 set -e
 # The current link and the init entry for the init this system runs, then (re)start and check it.
+# A newer version an update over the channel installed keeps running unless the operator asks.
 case "$1" in
-	configure) ${run} install --from-package ;;
+	configure)
+		if [ "\${PHOENIX_GA_ALLOW_DOWNGRADE:-}" = yes ]; then set -- --allow-downgrade; else set --; fi
+		${run} install --from-package "$@"
+		;;
 esac
 `, 0o755);
   write(join(deb, 'DEBIAN/prerm'), `#!/bin/sh
 set -e
-# Stop the service and remove the init entry; dpkg removes the package's files.
+# Stop the service, remove the init entry and what updates over the channel added; dpkg removes
+# the package's files. Run from the version that runs when this package's directory is gone.
 case "$1" in
-	remove|deconfigure) ${run} uninstall --from-package ;;
+	remove|deconfigure)
+		D=${lib}
+		[ -x "$D/node" ] || D=/usr/lib/phoenix-ga/current
+		"$D/node" "$D/supervisor.js" uninstall --from-package
+		;;
 esac
 `, 0o755);
   write(join(deb, 'DEBIAN/postrm'), `#!/bin/sh
@@ -166,7 +176,7 @@ case "$1" in
 esac
 `, 0o755);
   const name = `phoenix-ga_${version}_amd64.deb`;
-  execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', deb, join(out, name)], { stdio: 'ignore', env: { ...process.env, SOURCE_DATE_EPOCH: String(Math.floor(date.getTime() / 1000)) } });
+  execFileSync('dpkg-deb', ['--root-owner-group', compress ? '-Zxz' : '-Znone', '--build', deb, join(out, name)], { stdio: 'ignore', env: { ...process.env, SOURCE_DATE_EPOCH: String(Math.floor(date.getTime() / 1000)) } });
   rmSync(deb, { recursive: true });
   return name;
 }

@@ -8,7 +8,9 @@
 // Run `npm run build` first.
 // Options (the upgrade tests package a second version): --dist DIR (bundles built with
 // build.mjs --out DIR --version V), --version V, --out DIR, --only deb|tarball|panel,
-// --release-keys DIR (the KEYID.pub files installed into /etc/phoenix-ga/release-keys).
+// --release-keys DIR (the KEYID.pub files installed into /etc/phoenix-ga/release-keys),
+// --no-compress (a .deb with uncompressed members: the same content, built in seconds instead of
+// a minute of xz on a loaded machine; for tests only).
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,7 +85,7 @@ if (want('tarball')) made.push(tarball(`phoenix-ga-${version}-linux-x64`, (dir) 
   for (const f of readdirSync(join(root, 'docs'))) if (f.endsWith('.md')) copyFileSync(join(root, 'docs', f), join(dir, 'docs', f));
   copyFileSync(runtimeLicense(LEGACY_NODE), join(dir, 'LICENSE.node'));
 }));
-if (want('deb')) made.push(buildDeb({ root, dist, out, version, nodeVersion: CURRENT_NODE, stageVersion }));
+if (want('deb')) made.push(buildDeb({ root, dist, out, version, nodeVersion: CURRENT_NODE, stageVersion, compress: !process.argv.includes('--no-compress') }));
 // The panel's side: the heartbeat collector and the careful client, for a Node the panel has.
 if (want('panel')) made.push(tarball(`phoenix-ga-panel-${version}`, (dir) => {
   mkdirSync(dir);

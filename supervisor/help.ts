@@ -69,7 +69,9 @@ once no process runs from it (the next install removes one still in use).
   --no-start      on the running system: change files only, start or stop nothing
   --runtime NODE  the Node binary to install (default: the one beside the bundles)
   --from-package  (the .deb's scripts) dpkg owns the files: add or remove only the current
-                  link and the init entry; the config, key, journal and log stay for dpkg -P
+                  link and the init entry (and on removal the versions updates over the
+                  channel added); the config, key, journal and log stay for dpkg -P. A newer
+                  version an update installed keeps running, unless --allow-downgrade
 
 uninstall stops the service, then removes what install added; the config stays if you changed
 it, and so do files install did not write (the heartbeat key). See docs/install.md.

@@ -30,9 +30,9 @@ function stateFileOf(): string | null {
 interface InstallerArgs { command: 'install' | 'uninstall'; flags: Map<string, string> }
 
 const VALUES = ['root', 'init', 'runtime'];
-const SWITCHES = ['no-start', 'from-package', 'help'];
+const SWITCHES = ['no-start', 'from-package', 'allow-downgrade', 'help'];
 
-/** `install|uninstall [--root DIR] [--init KIND] [--runtime NODE] [--no-start] [--from-package] [--help]`. */
+/** `install|uninstall [--root DIR] [--init KIND] [--runtime NODE] [--no-start] [--from-package [--allow-downgrade]] [--help]`. */
 export function parseInstallerArgs(argv: string[]): InstallerArgs | string {
   const flags = new Map<string, string>();
   for (let i = 1; i < argv.length; i++) {
@@ -70,16 +70,19 @@ export function runInstaller(argv: string[]): number {
   const dir = __dirname;
   const version = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
   const runtime = args.flags.get('runtime') ?? (fs.existsSync(path.join(dir, 'node')) ? path.join(dir, 'node') : process.execPath);
-  const r = install(root, { version, dir, node: runtime, packaged: args.flags.has('from-package') }, initFlag as InitSystem | 'auto');
+  const r = install(root, { version, dir, node: runtime, packaged: args.flags.has('from-package'), allowDowngrade: args.flags.has('allow-downgrade') }, initFlag as InitSystem | 'auto');
   if (r.code !== 0) return print(r.code, r.lines);
   const lines = [...r.lines];
-  if (live) {
+  if (r.kept) {
+    lines.push(`  ${r.kept} keeps running: an update over the channel installed it and it is newer than this package's ${version}`,
+      `  to run ${version} instead: PHOENIX_GA_ALLOW_DOWNGRADE=yes dpkg-reconfigure phoenix-ga`);
+  } else if (live) {
     // A second run that changed nothing leaves a service of this version alone.
     const failed = startInstalled(version, r.previous ?? null, r.lines.length > 1, lines);
     if (failed) return print(INSTALL_EXIT.failed, lines);
   }
   if (noStart) lines.push(`  not started: ${noStart}; it starts at the next boot`);
-  lines.push(...removeOldVersions(root, version).map((l) => `  ${l}`));
+  lines.push(...removeOldVersions(root).map((l) => `  ${l}`));
   return print(0, lines);
 }
 
@@ -101,7 +104,7 @@ function startInstalled(version: string, previous: string | null, changed: boole
   lines.push(`  switched ${lib}/current back to ${previous}`, ...restartService(init, lib, `${lib}/${previous}`).map((l) => `  ${l}`));
   const back = waitRunning(lib, `${lib}/${previous}`, START_TIMEOUT_MS, state);
   lines.push(back === null ? `  ${previous} is running again` : `  ${previous} is not running either: ${back}`);
-  if (back === null) lines.push(...removeOldVersions('/', previous).map((l) => `  ${l}`));
+  if (back === null) lines.push(...removeOldVersions('/').map((l) => `  ${l}`));
   return true;
 }
 

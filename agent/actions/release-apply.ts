@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { KeyObject } from 'crypto';
-import { currentVersion, DEFAULT_WINDOW_S, readPending, switchCurrent, writePending } from '../../supervisor/update/layout';
+import { currentVersion, DEFAULT_WINDOW_S, packagedVersions, readPending, switchCurrent, writePending } from '../../supervisor/update/layout';
 import { fileSha256, keyId, NEXT_KEY_PATTERN, parsePublicKey, ReleaseError, ReleaseManifest, refusesVersion, verifyManifest } from '../../supervisor/update/release';
 import { QgaError } from '../wire/reply';
 import { errCode, flatName, OwnDir, sizeIn } from './release-dir';
@@ -102,6 +102,8 @@ export function applyRelease(d: ApplyDeps, version: string, windowS = DEFAULT_WI
     const why = refusesVersion(m, d.installed);
     if (why) bad(`release ${version} refused: ${why}`);
     if (version === d.installed) bad(`release ${version} refused: it is the running version`);
+    // Replacing the .deb's directory would change files dpkg checks and removes.
+    if (packagedVersions(lib).includes(version)) bad(`release ${version} refused: ${lib}/${version} is the .deb's (dpkg owns it); install that package's version with dpkg instead`);
     for (const f of m.files) if (sizeIn(dir, flatName(f.name)) === null) bad(`release ${version} refused: ${f.name} was not uploaded`);
     const bad2 = stage(dir, m, lib, tmp);
     if (bad2) { fs.rmSync(tmp, { recursive: true, force: true }); bad(`release ${version} refused: ${bad2}; nothing changed`); }

@@ -7,6 +7,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { currentVersion, packagedVersions, readPending } from '../update/layout';
+import { compareVersions } from '../update/release';
 import { describe, processesUsing } from './in-use';
 import { detectInit, InitSystem } from './init-system';
 import { TreeError, treeFiles } from './tree-files';
@@ -36,6 +38,8 @@ export interface Payload {
    * conffile); the installer adds only the `current` link and the init entry.
    */
   packaged?: boolean;
+  /** With packaged: switch to the package's version even when a newer one, installed by an update over the channel, runs. */
+  allowDowngrade?: boolean;
 }
 
 export interface Manifest { version: string; init: InitSystem; files: string[]; inittabBlock: boolean; configInstalled: string | null; createdDirs?: string[]; packaged?: boolean }
@@ -44,7 +48,14 @@ export interface Manifest { version: string; init: InitSystem; files: string[]; 
 const MAYBE_CREATED = ['/var', '/var/lib', '/var/lib/phoenix-ga', '/usr/lib', '/usr/lib/phoenix-ga', '/usr/sbin', '/etc/phoenix-ga',
   '/etc/systemd', '/etc/systemd/system', '/etc/systemd/system/multi-user.target.wants', '/etc/init'];
 
-export interface Outcome { code: number; lines: string[]; init?: InitSystem; previous?: string | null }
+export interface Outcome {
+  code: number;
+  lines: string[];
+  init?: InitSystem;
+  previous?: string | null;
+  /** The newer version `current` was left at instead of the package's (an update over the channel installed it). */
+  kept?: string;
+}
 
 const BUNDLES = ['supervisor.js', 'agent.js', 'ctl.js'];
 const INIT_FILES = ['phoenix-ga.sh', 'etc/phoenix-ga.conf', 'systemd/phoenix-ga.service', 'sysvinit/inittab.block', 'upstart/phoenix-ga.conf'];
@@ -85,6 +96,7 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
   let previousVersion: string | null = null;
   try { previousVersion = fs.readlinkSync(t.at(`${LIB}/current`)); } catch { /* first install */ }
   const createdDirs = previous?.createdDirs ?? MAYBE_CREATED.filter((d) => !t.exists(d));
+  const kept = payload.packaged && !payload.allowDowngrade && previousVersion !== null ? newerThanPackage(t, previousVersion, payload.version) : null;
   try {
     // 1. The version's files in a directory of their own; nothing refers to it yet.
     const vdir = `${LIB}/${payload.version}`;
@@ -95,7 +107,7 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
     for (const rel of INIT_FILES) changed(`${vdir}/init/${rel}`, t.put(`${vdir}/init/${rel}`, initText(payload, rel), rel.endsWith('.sh') ? 0o755 : 0o644));
     // 2. One rename switches the version the launcher and the next worker start; the previous
     // version stays until nothing runs from it (removeOldVersions).
-    changed(`${LIB}/current -> ${payload.version}`, t.symlink(payload.version, `${LIB}/current`));
+    if (!kept) changed(`${LIB}/current -> ${payload.version}`, t.symlink(payload.version, `${LIB}/current`));
     if (!payload.packaged) changed(LAUNCHER, t.put(LAUNCHER, launcherText(payload.dir), 0o755));
     // 3. The configuration only when there is none: an upgrade keeps the operator's (and the key).
     let configInstalled: string | null = null;
@@ -133,7 +145,19 @@ export function install(root: string, payload: Payload, initChoice: InitSystem |
   }
   const head = `phoenix-ga ${payload.version} installed into ${root} for ${det.init} (${det.evidence})`;
   const prev = previousVersion === payload.version ? null : previousVersion;
-  return { code: INSTALL_EXIT.ok, init: det.init, previous: prev, lines: lines.length ? [head, 'changed:', ...lines] : [`${head}: already installed, nothing changed`] };
+  const outcome: Outcome = { code: INSTALL_EXIT.ok, init: det.init, previous: prev, lines: lines.length ? [head, 'changed:', ...lines] : [`${head}: already installed, nothing changed`] };
+  if (kept) outcome.kept = kept;
+  return outcome;
+}
+
+/**
+ * RUNNING when it is a complete version, newer than the package's VERSION: an update over the
+ * channel installed it, since dpkg has just removed its own older directory. A .deb that comes
+ * later with an older version (an apt repository behind the panel) does not undo that update.
+ */
+function newerThanPackage(t: ReturnType<typeof treeFiles>, running: string, version: string): string | null {
+  if (running === version || !BUNDLES.every((b) => t.exists(`${LIB}/${running}/${b}`)) || !t.exists(`${LIB}/${running}/node`)) return null;
+  return compareVersions(running, version) === 1 ? running : null;
 }
 
 function packageKeys(payload: Payload): string[] {
@@ -148,17 +172,30 @@ export function switchBack(root: string, version: string): void {
   if (m) t.put(MANIFEST, JSON.stringify({ ...m, version }, null, 1) + '\n', 0o600);
 }
 
-/** Removes the version directories other than KEEP, except those a process still runs from. */
-export function removeOldVersions(root: string, keep: string): string[] {
+/**
+ * Removes the version directories other than the one `current` names, the previous one of an update
+ * still being proven and dpkg's (dpkg removes those), except those a process still runs from.
+ */
+export function removeOldVersions(root: string): string[] {
+  const t = treeFiles(root);
+  const cur = currentVersion(t.at(LIB));
+  const pending = readPending(t.at(LIB));
+  const keep = [cur, pending && pending.version === cur ? pending.previous : null, 'current', 'update'];
+  return removeFromLib(root, (name) => keep.includes(name) || name.endsWith('.phoenix-new'), 'old version ');
+}
+
+/** Removes the entries of LIB but dpkg's version directories and those KEEP names, except what a process still runs from. */
+function removeFromLib(root: string, keep: (name: string) => boolean, what = ''): string[] {
   const t = treeFiles(root);
   const lines: string[] = [];
   let names: string[] = [];
   try { names = fs.readdirSync(t.at(LIB)); } catch { return lines; }
+  const packaged = packagedVersions(t.at(LIB));
   for (const old of names) {
-    if (old === keep || old === 'current' || old === 'update' || old.endsWith('.phoenix-new')) continue;
+    if (keep(old) || packaged.includes(old)) continue;
     const users = processesUsing(t.at(`${LIB}/${old}`));
     if (users.length) lines.push(`kept ${LIB}/${old}: in use by ${describe(users)}; the next install removes it`);
-    else if (t.remove(`${LIB}/${old}`)) lines.push(`removed old version ${LIB}/${old}`);
+    else if (t.remove(`${LIB}/${old}`)) lines.push(`removed ${what}${LIB}/${old}`);
   }
   return lines;
 }
@@ -186,6 +223,8 @@ export function uninstall(root: string): Outcome {
   const lines = removeInitEntry(root, m.init);
   if (m.packaged) {
     for (const f of [...m.files, MANIFEST]) if (f !== UNIT && f !== WANTS && f !== UPSTART && t.remove(f)) lines.push(`removed ${f}`);
+    // What updates over the channel added beside the package's files: their versions and records.
+    lines.push(...removeFromLib(root, () => false));
     for (const d of [...(m.createdDirs ?? [])].sort((a, b) => b.length - a.length)) {
       try { fs.rmdirSync(t.at(d)); lines.push(`removed ${d}`); } catch { /* not empty (the state), or gone */ }
     }

@@ -72,11 +72,27 @@ export function switchCurrent(lib: string, version: string): void {
   try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
 }
 
-/** Removes the version directories of LIB other than KEEP (and leftovers of a cut staging). */
+/** Where the layout lives in a system tree; dpkg's file list names the .deb's version directory under it. */
+const LIB_PATH = '/usr/lib/phoenix-ga';
+
+/**
+ * The version directories of LIB that dpkg installed: the lines `/usr/lib/phoenix-ga/VERSION` of
+ * its file list (what `dpkg -L phoenix-ga` prints), read from the tree LIB is in. dpkg removes
+ * them itself on upgrade and removal; nothing else may, or `dpkg -V` and the prerm break.
+ */
+export function packagedVersions(lib: string): string[] {
+  if (!lib.endsWith(LIB_PATH)) return [];
+  let list: string;
+  try { list = fs.readFileSync(`${lib.slice(0, -LIB_PATH.length)}/var/lib/dpkg/info/phoenix-ga.list`, 'utf8'); } catch { return []; }
+  return [...list.matchAll(/^\/usr\/lib\/phoenix-ga\/([^/\n]+)$/gm)].map((m) => m[1]);
+}
+
+/** Removes the version directories of LIB other than KEEP and dpkg's (and leftovers of a cut staging). */
 export function pruneVersions(lib: string, keep: string[]): string[] {
   const removed: string[] = [];
+  const packaged = packagedVersions(lib);
   for (const name of fs.readdirSync(lib)) {
-    if (keep.includes(name) || name === 'current' || name === 'update') continue;
+    if (keep.includes(name) || packaged.includes(name) || name === 'current' || name === 'update') continue;
     const p = `${lib}/${name}`;
     if (!fs.lstatSync(p).isDirectory()) continue;
     fs.rmSync(p, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 // The supervisor's side of an update: at start it reads LIB/update/. A supervisor of the pending
 // version gives its worker the window to become ready and stay up; then the update is final and
-// versions older than the previous one go. Otherwise it switches `current` back, records why, and
-// exits so the init starts the previous version. Loaded from dist/ctl.js only when LIB/update
-// exists: the resident bundle carries none of it.
+// versions older than the previous one go, but the .deb's (dpkg owns it). Otherwise it switches
+// `current` back, records why, and exits so the init starts the previous version. Loaded from
+// dist/ctl.js only when LIB/update exists: the resident bundle carries none of it.
 
 import type { WorkerState } from '../heartbeat-packet';
 import type { Logger } from '../log';
