@@ -19,7 +19,7 @@ export function startHostBridge(dir: string): HostBridge {
 
 export async function startedHostBridge(dir: string): Promise<HostBridge> {
   const b = startHostBridge(dir);
-  await waitFor('socat pty', () => fs.existsSync(b.port) && fs.existsSync(b.hostSock), 3000);
+  await waitFor('socat pty', () => fs.existsSync(b.port) && fs.existsSync(b.hostSock), 15_000);
   return b;
 }
 
@@ -33,6 +33,6 @@ export async function startedChardevHost(dir: string, cooked = false): Promise<H
   const hostSock = path.join(dir, 'host.sock');
   const root = __dirname.split(`${path.sep}.test-out`)[0];
   const proc = spawn('python3', [path.join(root, 'test/helpers/serial-host.py'), port, hostSock, ...(cooked ? ['--cooked'] : [])], { stdio: 'ignore' });
-  await waitFor('serial host', () => fs.existsSync(port) && fs.existsSync(hostSock), 3000);
+  await waitFor('serial host', () => fs.existsSync(port) && fs.existsSync(hostSock), 15_000);
   return { proc, port, hostSock };
 }
