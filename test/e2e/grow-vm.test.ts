@@ -39,10 +39,10 @@ E=$(dev grow-ext4); X=$(dev grow-xfs); L=$(dev grow-lvm)
 printf 'label: gpt\\n,8M\\n,\\n' | sfdisk -q /dev/$E
 printf 'label: dos\\n,,83\\n' | sfdisk -q /dev/$X
 printf 'label: gpt\\n,,E6D6D379-F507-44C2-A23C-238F2A3DF928\\n' | sfdisk -q /dev/$L
-udevadm settle
+udevadm settle --timeout=600
 mkfs.ext4 -q /dev/\${E}1; mkfs.ext4 -q /dev/\${E}2; mkfs.xfs -q /dev/\${X}1
 pvcreate -q /dev/\${L}1; vgcreate -q vgdata /dev/\${L}1; lvcreate -q -y -n data -l 50%VG vgdata
-udevadm settle
+udevadm settle --timeout=600
 mkfs.ext4 -q /dev/vgdata/data
 mkdir -p /mnt/first /mnt/ext4 /mnt/xfs /mnt/lvm
 mount /dev/\${E}1 /mnt/first; mount /dev/\${E}2 /mnt/ext4; mount /dev/\${X}1 /mnt/xfs; mount /dev/vgdata/data /mnt/lvm
@@ -99,7 +99,7 @@ async function boot(): Promise<Guest> {
     // Boots take 25-35 s on idle cores, over 3 min when the host is loaded (TCG).
     vm = await startVm({ tree: root.merged, extraArgs: extra, bootTimeoutMs: 420_000 });
     const t1 = Date.now();
-    const [ext4, xfs, lvm] = (await sh(vm, SETUP, 300_000)).trim().split('\n').pop()!.split(' ');
+    const [ext4, xfs, lvm] = (await sh(vm, SETUP, 900_000)).trim().split('\n').pop()!.split(' ');
     note(`grow vm: disks partitioned, formatted and mounted in ${since(t1)}`);
     const c = await waitFor('the agent answers on the virtio-serial port', async () => {
       const cl = new AgentClient({ path: vm!.agentSock, attempts: 1 });
