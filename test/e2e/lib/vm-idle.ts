@@ -36,7 +36,7 @@ async function sh(vm: Vm, script: string, timeoutMs?: number): Promise<string> {
   return r.out;
 }
 
-/** Waits until the agent on SOCK answers a host that connects (TCG: Node starts in 10-50 s). */
+/** Waits until the agent on SOCK answers a host that connects (TCG: 10-50 s after the shell, 220 s at load 20-28). */
 async function answers(sock: string, what: string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -62,6 +62,8 @@ export async function startAgentPair(): Promise<AgentPair> {
     fs.symlinkSync('/dev/null', path.join(root.merged, 'etc/systemd/system/qemu-guest-agent.service'));
     vm = await startVm({
       tree: root.merged,
+      // Two VMs at once on a loaded host have taken over 180 s to boot.
+      bootTimeoutMs: 300_000,
       extraArgs: ['-chardev', `socket,id=qga,path=${sock.qemuGa},server=on,wait=off`, '-device', `virtserialport,bus=vser0.0,chardev=qga,name=${QGA_PORT}`],
     });
   } finally {
@@ -70,7 +72,7 @@ export async function startAgentPair(): Promise<AgentPair> {
   const stop = async () => { await vm!.stop(); removeTree(dir); forgetDir(); };
   try {
     sock.phoenix = vm.agentSock;
-    await answers(sock.phoenix, 'phoenix-ga', 240_000);
+    await answers(sock.phoenix, 'phoenix-ga', 480_000);
     // Not inheriting the test shell's descriptors (3 and 4 are its port and its timer fifo).
     await sh(vm, `for i in $(seq 100); do [ -e /dev/virtio-ports/${QGA_PORT} ] && break; sleep 0.2; done
       qemu-ga -d -m virtio-serial -p /dev/virtio-ports/${QGA_PORT} -f /run/qga-idle.pid -l /run/qga-idle.log 3>&- 4>&-`);
