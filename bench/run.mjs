@@ -3,7 +3,8 @@
 // history.mjs, serial.mjs, reads.mjs, bigreq.mjs and collector.mjs, and prints one table with each
 // figure beside its performance target (MISS where it is not reached) and its ratio to
 // qemu-ga. Writes the same as JSON and an SVG chart (OUT/bench.md, OUT/bench.json, OUT/bench.svg).
-// Usage: sudo node bench/run.mjs [--runs 5] [--kills 50] [--idle 60] [--out docs] [--no-build] [--no-node16]
+// --vm adds vm-idle.mjs (both agents idle in a QEMU VM on real virtio-serial ports; ~6 min more).
+// Usage: sudo node bench/run.mjs [--runs 5] [--kills 50] [--idle 60] [--out docs] [--no-build] [--no-node16] [--vm]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -58,6 +59,7 @@ const serial = part('serial.mjs', ['--node', node20]);
 const reads = part('reads.mjs', ['--node', node20]);
 const bigreq = part('bigreq.mjs', ['--node', node20]);
 const collector = part('collector.mjs', []);
+const vmIdle = process.argv.includes('--vm') ? part('vm-idle.mjs', []) : null;
 const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const size = (f) => statSync(join(root, 'dist', f)).size / 1000;
@@ -82,6 +84,7 @@ const rows = [
     row('serial, host gone > 1 min: worker wakeups/s (pty)', serial.later.worker.wakeupsPerS, '<= 0.2', null, serial.later.worker.wakeupsPerS <= 0.2),
     row('serial, host gone > 1 min: supervisor wakeups/s (pty)', serial.later.supervisor.wakeupsPerS, '<= 0.2', null, serial.later.supervisor.wakeupsPerS <= 0.2),
   ] : []),
+  ...(vmIdle ? vmRows(vmIdle) : []),
   row('one statistics sample: processes spawned', reads.sample.spawned, '0', null, reads.sample.spawned === 0),
   row('one statistics sample: CPU (ms)', reads.sample.cpuUs / 1000, '<= 0.5', null, reads.sample.cpuUs <= 500),
   ...Object.entries(reads.commands).filter(([c]) => READ_TARGETS.has(c) || c === 'guest-get-timezone').map(([c, r]) => {
@@ -107,10 +110,27 @@ const lines = [
 ];
 console.log(lines.join('\n'));
 mkdirSync(OUT, { recursive: true });
-writeFileSync(join(OUT, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), qemuGa: core.qemuGa, node: core.node, node16: core16?.node ?? null, loadAverage: { before: loadBefore, after: loadAfter }, rows, core: core.raw, core16: core16?.raw ?? null, qemuGaHungOnTerm: (core.hungOnTerm?.['qemu-ga'] ?? 0) + (core16?.hungOnTerm?.['qemu-ga'] ?? 0), history, serial, reads, bigreq, collector }, null, 1) + '\n');
+writeFileSync(join(OUT, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), qemuGa: core.qemuGa, node: core.node, node16: core16?.node ?? null, loadAverage: { before: loadBefore, after: loadAfter }, rows, core: core.raw, core16: core16?.raw ?? null, qemuGaHungOnTerm: (core.hungOnTerm?.['qemu-ga'] ?? 0) + (core16?.hungOnTerm?.['qemu-ga'] ?? 0), history, serial, reads, bigreq, collector, vmIdle }, null, 1) + '\n');
 writeFileSync(join(OUT, 'bench.svg'), chart(rows));
 writeFileSync(join(OUT, 'bench.md'), `# Benchmark: phoenix-ga beside qemu-ga\n\nWritten by \`sudo node bench/run.mjs\` (see the README). ![chart](bench.svg)\n\n${lines.join('\n')}\n`);
 say(`wrote ${join(OUT, 'bench.json')}, bench.md and bench.svg`);
+
+/** Rows of vm-idle.mjs: phoenix-ga's processes beside qemu-ga's one, on virtio-serial ports in a VM. */
+function vmRows(v) {
+  const [first, later] = v.gone;
+  const wake = (w, p) => w.procs[p].wakeupsPerS;
+  const max = (rs) => Math.max(...rs.map((r) => r.replyMs));
+  const long = v.replies.phoenixLongGone;
+  return [
+    row('VM virtio, host gone 1st minute: worker wakeups/s', wake(first, 'worker'), 'info', wake(first, 'qemu-ga'), null),
+    row('VM virtio, host gone > 1 min: worker wakeups/s', wake(later, 'worker'), '<= 0.2', wake(later, 'qemu-ga'), wake(later, 'worker') <= 0.2),
+    row('VM virtio, host gone > 1 min: supervisor wakeups/s', wake(later, 'supervisor'), '<= 0.2', null, wake(later, 'supervisor') <= 0.2),
+    row('VM virtio, idle host connected: worker wakeups/s', wake(v.connected, 'worker'), '<= 0.2', wake(v.connected, 'qemu-ga'), wake(v.connected, 'worker') <= 0.2),
+    row('VM virtio, idle host connected: supervisor wakeups/s', wake(v.connected, 'supervisor'), '<= 0.2', null, wake(v.connected, 'supervisor') <= 0.2),
+    row('VM virtio, host connect -> first reply, host gone seconds, max (ms)', max(v.replies.phoenix), '< 3000', max(v.replies.qemuGa), max(v.replies.phoenix) < 3000),
+    row('VM virtio, host connect -> first reply, host gone > 1 min (ms)', long?.replyMs ?? null, '< 3000', null, long ? long.replyMs < 3000 : null),
+  ];
+}
 
 /** Two panels of horizontal bars, phoenix-ga beside qemu-ga: memory (MiB) and reply time (us). */
 function chart(all) {
