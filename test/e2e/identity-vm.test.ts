@@ -55,8 +55,11 @@ async function sh(vm: Vm, script: string, timeoutMs?: number): Promise<string> {
   return r.out;
 }
 
-/** A client that has resynchronised and had a ping answered; TCG boots and restarts are slow. */
-async function agentUp(vm: Vm, what: string, timeoutMs = 240_000): Promise<AgentClient> {
+/**
+ * A client that has resynchronised and had a ping answered. At load 25 a worker took over 20 s to
+ * start and was killed as hung five times in a row (backoff 0.5-4 s) before one got through.
+ */
+async function agentUp(vm: Vm, what: string, timeoutMs = 480_000): Promise<AgentClient> {
   return waitFor(what, async () => {
     const c = new AgentClient({ path: vm.agentSock, attempts: 1 });
     try { await c.call('guest-ping', undefined, { timeoutMs: 3000 }); return c; } catch { c.close(); return null; }
