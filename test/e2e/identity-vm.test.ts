@@ -252,7 +252,7 @@ S('a copy of the disk booted as another VM is a clone: reported once, new epoch 
 });
 
 S('VM 1 restored from a snapshot under a new generation ID (same UUID) is a new instance too', async () => {
-  const ids = { uuid: template.ids.uuid, genId: crypto.randomUUID() };
+  const ids = { uuid: template?.ids.uuid ?? crypto.randomUUID(), genId: crypto.randomUUID() };
   const { vm, c } = await cloneOf('VM 1 under a new generation ID', path.join(disks, 'vm1.img'), ids, ['vm-generation-id']);
   await stopVm(vm, c);
 });
