@@ -53,6 +53,8 @@ export class Service {
   #tickTimer: NodeJS.Timeout | null = null;
   #pingSeq = 0;
   #ticks = 0;
+  /** Workers killed in a row before they were ready: each next one is given twice the time (a starved VM). */
+  #slowStarts = 0;
   #rtcOffset: number | null = null;
   #hostConnected: boolean | null = null;
   /** Replies owed by a dead generation that the port did not take at once: the next one writes them first. */
@@ -254,6 +256,7 @@ export class Service {
     if (w !== this.#worker) return;
     switch (m.t) {
       case 'ready':
+        this.#slowStarts = 0;
         // Waiting clients first, bookkeeping after.
         for (const s of this.#pending.splice(0)) if (!w.sendConnection(s)) s.destroy();
         this.#setState('ready');
@@ -333,9 +336,11 @@ export class Service {
     const now = this.d.now();
     const w = this.#worker;
     if (w?.alive && this.#state !== 'hung') {
-      const since = w.readyAt === null ? w.spawnedAt : w.lastProgressAt;
-      if (now - since > this.d.settings.hangTimeoutMs) {
-        this.d.log.log('warn', 'supervisor', `worker ${w.pid} made no progress for ${now - since} ms; killing it as hung`);
+      const starting = w.readyAt === null;
+      const since = starting ? w.spawnedAt : w.lastProgressAt;
+      if (now - since > this.d.settings.hangTimeoutMs * (starting ? 2 ** Math.min(this.#slowStarts, 4) : 1)) {
+        if (starting) this.#slowStarts++;
+        this.d.log.log('warn', 'supervisor', `worker ${w.pid} made no progress for ${now - since} ms${starting ? ' since it started' : ''}; killing it as hung`);
         this.#setState('hung');
         w.killAsHung();
       } else if (w.readyAt !== null && idleInEpoll(w.pid) && !this.#clockJumped()) {

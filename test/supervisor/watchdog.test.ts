@@ -51,4 +51,53 @@ test('a command in flight for more than a second shows the worker busy', async (
   }
 });
 
+/** Worker processes (agent*.js) below PID. */
+function workersBelow(pid: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)]);
+    } catch { /* gone */ }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => { for (const k of kids.get(p) ?? []) { out.push(k); walk(k); } };
+  walk(pid);
+  return out.filter((p) => { try { return /agent[\w-]*\.js/.test(fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')); } catch { return false; } });
+}
+
+test('a worker starved at start (a CPU-starved VM) gets twice the time at each next start, so one gets ready', async () => {
+  const agent = startAgent({ interval: 0.2, hangTimeout: 1 });
+  const stalled = new Set<number>();
+  let racing = true;
+  try {
+    const first = await agent.waitReady();
+    // Every new worker is stopped at once and let go 3 s later: each start takes over 3 s, three
+    // times the hang timeout. Killed at 1 s each time, no worker would ever be ready.
+    const racer = (async () => {
+      while (racing) {
+        for (const p of workersBelow(agent.proc.pid!)) {
+          if (p === first || stalled.has(p)) continue;
+          stalled.add(p);
+          try { process.kill(p, 'SIGSTOP'); } catch { /* gone */ }
+          setTimeout(() => { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } }, 3000);
+        }
+        await sleep(5);
+      }
+    })();
+    process.kill(first, 'SIGKILL');
+    const next = await waitFor('a worker ready after slow starts', () => { const s = agent.state(); return s?.worker.state === 'ready' && s.worker.pid !== first && s.worker.pid; }, 30_000, 50);
+    racing = false;
+    await racer;
+    const kills = agent.output().match(/made no progress for \d+ ms since it started; killing it as hung/g) ?? [];
+    assert.ok(kills.length >= 2 && kills.length <= 3, `${kills.length} starting workers killed as hung:\n${agent.output()}`);
+    assert.ok(stalled.has(next), 'the ready worker was stalled too');
+  } finally {
+    racing = false;
+    await agent.stop();
+  }
+});
+
 test.run();
