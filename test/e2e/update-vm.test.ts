@@ -104,15 +104,16 @@ const S = suite('updates over the channel in a QEMU VM');
 S('A -> B under panel traffic loses and repeats nothing; a power cut at each update step leaves an agent that resumes', async () => {
   if (process.getuid!() !== 0) throw new Error('needs root (CI is root)');
   const t0 = Date.now();
-  const key = makeReleaseKey();
+  const [key, next] = [makeReleaseKey(), makeReleaseKey()];
   const a = installable(A, key);
-  const [relB, relC, relD, relE] = [B, C, D, E].map((v) => signedRelease(v, key));
+  // C rotates the key: D and E are signed with the next one, which only C's apply installs.
+  const [relB, relC, relD, relE] = [signedRelease(B, key), signedRelease(C, key, next), signedRelease(D, next), signedRelease(E, next)];
   assert.equal([relB, relC, relD, relE].map(releaseVersion), [B, C, D, E]);
   note(`update-vm: builds and releases in ${since(t0)}`);
   const root = await prepareRoot(await ensureTree('vm'), 'update-vm');
   const disk = path.join(scratchDir('pga-update-vm-'), 'disk.img');
   let vm: Vm | null = null;
-  const boot = async () => { vm = await startVm({ tree: root.merged, disk, memMb: 384 }); return vm; };
+  const boot = async () => { vm = await startVm({ tree: root.merged, disk, memMb: 384, bootTimeoutMs: 400_000 }); return vm; };
   try {
     installInto(a, root.merged);
     assert.match(fs.readFileSync(path.join(root.merged, 'etc/phoenix-ga/phoenix-ga.conf'), 'utf8'), /^channel = serial:\/dev\/virtio-ports\/org\.qemu\.guest_agent\.0$/m);
@@ -172,6 +173,7 @@ S('A -> B under panel traffic loses and repeats nothing; a power cut at each upd
     assert.is(r.previous, B);
     v = await boot();
     ({ c } = await afterCut(v, [B, C], 'after a cut right after the apply was acknowledged'));
+    assert.is(await sh(v, `cat /etc/phoenix-ga/release-keys/${next.id}.pub`), fs.readFileSync(next.pub, 'utf8'), 'the next key installed by the apply is whole after the cut');
     await waitUpdated(c, C);
     assert.match(await sh(v, `ls ${LIB}`), new RegExp(`^${B}\\n${C}\\ncurrent\\nupdate\\n$`), 'A was removed once C was final');
 

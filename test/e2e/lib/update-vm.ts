@@ -45,12 +45,12 @@ export function installable(version: string, key: ReleaseKey): string {
   return dir;
 }
 
-/** A signed release of VERSION without a runtime (the installed one's is used): bundles and init files. */
-export function signedRelease(version: string, key: ReleaseKey): string {
+/** A signed release of VERSION without a runtime (the installed one's is used), carrying NEXT as the next key. */
+export function signedRelease(version: string, key: ReleaseKey, next?: ReleaseKey): string {
   const build = scratchDir(`pga-b${version}-`);
   execFileSync(process.execPath, [path.join(ROOT, 'build/build.mjs'), '--no-typecheck', '--out', build, '--version', version], { stdio: 'ignore' });
   const out = scratchDir(`pga-rel-${version}-`);
-  releaseTool('--key', key.file, '--from', build, '--out', out);
+  releaseTool('--key', key.file, '--from', build, '--out', out, ...(next ? ['--next-key', next.pub] : []));
   return out;
 }
 
