@@ -21,7 +21,8 @@ import { startVm, Vm } from './lib/vm';
 
 const [A, B, C, D, E] = ['0.9.0', '0.9.1', '0.9.2', '0.9.3', '0.9.4'];
 const LIB = '/usr/lib/phoenix-ga';
-const WINDOW_S = 120;
+// Generous: under TCG on a loaded host a new worker may need over a minute to be ready (the update is final 5 s after).
+const WINDOW_S = 600;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The errors the agent gives a request it could not finish because its worker stopped: retry it. */
 const RETRYABLE = /send it again|completed, but/;
