@@ -107,7 +107,8 @@ export function applyRelease(d: ApplyDeps, version: string, windowS = DEFAULT_WI
     const bad2 = stage(dir, m, lib, tmp);
     if (bad2) { fs.rmSync(tmp, { recursive: true, force: true }); bad(`release ${version} refused: ${bad2}; nothing changed`); }
     // The directories' entries on disk too, before anything names them: a power cut after the switch finds whole files.
-    for (const d of new Set([tmp, ...m.files.map((f) => path.dirname(path.join(tmp, f.name)))])) syncDir(d);
+    // (A next key is not staged: it goes to the keys directory below.)
+    for (const d of new Set([tmp, ...m.files.filter((f) => !NEXT_KEY_PATTERN.test(f.name)).map((f) => path.dirname(path.join(tmp, f.name)))])) syncDir(d);
     // A directory of this version left by an earlier attempt that rolled back is replaced.
     fs.rmSync(`${lib}/${version}`, { recursive: true, force: true });
     fs.renameSync(tmp, `${lib}/${version}`);
