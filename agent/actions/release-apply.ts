@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { KeyObject } from 'crypto';
+import { writeFileAtomic } from '../../supervisor/atomic-file';
 import { currentVersion, DEFAULT_WINDOW_S, packagedVersions, readPending, switchCurrent, writePending } from '../../supervisor/update/layout';
 import { fileSha256, keyId, NEXT_KEY_PATTERN, parsePublicKey, ReleaseError, ReleaseManifest, refusesVersion, verifyManifest } from '../../supervisor/update/release';
 import { QgaError } from '../wire/reply';
@@ -108,15 +109,20 @@ export function applyRelease(d: ApplyDeps, version: string, windowS = DEFAULT_WI
     const bad2 = stage(dir, m, lib, tmp);
     if (bad2) { fs.rmSync(tmp, { recursive: true, force: true }); bad(`release ${version} refused: ${bad2}; nothing changed`); }
     // The directories' entries on disk too, before anything names them: a power cut after the switch finds whole files.
-    for (const d of new Set([tmp, ...m.files.map((f) => path.dirname(path.join(tmp, f.name)))])) syncDir(d);
+    // (A next key is not staged: it goes to the keys directory below.)
+    for (const d of new Set([tmp, ...m.files.filter((f) => !NEXT_KEY_PATTERN.test(f.name)).map((f) => path.dirname(path.join(tmp, f.name)))])) syncDir(d);
     // A directory of this version left by an earlier attempt that rolled back is replaced.
     fs.rmSync(`${lib}/${version}`, { recursive: true, force: true });
     fs.renameSync(tmp, `${lib}/${version}`);
-    // Key rotation: the release's next key, signed by a current one, is trusted from now on.
-    for (const f of m.files.filter((x) => NEXT_KEY_PATTERN.test(x.name))) {
-      fs.copyFileSync(dir.at(flatName(f.name)), `${d.keysDir}/${path.basename(f.name)}`);
-      fs.chmodSync(`${d.keysDir}/${path.basename(f.name)}`, 0o644);
+    // Key rotation: the release's next key, signed by a current one, is trusted from now on. On the
+    // disk before the switch: a power cut must not leave the new version with an empty key file.
+    const nextKeys = m.files.filter((x) => NEXT_KEY_PATTERN.test(x.name));
+    for (const f of nextKeys) {
+      const to = `${d.keysDir}/${path.basename(f.name)}`;
+      writeFileAtomic(to, fs.readFileSync(dir.at(flatName(f.name)), 'utf8'), { mode: 0o644 });
+      fs.chmodSync(to, 0o644);
     }
+    if (nextKeys.length) syncDir(d.keysDir);
     writePending(lib, { version, previous: previous!, windowS });
     switchCurrent(lib, version);
   } catch (e) {

@@ -23,9 +23,9 @@ const runDir = path.join(t, 'run');
 const tool = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'build/release.mjs'), ...args], { encoding: 'utf8' });
 
 /** A signed release of the build tree BUILD (built with `version`), made by the release tool. */
-function release(build: string, key: string): string {
+function release(build: string, key: string, ...more: string[]): string {
   const out = scratchDir('pga-rel-');
-  const r = tool('--key', key, '--from', build, '--out', out);
+  const r = tool('--key', key, '--from', build, '--out', out, ...more);
   assert.is(r.status, 0, r.stderr);
   return out;
 }
@@ -96,8 +96,9 @@ test('a release signed with a key that is not installed is refused and nothing c
   assert.equal({ pid: state()!.supervisor.pid, lib: fs.readdirSync(lib).sort(), current: current() }, before);
 });
 
-test('A -> B: applied, the agent restarts into B and answers as B, the update is final and reported', async () => {
-  const rel = release(buildVersion('0.9.1', process.execPath), keyA);
+test('A -> B: applied, the agent restarts into B and answers as B, the update is final and reported; B\'s next key is installed', async () => {
+  const nextId = /^key (\w{16}):/.exec(tool('keygen', '--out', path.join(t, 'next.key')).stdout)![1];
+  const rel = release(buildVersion('0.9.1', process.execPath), keyA, '--next-key', path.join(t, 'next.key.pub'));
   let c = await QgaClient.connect(sock);
   await upload(c, rel);
   const r = await c.request('phoenix-release-apply', { version: '0.9.1', window: 30 });
@@ -113,6 +114,7 @@ test('A -> B: applied, the agent restarts into B and answers as B, the update is
   await waitFor('a beat saying updated', () => hb.receiver.views()[0]?.payload.update?.state === 'updated', 5000);
   assert.equal(hb.receiver.views()[0].payload.update, { state: 'updated', from: '0.9.0', to: '0.9.1' });
   assert.equal(fs.readdirSync(lib).sort(), ['0.9.0', '0.9.1', 'current', 'update']);
+  assert.is(fs.readFileSync(path.join(etc, 'release-keys', `${nextId}.pub`), 'utf8'), fs.readFileSync(path.join(t, 'next.key.pub'), 'utf8'));
   // The node runtime came from A: the release carried none.
   assert.ok(fs.statSync(path.join(lib, '0.9.1/node')).size > 1e6);
   c.close();
