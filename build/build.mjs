@@ -46,7 +46,7 @@ export const BUNDLES = [
 ];
 
 // The oldest runtime the package supports: Node 16 runs on glibc 2.17 (CentOS 7).
-const TARGET = 'node16';
+const TARGET = 'node16.20';
 
 let failed = false;
 const fail = (msg) => { console.error(`  FAIL: ${msg}`); failed = true; };

@@ -82,21 +82,22 @@ export interface Heartbeat extends HeartbeatHeader {
 }
 
 export function encodeHeartbeat(h: Heartbeat, key: Buffer): Buffer {
-  const vm = Buffer.from(h.vmId, 'ascii');
-  const kid = Buffer.from(h.keyId, 'ascii');
-  const body = Buffer.from(JSON.stringify(h.payload), 'utf8');
-  const len = 4 + vm.length + 1 + kid.length + 24 + 2 + body.length + MAC_BYTES;
-  const out = Buffer.alloc(len);
+  // Written in place: no Buffer per field (the ids are ASCII, checked by the settings).
+  const vm = h.vmId.length;
+  const kid = h.keyId.length;
+  const json = JSON.stringify(h.payload);
+  const body = Buffer.byteLength(json);
+  const out = Buffer.allocUnsafe(4 + vm + 1 + kid + 24 + 2 + body + MAC_BYTES);
   let o = 0;
-  out[o++] = MAGIC0; out[o++] = MAGIC1; out[o++] = HEARTBEAT_VERSION; out[o++] = vm.length;
-  o += vm.copy(out, o);
-  out[o++] = kid.length;
-  o += kid.copy(out, o);
+  out[o++] = MAGIC0; out[o++] = MAGIC1; out[o++] = HEARTBEAT_VERSION; out[o++] = vm;
+  o += out.write(h.vmId, o, 'latin1');
+  out[o++] = kid;
+  o += out.write(h.keyId, o, 'latin1');
   out.writeBigUInt64BE(h.startCounter, o); o += 8;
-  o += Buffer.from(h.epoch, 'hex').copy(out, o);
+  o += out.write(h.epoch, o, 'hex');
   out.writeBigUInt64BE(h.seq, o); o += 8;
-  out.writeUInt16BE(body.length, o); o += 2;
-  o += body.copy(out, o);
+  out.writeUInt16BE(body, o); o += 2;
+  o += out.write(json, o);
   crypto().createHmac('sha256', key).update(out.subarray(0, o)).digest().copy(out, o);
   return out;
 }

@@ -15,23 +15,53 @@ export function bootId(): string {
   return (readText('/proc/sys/kernel/random/boot_id') ?? '').trim();
 }
 
-/** Resident and anonymous memory of a process in KiB, from /proc/PID/statm (anon ≈ resident - shared). */
-export function processMemory(pid: number): { rssKb: number; anonKb: number } | null {
-  const t = readText(`/proc/${pid}/statm`);
+/**
+ * A /proc or sysfs file held open and read again from its start at each call: one pread per
+ * heartbeat instead of open, read, read and close (the kernel writes the text anew at offset 0).
+ * Null while it cannot be read; an absent file is looked for again (an RTC driver loaded late),
+ * a closed one never (a process's files, whose pid may be reused).
+ */
+export function heldFile(path: string): HeldFile {
+  let fd = -1;
+  let closed = false;
+  const buf = Buffer.alloc(256);
+  return {
+    read() {
+      if (fd < 0 && !closed && fs.existsSync(path)) try { fd = fs.openSync(path, 'r'); } catch { /* not readable */ }
+      try { return fd < 0 ? null : buf.toString('latin1', 0, fs.readSync(fd, buf, 0, 256, 0)); } catch { return null; }
+    },
+    close() {
+      closed = true;
+      if (fd >= 0) fs.closeSync(fd);
+      fd = -1;
+    },
+  };
+}
+
+export interface HeldFile {
+  read(): string | null;
+  close(): void;
+}
+
+/** Resident and anonymous memory in KiB from the text of /proc/PID/statm (anon ≈ resident - shared). */
+export function statmMemory(t: string | null): { rssKb: number; anonKb: number } | null {
   if (!t) return null;
-  const [, resident, shared] = t.split(' ').map(Number);
+  // "size resident shared ...", in pages: parseInt stops at the space after each number.
+  const r = t.indexOf(' ') + 1;
+  const resident = parseInt(t.slice(r));
+  const shared = parseInt(t.slice(t.indexOf(' ', r) + 1));
   const page = 4;
   return { rssKb: resident * page, anonKb: Math.max(0, resident - shared) * page };
 }
 
-/** PID's main thread sleeps in epoll_wait (wchan do_epoll_wait, or ep_poll before Linux 4.x). */
-export function idleInEpoll(pid: number): boolean {
-  return /epoll|ep_poll/.test(readText(`/proc/${pid}/wchan`) ?? '');
+/** The text of /proc/PID/wchan says the main thread sleeps in epoll_wait (do_epoll_wait, or ep_poll before Linux 4.x). */
+export function sleepsInEpoll(wchan: string | null): boolean {
+  return /epoll|ep_poll/.test(wchan ?? '');
 }
 
-/** Wall clock minus the RTC in seconds (the RTC counts whole seconds), or null without an RTC. */
-export function rtcOffset(): number | null {
-  const rtc = Number(readText('/sys/class/rtc/rtc0/since_epoch'));
+/** Wall clock minus the RTC in seconds from the text of since_epoch (whole seconds), or null without an RTC. */
+export function rtcOffset(sinceEpoch: string | null): number | null {
+  const rtc = Number(sinceEpoch);
   return rtc > 0 ? Date.now() / 1000 - rtc : null;
 }
 

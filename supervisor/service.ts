@@ -8,7 +8,7 @@ import type { HeartbeatSender } from './heartbeat';
 import type { HeartbeatPayload, WorkerState } from './heartbeat-packet';
 import type { ClockBeat, ClockReport, FromWorker, JournalState } from './ipc';
 import type { Logger } from './log';
-import { bootId, idleInEpoll, processMemory, processStartTime, rtcOffset } from './proc';
+import { bootId, heldFile, processStartTime, rtcOffset, sleepsInEpoll, statmMemory } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
 import { loadSettings, Settings } from './settings';
 import { openLedgerFile } from './reply-ledger';
@@ -70,6 +70,8 @@ export class Service {
   #resolveStopped: (() => void) | null = null;
   readonly #startedAt: number;
   readonly #boot = bootId();
+  readonly #statm = heldFile('/proc/self/statm');
+  readonly #rtc = heldFile('/sys/class/rtc/rtc0/since_epoch');
 
   constructor(private readonly d: ServiceDeps) {
     this.#startedAt = d.now();
@@ -343,7 +345,7 @@ export class Service {
         this.d.log.log('warn', 'supervisor', `worker ${w.pid} made no progress for ${now - since} ms${starting ? ' since it started' : ''}; killing it as hung`);
         this.#setState('hung');
         w.killAsHung();
-      } else if (w.readyAt !== null && idleInEpoll(w.pid) && !this.#clockJumped()) {
+      } else if (w.readyAt !== null && sleepsInEpoll(w.wchan.read()) && !this.#clockJumped()) {
         // Asleep in epoll_wait: its event loop is idle, not blocked, and it need not wake to say so.
         w.lastProgressAt = now;
       } else {
@@ -361,14 +363,14 @@ export class Service {
    */
   #clockJumped(): boolean {
     const was = this.#rtcOffset;
-    this.#rtcOffset = this.d.settings.clockHeal ? rtcOffset() : null;
+    this.#rtcOffset = this.d.settings.clockHeal ? rtcOffset(this.#rtc.read()) : null;
     return was !== null && this.#rtcOffset !== null && Math.abs(this.#rtcOffset - was) > 2;
   }
 
   #heartbeatPayload(now: number): HeartbeatPayload {
     const w = this.#worker;
-    const sup = processMemory(process.pid);
-    const wm = w?.alive ? processMemory(w.pid) : null;
+    const sup = statmMemory(this.#statm.read());
+    const wm = w?.alive ? statmMemory(w.statm.read()) : null;
     const last = this.#deaths[this.#deaths.length - 1];
     return {
       boot: this.#boot,

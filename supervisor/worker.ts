@@ -8,7 +8,7 @@ import fs = require('fs');
 import type * as net from 'net';
 import { classifyDeath, DeathReason } from './death';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
-import { cgroupIsOurs, cgroupOomKills, kernelLogNamesOomKill, oomCounterFiles } from './proc';
+import { cgroupIsOurs, cgroupOomKills, HeldFile, heldFile, kernelLogNamesOomKill, oomCounterFiles } from './proc';
 import { readLedgerFile, ReplyLedger } from './reply-ledger';
 
 export interface WorkerSpawnOptions {
@@ -54,6 +54,9 @@ export class Worker {
   readyAt: number | null = null;
   lastProgressAt: number;
   busy: string | null = null;
+  /** Its memory and where its main thread sleeps, read at each tick; closed when it exits. */
+  readonly statm: HeldFile;
+  readonly wchan: HeldFile;
   readonly #child: ChildProcess;
   #stderrTail = '';
   #lineBuf = '';
@@ -92,6 +95,8 @@ export class Worker {
       },
     });
     this.pid = this.#child.pid ?? -1;
+    this.statm = heldFile(`/proc/${this.pid}/statm`);
+    this.wchan = heldFile(`/proc/${this.pid}/wchan`);
     if (this.pid > 0) {
       try { fs.writeFileSync(`/proc/${this.pid}/oom_score_adj`, String(WORKER_OOM_SCORE_ADJ)); } catch { /* not permitted */ }
       this.refreshOomBaseline();
@@ -116,7 +121,8 @@ export class Worker {
   /** Notes the worker's memory cgroup (it may have been moved) and whether it is ours alone. */
   refreshOomBaseline(): void {
     if (this.#exited) return;
-    for (const f of oomCounterFiles(this.pid)) this.#cgroupBase.set(f, cgroupIsOurs(f, this.pid) ? this.#cgroupBase.get(f) ?? cgroupOomKills(f) : -1);
+    // A cgroup once seen shared stays so (-1): its procs need not be read again.
+    for (const f of oomCounterFiles(this.pid)) if (this.#cgroupBase.get(f) !== -1) this.#cgroupBase.set(f, cgroupIsOurs(f, this.pid) ? this.#cgroupBase.get(f) ?? cgroupOomKills(f) : -1);
   }
 
   /** Evidence of an OOM kill of this worker: its own cgroup's count rose, or the kernel log names it. */
@@ -193,6 +199,8 @@ export class Worker {
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#exited) return;
     this.#exited = true;
+    this.statm.close();
+    this.wchan.close();
     // Also reap anything the worker left behind in its process group.
     this.killGroup('SIGKILL');
     let finished = false;

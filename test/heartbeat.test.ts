@@ -60,6 +60,9 @@ test('a crash loop: the receiver says crash-looping, the beat rate holds, the su
     assert.is(v.payload.last_exit!.code, 3);
     // The backoff ends and a fifth generation is serving.
     await waitFor('generation 5', () => { const s = agent.state(); return s?.worker.state === 'ready' && s.worker.generation === 5; }, 10_000);
+    // The memory figures follow each new worker, whose /proc files the supervisor holds open.
+    const fifth = agent.state()!.worker.pid;
+    await waitFor('a beat with the fifth worker\'s memory', () => r.beats.some(({ view: { payload: { worker: w } } }) => w.pid === fifth && w.rss_kb! > 0 && w.anon_kb! > 0), 3000);
     const beats = r.beats.filter((b) => b.at >= t0);
     const gaps = beats.slice(1).map((b, i) => b.at - beats[i].at);
     assert.ok(Math.max(...gaps) < 600, `largest gap between beats ${Math.max(...gaps)} ms at a 200 ms interval`);
