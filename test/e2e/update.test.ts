@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ROOT, waitFor } from '../helpers/agent';
 import { QgaClient } from '../helpers/qga-client';
-import { buildVersion, nodeRuntime, scratchDir } from '../helpers/versions';
+import { buildVersion, installForContainer, nodeRuntime, scratchDir } from '../helpers/versions';
 import { boot, Container, prepareRoot } from './lib/nspawn';
 import { ensureTree } from './lib/rootfs';
 
@@ -63,10 +63,7 @@ for (const kind of ['systemd', 'sysvinit'] as const) {
     const host = scratchDir(`pga-update-${kind}-`);
     const sock = path.join(host, 'agent.sock');
     try {
-      const i = spawnSync(path.join(a, 'phoenix-ga'), ['install', '--root', root.merged], { encoding: 'utf8' });
-      assert.is(i.status, 0, i.stdout + i.stderr);
-      const cfg = path.join(root.merged, 'etc/phoenix-ga/phoenix-ga.conf');
-      fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace(/^channel = .*$/m, 'channel = unix:/srv/pga/agent.sock') + 'heartbeat-interval = 0.5\nhang-timeout = 5\n');
+      installForContainer(a, root.merged);
       const c = await boot(root, { binds: [{ host, guest: '/srv/pga' }] });
       assert.is(await servingVersion(sock), A);
       assert.is((await c.exec('ls /etc/phoenix-ga/release-keys')).stdout, `${id}.pub\n`);

@@ -163,6 +163,15 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
     note(`vm ${path.basename(dir)}: rebooted in ${since(t1)} (the new boot's shell started after ${started})`);
   };
   let stopping: Promise<void> | null = null;
+  /** Once only: QUIT makes QEMU exit; then the console is kept and the run directory removed. */
+  const end = (quit: () => Promise<void>): Promise<void> => stopping ??= (async () => {
+    await quit();
+    await exit;
+    readConsole();
+    forget();
+    removeTree(dir);
+    forgetDir();
+  })();
   const vm: Vm = {
     agentSock: path.join(dir, 'agent.sock'), dir, pid: proc.pid!,
     shell: (script, timeoutMs = 60_000) => (exited ? Promise.reject(new Error('e2e: the VM is not running')) : shell(script, timeoutMs)),
@@ -178,29 +187,11 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
       await newBoot(before, seen, t1);
     },
     awaitReboot: (before) => newBoot(before, 0, Date.now()),
-    kill() {
-      stopping ??= (async () => {
-        kill();
-        await exit;
-        readConsole();
-        forget();
-        removeTree(dir);
-        forgetDir();
-      })();
-      return stopping;
-    },
-    stop() {
-      stopping ??= (async () => {
-        if (!exited) try { process.kill(proc.pid!, 'SIGTERM'); } catch { /* gone */ }
-        if (!(await Promise.race([exit.then(() => true), sleep(5000).then(() => false)]))) kill();
-        await exit;
-        readConsole();
-        forget();
-        removeTree(dir);
-        forgetDir();
-      })();
-      return stopping;
-    },
+    kill: () => end(async () => kill()),
+    stop: () => end(async () => {
+      if (!exited) try { process.kill(proc.pid!, 'SIGTERM'); } catch { /* gone */ }
+      if (!(await Promise.race([exit.then(() => true), sleep(5000).then(() => false)]))) kill();
+    }),
   };
   return vm;
 }
