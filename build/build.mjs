@@ -84,12 +84,14 @@ for (const b of BUNDLES) {
 }
 
 // The build tree is a package tree: init files beside the bundles, and a launcher that runs them
-// on the `node` found on PATH (a package puts its own runtime at dist/node).
+// on the `node` found on PATH (a package puts its own runtime at dist/node, and the tarball a
+// second one, node-legacy, for systems whose glibc is too old for the first).
 cpSync(join(root, 'init'), join(out, 'init'), { recursive: true });
 writeFileSync(join(out, 'phoenix-ga'), `#!/bin/sh
 # Build-tree launcher: dist/phoenix-ga [run|status|install|uninstall] [options]
 D=$(cd "$(dirname "$0")" && pwd)
 N="$D/node"; [ -x "$N" ] || N=$(command -v node)
+if [ -x "$D/node-legacy" ] && ! "$N" -e 0 >/dev/null 2>&1; then N="$D/node-legacy"; fi
 exec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C "$N" "$D/supervisor.js" "$@"
 `, { mode: 0o755 });
 

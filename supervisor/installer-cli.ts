@@ -9,6 +9,7 @@ import type { InitSystem } from './install/init-system';
 import { install, INSTALL_EXIT, LIB, removeInitEntry, removeOldVersions, switchBack, uninstall } from './install/installer';
 import { restartService, run, runningInit, stopService, waitRunning, waitStopped, whyNotStart } from './install/live';
 import { describe } from './install/in-use';
+import { chooseRuntime } from './install/runtime-choice';
 import { loadSettings } from './settings';
 import { stateFile } from './state-store';
 
@@ -69,10 +70,11 @@ export function runInstaller(argv: string[]): number {
   if (args.command === 'uninstall') return runUninstall(root, live, noStart);
   const dir = __dirname;
   const version = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
-  const runtime = args.flags.get('runtime') ?? (fs.existsSync(path.join(dir, 'node')) ? path.join(dir, 'node') : process.execPath);
-  const r = install(root, { version, dir, node: runtime, packaged: args.flags.has('from-package'), allowDowngrade: args.flags.has('allow-downgrade') }, initFlag as InitSystem | 'auto');
+  const runtime = args.flags.has('runtime') ? { node: args.flags.get('runtime')!, line: null } : chooseRuntime(root, dir, process.execPath);
+  const r = install(root, { version, dir, node: runtime.node, packaged: args.flags.has('from-package'), allowDowngrade: args.flags.has('allow-downgrade') }, initFlag as InitSystem | 'auto');
   if (r.code !== 0) return print(r.code, r.lines);
   const lines = [...r.lines];
+  if (runtime.line) lines.splice(1, 0, runtime.line);
   if (r.kept) {
     lines.push(`  ${r.kept} keeps running: an update over the channel installed it and it is newer than this package's ${version}`,
       `  to run ${version} instead: PHOENIX_GA_ALLOW_DOWNGRADE=yes dpkg-reconfigure phoenix-ga`);

@@ -29,13 +29,15 @@ function packages(): { tarball: string; deb: string } {
 
 const S = suite('packages');
 
-S('tarball: unpacked anywhere, installs into a sysvinit tree with its own Node 16; the agent runs there', async () => {
+S('tarball: unpacked anywhere, installs into a sysvinit tree with its own Node (20: the tree has glibc 2.36); the agent runs there', async () => {
   if (process.getuid!() !== 0) throw new Error('needs root (CI is root)');
   const { tarball } = packages();
   const work = tempDir('unpack-');
   execFileSync('tar', ['xzf', tarball, '-C', work]);
   const dir = path.join(work, fs.readdirSync(work)[0]);
-  assert.is(execFileSync(path.join(dir, 'node'), ['--version'], { encoding: 'utf8' }).trim(), 'v16.20.2');
+  assert.is(execFileSync(path.join(dir, 'node'), ['--version'], { encoding: 'utf8' }).trim(), 'v20.20.2');
+  assert.is(execFileSync(path.join(dir, 'node-legacy'), ['--version'], { encoding: 'utf8' }).trim(), 'v16.20.2', 'Node 16 for glibc 2.17');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'runtimes.json'), 'utf8')).map((o: { file: string }) => o.file), ['node', 'node-legacy']);
   assert.match(execFileSync(path.join(dir, 'phoenix-ga'), ['--version'], { encoding: 'utf8' }), /^phoenix-ga \d+\.\d+\.\d+/);
   assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort(), ['agent.js', 'ctl.js', 'supervisor.js'], 'the guest programs only: no panel program, no test worker');
   for (const doc of DOCS) assert.ok(fs.existsSync(path.join(dir, 'docs', doc)), `docs/${doc}, which --help promises`);
@@ -45,11 +47,12 @@ S('tarball: unpacked anywhere, installs into a sysvinit tree with its own Node 1
     assert.not.ok(fs.existsSync(path.join(root.merged, 'usr/bin/node')), 'the tree has no Node of its own');
     const r = spawnSync(path.join(dir, 'phoenix-ga'), ['install', '--root', root.merged], { encoding: 'utf8' });
     assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, 'runtime: Node 20.20.2');
     const cfg = path.join(root.merged, 'etc/phoenix-ga/phoenix-ga.conf');
     fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace(/^channel = .*$/m, 'channel = unix:/srv/pga/agent.sock'));
     const c = await boot(root, { binds: [{ host, guest: '/srv/pga' }] });
     await waitFor('running', async () => (await c.exec('ps -C phoenix-ga >/dev/null && echo OK || echo Error')).stdout === 'OK\n', 15_000, 200);
-    assert.is((await c.exec('/usr/lib/phoenix-ga/current/node --version')).stdout, 'v16.20.2\n');
+    assert.is((await c.exec('/usr/lib/phoenix-ga/current/node --version')).stdout, 'v20.20.2\n');
     const q = await waitFor('socket', async () => { try { return await QgaClient.connect(path.join(host, 'agent.sock')); } catch { return null; } }, 15_000, 200);
     assert.is((await q.request('guest-get-osinfo')).return.id, 'debian');
     const stats = (await q.request('phoenix-get-stats')).return;
