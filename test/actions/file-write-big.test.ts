@@ -120,4 +120,17 @@ S('malformed, duplicated or over the limit: the same errors as before', async (c
   assert.equal(await ctx.c.request('guest-ping'), { return: {} });
 });
 
+S('a 0xFF or a raw newline inside a big request: one error, nothing written, and the next request (a sync) is answered', async (ctx) => {
+  const b64 = Buffer.alloc(3 << 20, 4).toString('base64');
+  for (const bad of [Buffer.from([0xff]), Buffer.from('\n')]) {
+    const a = await openNew(ctx);
+    const req = Buffer.from(write(a.h, b64));
+    ctx.c.write(Buffer.concat([req.subarray(0, req.length >> 1), bad, req.subarray(req.length >> 1)]));
+    ctx.c.write('\n{"execute":"guest-sync-delimited","arguments":{"id":9007199254740993}}');
+    assert.equal(await ctx.c.next(10_000), { error: { class: 'GenericError', desc: `JSON parse error, stray '${bad[0] === 0xff ? '\ufffd' : '\n'}'` } });
+    assert.is(await ctx.c.nextLine(10_000), '\xff{"return":9007199254740993}');
+    assert.is(fs.statSync(a.file).size, 0);
+  }
+});
+
 S.run();
