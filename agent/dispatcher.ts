@@ -5,6 +5,7 @@
 import { FREEZE_SAFE } from './actions/filesystems';
 import type { Command, CommandContext } from './commands/command';
 import type { ExactlyOnce } from './journal/exactly-once';
+import { BIG_STRING, findBigString } from './wire/big-string';
 import { readEnvelope, Request, requestId } from './wire/envelope';
 import { JsonObject, JsonSyntaxError, JsonValue, parseJson } from './wire/json-parse';
 import { errorLine, NO_ID, QgaError, RequestId, successLine } from './wire/reply';
@@ -62,6 +63,20 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
     return { line: errorLine('GenericError', `internal error in ${name}; see the agent log`, id), delimited: false };
   };
 
+  /** A big request whose big string is an argument its command decodes in place (see big-string.ts), else undefined. */
+  const parseBig = (text: Buffer): Parsed | undefined => {
+    const hole = findBigString(text);
+    if (!hole) return undefined;
+    let request: Request;
+    // Any doubt (an error, the string elsewhere), and the request is parsed whole as before.
+    try { request = readEnvelope(parseJson(text, hole)); } catch { return undefined; }
+    const { args } = request;
+    const command = byName.get(request.execute);
+    const key = Object.keys(args).find((k) => args[k] === hole);
+    const field = command && key !== undefined ? (command.args as { fields?: Record<string, { inPlace?: true }> }).fields?.[key] : undefined;
+    return field?.inPlace ? { request, command } : undefined;
+  };
+
   return {
     setPolicy(p) {
       blocked = new Set(p.block);
@@ -69,6 +84,8 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
     },
     lexicalError: (desc) => ({ line: errorLine('GenericError', desc, NO_ID), delimited: false }),
     parse(text) {
+      const big = text.length > BIG_STRING ? parseBig(text) : undefined;
+      if (big) return big;
       let value: JsonValue;
       try {
         value = parseJson(text);

@@ -5,7 +5,8 @@
 
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
-import { decodeBase64 } from '../commands/base64';
+import { decodeBase64, decodeBase64InPlace } from '../commands/base64';
+import type { StringInBytes } from '../wire/json-parse';
 import { errCode, strerror } from './errno';
 import { openGuestFile, Opened } from './file-open';
 import { createHandleCounter } from './handle-counter';
@@ -30,7 +31,7 @@ type Int = number | bigint;
 export interface FileHandles {
   open(path: string, mode: string): Promise<number>;
   read(handle: Int, count: Int | undefined): Promise<{ count: number; 'buf-b64': string; eof: boolean }>;
-  write(handle: Int, b64: string, count: Int | undefined): Promise<{ count: number; eof: boolean }>;
+  write(handle: Int, b64: string | StringInBytes, count: Int | undefined): Promise<{ count: number; eof: boolean }>;
   seek(handle: Int, offset: Int, whence: Int): { position: number; eof: boolean };
   flush(handle: Int): Record<string, never>;
   close(handle: Int): Record<string, never>;
@@ -88,7 +89,7 @@ export function createFileHandles(o: { sys: System; stateDir: string }): FileHan
     },
     async write(id, b64, count) {
       const h = find(id);
-      const data = decodeBase64(b64);
+      const data = typeof b64 === 'string' ? decodeBase64(b64) : decodeBase64InPlace(b64);
       let n: number;
       try { n = checkCount(count ?? data.length, data.length); } catch (e) { data.fill(0); throw e; }
       let done = 0;

@@ -4,6 +4,7 @@
 // Where glib would silently produce bytes the sender did not mean, we refuse instead: a '=' that
 // is not trailing padding, and a last group of fewer than four characters (glib drops it).
 
+import { StringInBytes } from '../wire/json-parse';
 import { QgaError } from '../wire/reply';
 
 const RANK = new Int8Array(256).fill(-1);
@@ -13,12 +14,15 @@ const EQ = 0x3d, LF = 0x0a;
 const fail = (desc: string): never => { throw new QgaError('GenericError', desc); };
 const misplaced = (at: number): never => fail(`Base64 data has a misplaced '=' in the group of four at offset ${at} (one or two '=' may only pad the end of a group)`);
 
-/** The bytes of TEXT, or qemu-ga's error for characters outside its alphabet. */
-export function decodeBase64(text: string): Buffer {
-  const out = Buffer.allocUnsafe(Math.floor(text.length / 4) * 3);
+/**
+ * Decodes the LEN characters of SRC into OUT from index 0 and returns the byte count; OUT may be
+ * SRC itself (a byte never lands past the characters it came from). Throws qemu-ga's errors.
+ */
+function decodeInto(src: string | Uint8Array, len: number, out: Uint8Array): number {
+  const text = typeof src === 'string' ? src : null;
   let n = 0, v = 0, inGroup = 0, pad = 0, groupStart = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (let i = 0; i < len; i++) {
+    const c = text !== null ? text.charCodeAt(i) : (src as Uint8Array)[i];
     if (c === LF) continue;
     const rank = c < 256 ? RANK[c] : -1;
     if (rank < 0 && c !== EQ) fail('Base64 data contains invalid characters');
@@ -34,7 +38,28 @@ export function decodeBase64(text: string): Buffer {
     v = 0; inGroup = 0; pad = 0;
   }
   if (inGroup > 0) fail(`Base64 data ends with an incomplete group of ${inGroup} character${inGroup > 1 ? 's' : ''} at offset ${groupStart}: pad it with '=' to four`);
-  return out.subarray(0, n);
+  return n;
+}
+
+/** The bytes of TEXT, or qemu-ga's error for characters outside its alphabet. */
+export function decodeBase64(text: string): Buffer {
+  const out = Buffer.allocUnsafe(Math.floor(text.length / 4) * 3);
+  return out.subarray(0, decodeInto(text, text.length, out));
+}
+
+const UNESCAPE: Record<number, number> = { 0x22: 0x22, 0x27: 0x27, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+
+/**
+ * The bytes of a base64 string left in the request (a big guest-file-write), decoded where it
+ * lies: the request's text costs no second copy. Once only: the text is gone afterwards.
+ */
+export function decodeBase64InPlace(s: StringInBytes): Buffer {
+  const b = s.bytes.subarray(s.from, s.to);
+  s.used();
+  // The JSON escapes first (the string holds only one-letter ones, see findBigString), then the base64.
+  let w = 0;
+  for (let r = 0; r < b.length; r++) b[w++] = b[r] === 0x5c ? UNESCAPE[b[++r]] : b[r];
+  return b.subarray(0, decodeInto(b, w, b));
 }
 
 /** TEXT in canonical form (no line breaks), for code that takes standard base64. */

@@ -5,7 +5,7 @@
 import { MAX_HANDLES, READ_CHUNK, READ_MAX } from '../actions/file-handles';
 import { QgaError } from '../wire/reply';
 import { command } from './command';
-import { int64, object, oneOf, optional, Schema, str } from './schema';
+import { base64Text, int64, object, oneOf, optional, Schema, str } from './schema';
 
 const handle = int64('integer, from guest-file-open');
 
@@ -42,7 +42,7 @@ export const fileCommands = [
   command({
     name: 'guest-file-write',
     description: 'Write base64 `buf-b64` (its first `count` bytes); returns count and eof.',
-    args: object({ handle, 'buf-b64': str({ maxLength: 64 << 20, doc: 'base64 (line breaks allowed)' }), count: optional(int64('integer')) }),
+    args: object({ handle, 'buf-b64': base64Text({ maxLength: 64 << 20, doc: 'base64 (line breaks allowed)' }), count: optional(int64('integer')) }),
     run: (a, ctx) => ctx.files.write(a.handle, a['buf-b64'], a.count),
   }),
   command({

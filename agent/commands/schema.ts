@@ -2,7 +2,7 @@
 // gives qemu-ga's error texts ("Parameter 'x' is missing", "Invalid parameter type for 'x',
 // expected: integer") and the handler gets typed, validated values. Unknown keys are errors.
 
-import type { JsonObject, JsonValue } from '../wire/json-parse';
+import { JsonObject, JsonValue, StringInBytes } from '../wire/json-parse';
 import { RawJson } from '../wire/json-write';
 import { QgaError } from '../wire/reply';
 
@@ -95,6 +95,23 @@ export function str(opts: { maxLength?: number; pattern?: RegExp; doc?: string }
       if (v.length > maxLength) return bad(name, `is too long (at most ${maxLength} characters)`);
       if (opts.pattern && !opts.pattern.test(v)) return bad(name, `has an invalid format (expected ${opts.doc ?? opts.pattern.source})`);
       return v;
+    },
+  };
+}
+
+/** A base64 string: a big one may stay in the request's bytes (wire/big-string.ts), for decodeBase64InPlace. */
+export function base64Text(opts: { maxLength: number; doc: string }): Schema<string | StringInBytes> & { inPlace: true } {
+  const text = str(opts);
+  return {
+    kind: 'string',
+    doc: opts.doc,
+    inPlace: true,
+    check(v, name) {
+      if (!(v instanceof StringInBytes)) return text.check(v, name);
+      // Its content is ASCII with one-letter escapes: one character per byte, less one per escape.
+      let length = v.to - v.from;
+      for (let i = v.bytes.indexOf(0x5c, v.from); length > opts.maxLength && i >= 0 && i < v.to; i = v.bytes.indexOf(0x5c, i + 2)) length--;
+      return length > opts.maxLength ? bad(name, `is too long (at most ${opts.maxLength} characters)`) : v;
     },
   };
 }

@@ -7,7 +7,7 @@
 
 import { RawJson } from './json-write';
 
-export type JsonValue = null | boolean | number | bigint | RawJson | string | JsonValue[] | JsonObject;
+export type JsonValue = null | boolean | number | bigint | RawJson | string | StringInBytes | JsonValue[] | JsonObject;
 export interface JsonObject { [key: string]: JsonValue }
 
 /** A JSON object as parsed here (no prototype), not an array, a bigint or a kept number text. */
@@ -16,6 +16,17 @@ export function isJsonObject(v: unknown): v is JsonObject {
 }
 
 export class JsonSyntaxError extends Error {}
+
+/** A string value left unparsed in the request's bytes (its content is BYTES[FROM, TO)): a big base64 argument. */
+export class StringInBytes {
+  private spent = false;
+  constructor(readonly bytes: Buffer, readonly from: number, readonly to: number) {}
+  /** Its bytes are being reused (decoded in place): it can be read only once. */
+  used(): void {
+    if (this.spent) throw new Error('a string left in the request bytes was read twice');
+    this.spent = true;
+  }
+}
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -27,14 +38,22 @@ function fail(what: string): never {
   throw new JsonSyntaxError(`JSON parse error, ${what}`);
 }
 
-export function parseJson(bytes: Buffer): JsonValue {
+/** Parses BYTES; with HOLE, the string at HOLE's place is not read but returned as HOLE. */
+export function parseJson(bytes: Buffer, hole?: StringInBytes): JsonValue {
   let text: string;
+  let holeAt = -1;
   try {
-    text = decoder.decode(bytes);
+    if (!hole) text = decoder.decode(bytes);
+    else {
+      // Decoded in two parts around the string's content: the quotes are ASCII, so no UTF-8 sequence spans a cut.
+      const head = decoder.decode(bytes.subarray(0, hole.from));
+      holeAt = head.length - 1;
+      text = head + decoder.decode(bytes.subarray(hole.to));
+    }
   } catch {
     fail('invalid UTF-8 sequence in string');
   }
-  const p = new Parser(text);
+  const p = new Parser(text, holeAt, hole);
   const value = p.value();
   p.end();
   return value;
@@ -42,7 +61,7 @@ export function parseJson(bytes: Buffer): JsonValue {
 
 class Parser {
   private i = 0;
-  constructor(private readonly s: string) {}
+  constructor(private readonly s: string, private readonly holeAt = -1, private readonly hole?: StringInBytes) {}
 
   end(): void {
     this.skip();
@@ -66,7 +85,10 @@ class Parser {
     switch (c) {
       case '{': return this.object();
       case '[': return this.array();
-      case '"': case "'": return this.string();
+      case '"': case "'":
+        if (this.i !== this.holeAt) return this.string();
+        this.i += 2;
+        return this.hole!;
       case undefined: case '}': case ']': case ',': case ':': return fail('expecting value');
     }
     return this.scalar();
@@ -85,6 +107,7 @@ class Parser {
         this.value();
         fail('key is not a string in object');
       }
+      if (this.i === this.holeAt) fail('key left unread');
       const key = this.string();
       this.skip();
       if (this.s[this.i] !== ':') fail('missing : in object pair');

@@ -57,6 +57,8 @@ function strayText(b: number): string {
  */
 const FIRST_BLOCK = 64 << 10;
 const SMALL_BLOCK = 1 << 10;
+/** A message this big keeps its block even when the block is mostly unused: copying it would double it. */
+const KEEP_BLOCK = 1 << 20;
 
 /**
  * Bytes of one span of input (a message, or a candidate line) gathered across pushes, kept in one
@@ -117,8 +119,8 @@ class Span {
     else {
       if (this.from >= 0 && to > this.from) this.append(chunk, this.from, to);
       // The block is the message's own now (a new span starts a new one), unless most of it is
-      // unused: a small queued message must not hold a large block.
-      text = this.size * 2 >= this.block.length ? this.block.subarray(0, this.size) : Buffer.from(this.block.subarray(0, this.size));
+      // unused: a small queued message must not hold a large block; a big one may (only written pages are resident).
+      text = this.size * 2 >= this.block.length || this.size >= KEEP_BLOCK ? this.block.subarray(0, this.size) : Buffer.from(this.block.subarray(0, this.size));
     }
     this.stop();
     return text;

@@ -119,6 +119,16 @@ test('a message of exactly the limit passes, one byte more does not', () => {
   assert.equal(frames([req], { maxBytes: req.length - 1, maxDepth: 8 }).map((x) => x.slice(0, 32)), ['E:JSON token size limit exceeded']);
 });
 
+test('a big message keeps the block it was gathered in: no second copy, however large the limit', () => {
+  const got: Buffer[] = [];
+  const lx = new FrameLexer({ message: (t) => got.push(t), error: () => {}, isRequest }, { maxBytes: 64 << 20, maxDepth: 8 });
+  const req = Buffer.from(`{"x":"${'a'.repeat(3 << 20)}"}`);
+  for (let i = 0; i < req.length; i += 65536) lx.push(req.subarray(i, i + 65536));
+  assert.is(got.length, 1);
+  assert.ok(got[0].equals(req));
+  assert.is(got[0].buffer.byteLength, (64 << 20) + 1, 'handed out in its own block');
+});
+
 test('random bytes, then a newline and a request: the request is always framed', () => {
   let seed = 7;
   const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
