@@ -37,7 +37,7 @@ S('tarball: unpacked anywhere, installs into a sysvinit tree with its own Node 1
   const dir = path.join(work, fs.readdirSync(work)[0]);
   assert.is(execFileSync(path.join(dir, 'node'), ['--version'], { encoding: 'utf8' }).trim(), 'v16.20.2');
   assert.match(execFileSync(path.join(dir, 'phoenix-ga'), ['--version'], { encoding: 'utf8' }), /^phoenix-ga \d+\.\d+\.\d+/);
-  assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort(), ['agent.js', 'ctl.js', 'supervisor.js'], 'the guest programs only: no panel program, no test worker');
+  assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort(), ['agent-rare.js', 'agent.js', 'ctl.js', 'supervisor.js'], 'the guest programs only: no panel program, no test worker');
   for (const doc of DOCS) assert.ok(fs.existsSync(path.join(dir, 'docs', doc)), `docs/${doc}, which --help promises`);
   const root = await prepareRoot(await ensureTree('sysvinit'), 'pkg-tarball');
   const host = tempDir('pga-tar-');
@@ -52,6 +52,8 @@ S('tarball: unpacked anywhere, installs into a sysvinit tree with its own Node 1
     assert.is((await c.exec('/usr/lib/phoenix-ga/current/node --version')).stdout, 'v16.20.2\n');
     const q = await waitFor('socket', async () => { try { return await QgaClient.connect(path.join(host, 'agent.sock')); } catch { return null; } }, 15_000, 200);
     assert.is((await q.request('guest-get-osinfo')).return.id, 'debian');
+    // A command whose code is in agent-rare.js: shipped beside agent.js and loaded from there.
+    assert.ok(Array.isArray((await q.request('phoenix-get-host-keys')).return?.keys));
     const stats = (await q.request('phoenix-get-stats')).return;
     assert.is(stats.boot.length, 36);
     q.close();
