@@ -96,6 +96,7 @@ const rows = [
   row(`a ${bigreq.phoenix.requestMB.toFixed(0)} MB request: memory back after the reply (s)`, bigreq.phoenix.backMs === null ? NaN : bigreq.phoenix.backMs / 1000, '<= 10', bigreq.qemu?.backMs == null ? null : bigreq.qemu.backMs / 1000, bigreq.phoenix.backMs !== null && bigreq.phoenix.backMs <= 10_000),
   row('bundle, supervisor (KB)', size('supervisor.js'), '<= 34', null, size('supervisor.js') <= 34),
   row('bundle, worker (KB)', size('agent.js'), '<= 200', null, size('agent.js') <= 200),
+  row('bundle, rare commands loaded at first use (KB)', size('agent-rare.js'), 'info', null, null),
   row('heartbeat receiver, verified/s per CPU-second', collector.perCpuSecond, '>= 20000', null, collector.perCpuSecond >= 20000),
 ];
 

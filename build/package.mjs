@@ -28,7 +28,7 @@ const out = pathOpt('--out', 'dist/pkg');
 const only = opt('--only');
 const releaseKeys = opt('--release-keys') && pathOpt('--release-keys');
 /** What runs in the guest. The test worker (agent-test.js) and the panel's programs do not ship. */
-const GUEST = ['supervisor.js', 'agent.js', 'ctl.js'];
+const GUEST = ['supervisor.js', 'agent.js', 'agent-rare.js', 'ctl.js'];
 const PANEL = ['phoenix-ga-receiver.js', 'phoenix-ga-ctl.js'];
 for (const f of [...GUEST, ...PANEL, 'phoenix-ga', 'init']) if (!existsSync(join(dist, f))) throw new Error(`${join(dist, f)} is missing: run npm run build first`);
 try { execFileSync('strip', ['--version'], { stdio: 'ignore' }); } catch { throw new Error('strip is missing: apt-get install binutils (build/setup.sh does)'); }

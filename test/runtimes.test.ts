@@ -27,6 +27,8 @@ for (const version of ['16.20.2', '20.20.2', '26.12.1']) {
       assert.ok((await c.request('guest-info')).return.supported_commands.length > 30);
       assert.is((await c.request('guest-get-osinfo')).return.machine, 'x86_64');
       assert.ok((await c.request('guest-network-get-interfaces')).return.some((i: { name: string }) => i.name === 'lo'));
+      // Its code is in agent-rare.js, loaded at this first call.
+      assert.ok(Array.isArray((await c.request('phoenix-get-host-keys')).return?.keys));
       await c.request('phoenix-set-stats', { interval: 1 });
       const stats = await waitFor('a sample', async () => { const s = (await c.request('phoenix-get-stats')).return; return s.samples.length > 0 && s; }, 10_000, 300);
       // Node 16 has no fs.statfs: one `stat -f` per file system, said so in the reply (how many

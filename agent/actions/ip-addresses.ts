@@ -8,10 +8,11 @@ import fs = require('fs');
 import { checkAddress, CheckedAddress } from '../net/address';
 import { classifyInterfaces } from '../net/classify';
 import { changeLive, liveAddresses, LiveAddress } from '../net/live';
-import { detectRenderer, PersistChange } from '../net/persist';
+import type { PersistChange } from '../net/persist';
 import { primaryAddresses } from '../net/primary';
 import type { Host } from '../os/host';
 import type { System } from '../os/system';
+import { rare } from '../rare/load';
 import { QgaError } from '../wire/reply';
 
 export interface AddressReply {
@@ -45,7 +46,7 @@ function interfaceExists(iface: string): boolean {
 async function check(sys: System, a: { interface: string; address: string; prefix: number }, persist: boolean) {
   const c = checkAddress(a.interface, a.address, a.prefix);
   if (!interfaceExists(c.iface)) fail(`Parameter 'interface': there is no interface '${c.iface}'`);
-  const detection = persist ? detectRenderer(sys, c.iface) : null;
+  const detection = persist ? rare().detectRenderer(sys, c.iface) : null;
   if (detection && !detection.ok) fail(`cannot tell how to persist the address: ${detection.reason}; nothing was changed (for a live-only change: "persist": false, or phoenix-ga-ctl add-ip/remove-ip --no-persist)`);
   const live = await liveAddresses(sys);
   return { c, renderer: detection && detection.ok ? detection.renderer : null, live };
@@ -105,7 +106,7 @@ export async function listAddresses(sys: System, host: Host, iface: string | und
   const p = primaryAddresses(host);
   const primary = [p.ipv4, p.ipv6].filter((x) => x !== null).map((x) => `${x!.iface} ${key(x!)}`);
   return names.map((name) => {
-    const detection = detectRenderer(sys, name);
+    const detection = rare().detectRenderer(sys, name);
     const mine = live.filter((x) => x.iface === name && !(x.family === 6 && /^fe[89ab]/.test(x.address)));
     const persisted = detection.ok ? detection.renderer.list(sys, name) : null;
     const c = classes.get(name);

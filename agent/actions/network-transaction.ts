@@ -11,12 +11,13 @@ import * as fs from 'fs';
 import { copyConfigFiles, restoreConfigFiles } from '../net/config-files';
 import { BootClock, deadlineIn, secondsLeft } from '../net/deadline';
 import { cidrOf, convergeInterface, readInterface } from '../net/interface-state';
-import { detectRenderer, PersistChange, PersistRoute, Renderer, sameRoute } from '../net/persist';
+import type { PersistChange, PersistRoute, Renderer } from '../net/persist';
 import { checkReachable } from '../net/reachability';
 import type { Route } from '../net/routes';
 import { checkTxnArgs, routesAsked, targetState, TxnArgs } from '../net/transaction-plan';
 import type { TransactionStore, Txn } from '../net/transaction-store';
 import type { System } from '../os/system';
+import { rare } from '../rare/load';
 import { QgaError } from '../wire/reply';
 import { reloadAfter } from './ip-addresses';
 
@@ -59,7 +60,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
   let timer: NodeJS.Timeout | null = null;
 
   const rendererFor = (iface: string): Renderer => {
-    const det = detectRenderer(sys, iface);
+    const det = rare().detectRenderer(sys, iface);
     return det.ok ? det.renderer : fail(`cannot tell how to persist the change: ${det.reason}; nothing was changed (for a live-only change: "persist": false)`);
   };
 
@@ -176,6 +177,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     const as = (r: Route | PersistRoute): PersistRoute => ({ iface: t.interface, family: r.family, to: r.to, ...(r.via ? { via: r.via } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}) });
     const replaced = (r: PersistRoute) => (r.to === 'default' ? asked.defaults.includes(r.family) : asked.others);
     const wanted = asked.routes.map(as);
+    const { sameRoute } = rare();
     const gone: PersistRoute[] = [];
     for (const r of [...t.before.routes.map(as), ...renderer.listRoutes(sys, t.interface).map(as)]) {
       if (replaced(r) && !t.after.routes.some((x) => sameRoute(as(x), r)) && !gone.some((x) => sameRoute(x, r))) gone.push(r);

@@ -30,7 +30,7 @@ export const releaseCommands = [
     description: `Write one chunk (at most ${MAX_CHUNK_BYTES} bytes) of a release file into the upload of \`version\` (root's staging directory); \`offset\` is where it goes (at most the size present: a resend replaces the rest); with \`sha256\`, the whole file is checked after the chunk. A new version's upload replaces another unfinished one.`,
     args: object({
       version,
-      file: str({ maxLength: 64, doc: 'manifest.json, manifest.sig, or a file the release carries (supervisor.js, agent.js, ctl.js, node, init/...)' }),
+      file: str({ maxLength: 64, doc: 'manifest.json, manifest.sig, or a file the release carries (supervisor.js, agent.js, agent-rare.js, ctl.js, node, init/...)' }),
       offset: int({ min: 0, max: 2 ** 32, doc: 'byte offset of this chunk in the file' }),
       data: str({ maxLength: Math.ceil(MAX_CHUNK_BYTES / 3) * 4 + 4096, doc: 'the chunk, base64' }),
       sha256: optional(str({ maxLength: 64, doc: "the whole file's sha256, to check it after this chunk (its last)" })),

@@ -29,7 +29,7 @@ export const INSTALL_EXIT = { ok: 0, failed: 1, usage: 2, unknownLayout: 4 } as 
 
 export interface Payload {
   version: string;
-  /** Directory with supervisor.js, agent.js, ctl.js and init/. */
+  /** Directory with supervisor.js, agent.js, agent-rare.js, ctl.js and init/. */
   dir: string;
   /** The Node runtime to install. */
   node: string;
@@ -57,7 +57,7 @@ export interface Outcome {
   kept?: string;
 }
 
-const BUNDLES = ['supervisor.js', 'agent.js', 'ctl.js'];
+const BUNDLES = ['supervisor.js', 'agent.js', 'agent-rare.js', 'ctl.js'];
 const INIT_FILES = ['phoenix-ga.sh', 'etc/phoenix-ga.conf', 'systemd/phoenix-ga.service', 'sysvinit/inittab.block', 'upstart/phoenix-ga.conf'];
 
 function initText(payload: Payload, rel: string): string {

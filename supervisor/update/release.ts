@@ -12,10 +12,10 @@ export const MANIFEST_FORMAT = 1;
 export const VERSION_PATTERN = /^\d{1,6}\.\d{1,6}\.\d{1,6}(-[0-9A-Za-z.]{1,40})?$/;
 export const KEY_ID_HEX = 16;
 /** What a release may carry, and nothing else: names never come from the panel as paths. */
-export const RELEASE_FILES = ['supervisor.js', 'agent.js', 'ctl.js', 'node', 'init/phoenix-ga.sh', 'init/etc/phoenix-ga.conf',
+export const RELEASE_FILES = ['supervisor.js', 'agent.js', 'agent-rare.js', 'ctl.js', 'node', 'init/phoenix-ga.sh', 'init/etc/phoenix-ga.conf',
   'init/systemd/phoenix-ga.service', 'init/sysvinit/inittab.block', 'init/upstart/phoenix-ga.conf'] as const;
 /** The files of a version directory without which it cannot run (node comes from the installed version when absent). */
-export const REQUIRED_FILES = ['supervisor.js', 'agent.js', 'ctl.js'];
+export const REQUIRED_FILES = ['supervisor.js', 'agent.js', 'agent-rare.js', 'ctl.js'];
 /** A release's next signing key, installed beside the current ones when it is applied (key rotation). */
 export const NEXT_KEY_PATTERN = /^release-keys\/[0-9a-f]{16}\.pub$/;
 /** The names an upload may use: the manifest, its signature and the release's files. */

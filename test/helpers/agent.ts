@@ -27,6 +27,8 @@ export interface AgentOptions {
   wrap?: string[];
   /** The Node binary to run the supervisor (and so the worker) on; default this one. */
   node?: string;
+  /** The supervisor bundle to run (its directory holds the worker's); default dist/supervisor.js. */
+  supervisor?: string;
   vmId?: string;
 }
 
@@ -68,7 +70,7 @@ export function startAgent(o: AgentOptions = {}): Agent {
   const dir = o.dir ?? tempDir();
   const sock = path.join(dir, 'agent.sock');
   const runDir = path.join(dir, 'run');
-  const args = [SUPERVISOR, '--channel', o.channel ?? `unix:${sock}`, '--run-dir', runDir, '--log-file', '-',
+  const args = [o.supervisor ?? SUPERVISOR, '--channel', o.channel ?? `unix:${sock}`, '--run-dir', runDir, '--log-file', '-',
     '--heartbeat-interval', String(o.interval ?? 0.2), '--hang-timeout', String(o.hangTimeout ?? 1.5), '--vm-id', o.vmId ?? 'vm-test'];
   if (o.heartbeatPort) args.push('--heartbeat', `127.0.0.1:${o.heartbeatPort}`, '--heartbeat-key', o.keyFile!);
   if (o.testCommands) args.push('--test-commands');

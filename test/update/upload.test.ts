@@ -50,7 +50,7 @@ test('an upload resumes after the worker is killed, from the sizes the status re
     const gap = await put(c, 'agent.js', 3 * CHUNK, 4 * CHUNK);
     assert.is(gap.error.desc, `Parameter 'offset' is ${3 * CHUNK}, past the ${2 * CHUNK} bytes of agent.js present; resume at ${2 * CHUNK}`);
     assert.is((await put(c, 'agent.js', 2 * CHUNK, agentSize, true)).error, undefined);
-    for (const f of ['supervisor.js', 'ctl.js', 'init/phoenix-ga.sh', 'init/etc/phoenix-ga.conf', 'init/systemd/phoenix-ga.service', 'init/sysvinit/inittab.block', 'init/upstart/phoenix-ga.conf']) {
+    for (const f of ['supervisor.js', 'agent-rare.js', 'ctl.js', 'init/phoenix-ga.sh', 'init/etc/phoenix-ga.conf', 'init/systemd/phoenix-ga.service', 'init/sysvinit/inittab.block', 'init/upstart/phoenix-ga.conf']) {
       assert.is((await put(c, f, 0, fs.statSync(path.join(dir, 'rel', f)).size, true)).error, undefined, f);
     }
     const done = (await c.request('phoenix-release-status', { version: V })).return;
