@@ -17,10 +17,14 @@ export interface ProcStat {
   ctxt: number | null;
 }
 
+const WANTED_LINE = /^\s*(?:cpu|processes\s|procs_running\s|ctxt\s)/;
+
 /** Parses /proc/stat; older kernels have fewer columns (no steal before 2.6.11, no guestnice before 2.6.33). */
 export function parseProcStat(text: string): ProcStat {
   const out: ProcStat = { total: {}, cpus: [], processes: null, running: null, ctxt: null };
   for (const line of text.split('\n')) {
+    // Not split: the intr and softirq lines (one number per interrupt, thousands on a large VM).
+    if (!WANTED_LINE.test(line)) continue;
     const f = line.trim().split(/\s+/);
     const m = /^cpu(\d*)$/.exec(f[0]);
     if (m) {

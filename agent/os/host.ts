@@ -21,6 +21,11 @@ export interface Host {
   readonly root: string;
   /** A file's text, or null when it cannot be read. */
   read(p: string): string | null;
+  /**
+   * P held open and read again from offset 0 at each call (null while it cannot be read; the next
+   * call opens it again): for files the kernel writes anew at each read, read at every sample.
+   */
+  held(p: string): () => string | null;
   /** The file's bytes (the first MAX of them, when given: a firmware file read through a slow port), or null. */
   readBytes(p: string, max?: number): Buffer | null;
   list(p: string): string[];
@@ -56,11 +61,14 @@ export function createHost(root = '/'): Host {
   const at = (p: string): string => (root === '/' ? p : path.join(root, p));
   let spawned = 0;
   const statfsSync = (fs as unknown as { statfsSync?: (p: string) => StatFsResult }).statfsSync;
+  // One buffer for every held file: each read is done and turned into text before the next.
+  const scratch = { buf: Buffer.alloc(0) };
   return {
     root,
     read(p) {
       try { return fs.readFileSync(at(p), 'utf8'); } catch { return null; }
     },
+    held: (p) => heldReader(at(p), scratch),
     readBytes(p, max) {
       if (max === undefined) { try { return fs.readFileSync(at(p)); } catch { return null; } }
       let fd: number;
@@ -128,6 +136,29 @@ export function createHost(root = '/'): Host {
     addresses: () => os.networkInterfaces(),
     timeNs: () => BigInt(Date.now()) * 1_000_000n,
     spawned: () => spawned,
+  };
+}
+
+/**
+ * One pread per call instead of open, read, read and close. A /proc sequence file returns at most
+ * a page per read, so reads go on to the end; a file that fills the buffer gets one twice as big.
+ */
+function heldReader(file: string, scratch: { buf: Buffer }): () => string | null {
+  let fd = -1;
+  return () => {
+    try {
+      if (fd < 0) fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      let n = 0;
+      for (let got = 1; got > 0; n += got) {
+        if (n === scratch.buf.length) { const b = Buffer.allocUnsafe(Math.max(8192, n * 2)); scratch.buf.copy(b); scratch.buf = b; }
+        got = fs.readSync(fd, scratch.buf, n, scratch.buf.length - n, n);
+      }
+      return scratch.buf.toString('utf8', 0, n);
+    } catch {
+      if (fd >= 0) try { fs.closeSync(fd); } catch { /* already gone */ }
+      fd = -1;
+      return null;
+    }
   };
 }
 

@@ -43,24 +43,37 @@ export function isWholeDisk(host: Host, name: string): boolean {
   return !/^(loop|ram|zram)\d/.test(name) && host.exists(`/sys/block/${name}`);
 }
 
-export async function readCounters(host: Host, now: () => number): Promise<Counters> {
-  const mounts = localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? ''));
+/** How readCounters gets a file's text: host.read, or heldReads for a reader that comes back every minute. */
+export type ReadText = (p: string) => string | null;
+
+/** Keeps each file open once read (one pread per file and sample: the sampler reads the same nine). */
+export function heldReads(host: Host): ReadText {
+  const files = new Map<string, () => string | null>();
+  return (p) => {
+    let f = files.get(p);
+    if (!f) files.set(p, f = host.held(p));
+    return f();
+  };
+}
+
+export async function readCounters(host: Host, now: () => number, read: ReadText = (p) => host.read(p)): Promise<Counters> {
+  const mounts = localMounts(parseMountinfo(read('/proc/self/mountinfo') ?? ''));
   // One file system once, even when it is mounted twice.
   const seen = new Set<string>();
   const unique = mounts.filter((m) => { const k = `${m.major}:${m.minor}`; if (seen.has(k)) return false; seen.add(k); return true; });
   const filesystems = await Promise.all(unique.map(async (mount) => ({ mount, usage: await host.usage(mount.mountpoint) })));
-  const uptime = host.read('/proc/uptime');
+  const uptime = read('/proc/uptime');
   return {
     at: now(),
-    boot: (host.read('/proc/sys/kernel/random/boot_id') ?? '').trim(),
-    stat: parseProcStat(host.read('/proc/stat') ?? ''),
-    mem: parseMeminfo(host.read('/proc/meminfo') ?? ''),
-    disks: parseDiskstats(host.read('/proc/diskstats') ?? '').filter((d) => isWholeDisk(host, d.name)),
-    net: parseNetDev(host.read('/proc/net/dev') ?? ''),
-    loadavg: parseLoadavg(host.read('/proc/loadavg') ?? ''),
+    boot: (read('/proc/sys/kernel/random/boot_id') ?? '').trim(),
+    stat: parseProcStat(read('/proc/stat') ?? ''),
+    mem: parseMeminfo(read('/proc/meminfo') ?? ''),
+    disks: parseDiskstats(read('/proc/diskstats') ?? '').filter((d) => isWholeDisk(host, d.name)),
+    net: parseNetDev(read('/proc/net/dev') ?? ''),
+    loadavg: parseLoadavg(read('/proc/loadavg') ?? ''),
     uptimeS: uptime ? Number(uptime.split(' ')[0]) : null,
     processes: host.list('/proc').filter((n) => /^\d+$/.test(n)).length,
-    oomKills: parseVmstatOomKills(host.read('/proc/vmstat') ?? ''),
+    oomKills: parseVmstatOomKills(read('/proc/vmstat') ?? ''),
     filesystems,
   };
 }

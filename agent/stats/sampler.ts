@@ -2,7 +2,7 @@
 // 5 s after start so a fresh agent has something to show) into the history.
 
 import type { Host } from '../os/host';
-import { Counters, readCounters } from './counters';
+import { Counters, heldReads, readCounters } from './counters';
 import type { History } from './history';
 import { computeSample, Sample } from './sample';
 
@@ -24,6 +24,7 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
   let prev: Counters | null = null;
   let timer: NodeJS.Timeout | null = null;
   let cost: { cpuUs: number; spawned: number } | null = null;
+  const read = heldReads(opts.host);
   const schedule = (ms: number): void => {
     timer = setTimeout(tick, ms);
     timer.unref();
@@ -32,7 +33,7 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
     try {
       const cpu0 = process.cpuUsage();
       const spawned0 = opts.host.spawned();
-      const cur = await readCounters(opts.host, opts.now);
+      const cur = await readCounters(opts.host, opts.now, read);
       // Numbered after what the history holds: a sample it failed to store leaves no gap.
       if (prev) opts.history.push(computeSample(prev, cur, (opts.history.last() ?? 0) + 1, Date.now()));
       prev = cur;
@@ -46,7 +47,7 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
   // A first reading is the baseline the first sample's rates are measured against: a second
   // after start, off the path to the first reply (it reads a dozen /proc files).
   const baseline = setTimeout(() => {
-    if (!prev) readCounters(opts.host, opts.now).then((c) => { prev ??= c; }, (e) => opts.onError(e as Error));
+    if (!prev) readCounters(opts.host, opts.now, read).then((c) => { prev ??= c; }, (e) => opts.onError(e as Error));
   }, Math.min(BASELINE_MS, interval / 2));
   baseline.unref();
   schedule(Math.min(FIRST_SAMPLE_MS, interval));
@@ -58,7 +59,7 @@ export function startSampler(opts: { host: Host; history: History; intervalMs: n
       schedule(ms);
     },
     async current() {
-      const cur = await readCounters(opts.host, opts.now);
+      const cur = await readCounters(opts.host, opts.now, read);
       // Asked before the baseline was read: this reading becomes it, and rates are not known yet.
       const base = prev;
       prev ??= cur;
