@@ -251,7 +251,14 @@ export class Service {
     this.#owedReplies = '';
     this.#worker = w;
     this.#restart = { ...this.#restart, lastSpawnAt: w.spawnedAt };
-    this.#setState('starting');
+    this.#state = 'starting';
+    // The OOM baseline and the state file (its epoch loads crypto: ~14 ms on Node 16) once what
+    // waits on the spawn is done, the first beat at start; the worker is still starting Node then.
+    setImmediate(() => {
+      if (this.#worker !== w) return;
+      w.refreshOomBaseline();
+      if (this.#state === 'starting') this.#setState('starting');
+    });
   }
 
   #onWorkerMessage(w: Worker, m: FromWorker): void {

@@ -97,10 +97,8 @@ export class Worker {
     this.pid = this.#child.pid ?? -1;
     this.statm = heldFile(`/proc/${this.pid}/statm`);
     this.wchan = heldFile(`/proc/${this.pid}/wchan`);
-    if (this.pid > 0) {
-      try { fs.writeFileSync(`/proc/${this.pid}/oom_score_adj`, String(WORKER_OOM_SCORE_ADJ)); } catch { /* not permitted */ }
-      this.refreshOomBaseline();
-    }
+    // The OOM baseline is taken by the service once the spawn's first beat is out (refreshOomBaseline).
+    if (this.pid > 0) try { fs.writeFileSync(`/proc/${this.pid}/oom_score_adj`, String(WORKER_OOM_SCORE_ADJ)); } catch { /* not permitted */ }
     this.#child.stderr!.setEncoding('utf8');
     this.#child.stderr!.on('data', (d: string) => this.#onStderr(d));
     this.#child.on('message', (m: FromWorker) => {

@@ -6,8 +6,9 @@
 // at any moment finds the transaction on restart: past its deadline it is reverted at once,
 // before it the timer is armed again (agent/net/deadline.ts: no clock jump moves it).
 
-import * as crypto from 'crypto';
-import * as fs from 'fs';
+// crypto only for a new transaction's id: loaded then, not at the worker's start.
+import type * as cryptoModule from 'crypto';
+import fs = require('fs');
 import { copyConfigFiles, restoreConfigFiles } from '../net/config-files';
 import { BootClock, deadlineIn, secondsLeft } from '../net/deadline';
 import { cidrOf, convergeInterface, readInterface } from '../net/interface-state';
@@ -130,7 +131,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     const before = await readInterface(sys, a.interface);
     const after = targetState(a, addrs, before);
     const t: Txn = {
-      id: a.id ?? `net-${crypto.randomBytes(6).toString('hex')}`, interface: a.interface, state: 'applying', created: now(), confirmWithin: a['confirm-within'],
+      id: a.id ?? `net-${(require('crypto') as typeof cryptoModule).randomBytes(6).toString('hex')}`, interface: a.interface, state: 'applying', created: now(), confirmWithin: a['confirm-within'],
       deadline: deadlineIn(clock, a['confirm-within']), before, after, persist: a.persist !== false, check: a.check ?? null, routesAsked: routesAsked(a, after),
     };
     store.data.pending = t;
