@@ -40,6 +40,8 @@ export interface Host {
   blockDevice(p: string): { major: number; minor: number } | null;
   /** Usage of the file system mounted at P (statfs), or null. */
   usage(p: string): Promise<FsUsage | null>;
+  /** The kernel's host name: uname's (one syscall, not four for /proc/sys/kernel/hostname) on the live system. */
+  hostName(): string;
   /** Addresses of the interfaces that are up, from getifaddrs (live system only). */
   addresses(): NodeJS.Dict<os.NetworkInterfaceInfo[]>;
   /** Wall-clock time in ns since the epoch. */
@@ -136,6 +138,7 @@ export function createHost(root = '/'): Host {
       spawned++;
       return statfsBySpawn(at(p));
     },
+    hostName: () => (root === '/' ? null : readText('/proc/sys/kernel/hostname')) ?? os.hostname(),
     addresses: () => os.networkInterfaces(),
     timeNs: () => BigInt(Date.now()) * 1_000_000n,
     spawned: () => spawned,
