@@ -21,6 +21,11 @@ export interface Host {
   readonly root: string;
   /** A file's text, or null when it cannot be read. */
   read(p: string): string | null;
+  /**
+   * A sysfs attribute's text (one value of at most a page, which sysfs hands over in one read),
+   * or null: open, one read, close, where read() needs a second read to see the end.
+   */
+  readAttribute(p: string): string | null;
   /** The file's bytes (the first MAX of them, when given: a firmware file read through a slow port), or null. */
   readBytes(p: string, max?: number): Buffer | null;
   list(p: string): string[];
@@ -65,15 +70,28 @@ function traceless<T>(f: () => T): T {
   try { return f(); } finally { Error.stackTraceLimit = limit; }
 }
 
+const PAGE = 4096;
+
 export function createHost(root = '/'): Host {
   const at = (p: string): string => (root === '/' ? p : path.join(root, p));
   let spawned = 0;
   const statfsSync = (fs as unknown as { statfsSync?: (p: string) => StatFsResult }).statfsSync;
   const readText = (p: string): string | null => { try { return fs.readFileSync(at(p), 'utf8'); } catch { return null; } };
   const readLink = (p: string): string | null => { try { return fs.readlinkSync(at(p)); } catch { return null; } };
+  // readAttribute's buffer: used synchronously only, never held.
+  const page = Buffer.alloc(PAGE);
   return {
     root,
     read: (p) => traceless(() => readText(p)),
+    readAttribute: (p) => traceless(() => {
+      let fd: number;
+      try { fd = fs.openSync(at(p), fs.constants.O_RDONLY); } catch { return null; }
+      try {
+        const n = fs.readSync(fd, page, 0, PAGE, null);
+        // A full page may not be all of it (not an attribute): read the file whole.
+        return n < PAGE ? page.toString('utf8', 0, n) : readText(p);
+      } catch { return null; } finally { fs.closeSync(fd); }
+    }),
     readBytes: (p, max) => traceless(() => {
       if (max === undefined) { try { return fs.readFileSync(at(p)); } catch { return null; } }
       let fd: number;
