@@ -167,10 +167,10 @@ const MAX_KNOWN_DISKS = 64;
  * device keeps its name, bus and serial while its sysfs node lives, and udev rewrites its record
  * by rename: the two identities say whether to look again (2 stats instead of ~15 reads).
  */
-function realDevice(host: Host, syspath: string): DiskAddress | null {
+function realDevice(host: Host, syspath: string, knownId?: string | null): DiskAddress | null {
   let cache = knownDisks.get(host);
   if (!cache) knownDisks.set(host, cache = new Map());
-  const id = host.identity(syspath);
+  const id = knownId !== undefined ? knownId : host.identity(syspath);
   const known = cache.get(syspath);
   if (known && id !== null && known.id === id && (known.udev === null || host.identity(known.udev) === known.udevId)) return known.disk;
   const uevent = properties(host.read(`${syspath}/uevent`));
@@ -196,9 +196,10 @@ function addressOf(host: Host, syspath: string, uevent: Record<string, string>, 
   return known || dev || serial ? disk : null;
 }
 
-function collect(host: Host, syspath: string, out: DiskAddress[], depth: number): void {
+/** ID: the identity of SYSPATH when the caller has it. */
+function collect(host: Host, syspath: string, out: DiskAddress[], depth: number, id?: string | null): void {
   if (!syspath.includes('/devices/virtual/block/')) {
-    const disk = realDevice(host, syspath);
+    const disk = realDevice(host, syspath, id);
     if (disk) out.unshift(disk);
     return;
   }
@@ -212,11 +213,22 @@ function collect(host: Host, syspath: string, out: DiskAddress[], depth: number)
 }
 
 /** The name (kernel device name) and disks behind DEVPATH (/sys/dev/block/M:m or /sys/block/X). */
+/** Where each device link led, by the identity of the node it leads to: one stat instead of readlink and a check. */
+const targets = new WeakMap<Host, Map<string, { id: string; syspath: string }>>();
+
 export function disksBehind(host: Host, devpath: string): { name: string; disks: DiskAddress[] } {
-  const syspath = sysfsTarget(host, devpath);
+  let cache = targets.get(host);
+  if (!cache) targets.set(host, cache = new Map());
+  const id = host.identity(devpath);
+  const known = cache.get(devpath);
+  const syspath = known && id !== null && known.id === id ? known.syspath : sysfsTarget(host, devpath);
   // Not in this sysfs (a container): the name only, as qemu-ga.
   if (!syspath) return { name: path.basename(devpath), disks: [] };
+  if (id !== null && known?.id !== id) {
+    if (cache.size >= MAX_KNOWN_DISKS) cache.clear();
+    cache.set(devpath, { id, syspath });
+  }
   const disks: DiskAddress[] = [];
-  collect(host, syspath, disks, 0);
+  collect(host, syspath, disks, 0, id);
   return { name: path.basename(syspath), disks };
 }
