@@ -55,7 +55,7 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
   let blocked = new Set(policy.block);
   let allowed = policy.allow ? new Set(policy.allow) : null;
   const isEnabled = (name: string): boolean => !blocked.has(name) && (allowed === null || allowed.has(name));
-  const full: CommandContext = { ...ctx, commands, isEnabled };
+  let full: CommandContext = { ...ctx, commands, isEnabled };
 
   const fail = (e: unknown, id: RequestId, name: string): Reply => {
     if (e instanceof QgaError) return { line: errorLine(e.cls, e.desc, id), delimited: false };
@@ -81,6 +81,8 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
     setPolicy(p) {
       blocked = new Set(p.block);
       allowed = p.allow ? new Set(p.allow) : null;
+      // A new context: what commands keep per context (guest-info's reply) is made again.
+      full = { ...ctx, commands, isEnabled };
     },
     lexicalError: (desc) => ({ line: errorLine('GenericError', desc, NO_ID), delimited: false }),
     parse(text) {

@@ -24,7 +24,7 @@ export const factCommands = [
     name: 'guest-get-host-name',
     description: 'The kernel host name.',
     args: noArgs,
-    run: (_a, ctx) => ({ 'host-name': (ctx.host.read('/proc/sys/kernel/hostname') ?? require('os').hostname()).trim() }),
+    run: (_a, ctx) => ({ 'host-name': ctx.host.hostName().trim() }),
   }),
   command({
     name: 'guest-get-time',

@@ -1,8 +1,12 @@
 // The protocol's own commands: sync, ping, info, and the supervisor's view.
 
 import type * as v8 from 'v8';
-import { command } from './command';
+import { RawJson, writeJson } from '../wire/json-write';
+import { command, CommandContext } from './command';
 import { int64, noArgs, object } from './schema';
+
+/** guest-info's reply, serialized once per context: the dispatcher makes a new context when the allow/block lists change. */
+const infos = new WeakMap<CommandContext, RawJson>();
 
 export const protocolCommands = [
   command({
@@ -28,14 +32,21 @@ export const protocolCommands = [
     name: 'guest-info',
     description: 'The agent version and every command with whether it is enabled.',
     args: noArgs,
-    run: (_a, ctx) => ({
-      version: ctx.config.version,
-      supported_commands: ctx.commands.map((c) => ({
-        enabled: ctx.isEnabled(c.name),
-        name: c.name,
-        'success-response': c.successResponse !== false,
-      })),
-    }),
+    run: (_a, ctx) => {
+      let info = infos.get(ctx);
+      if (!info) {
+        info = new RawJson(writeJson({
+          version: ctx.config.version,
+          supported_commands: ctx.commands.map((c) => ({
+            enabled: ctx.isEnabled(c.name),
+            name: c.name,
+            'success-response': c.successResponse !== false,
+          })),
+        }));
+        infos.set(ctx, info);
+      }
+      return info;
+    },
   }),
   command({
     name: 'phoenix-agent-status',

@@ -29,7 +29,7 @@ export interface Mount { id: number; major: number; minor: number; mountpoint: s
 
 /** mountinfo escapes space, tab, newline and backslash as \040 \011 \012 \134. */
 function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return !s.includes('\\') ? s : s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 export function parseMountinfo(text: string): Mount[] {
@@ -62,6 +62,19 @@ export function localMounts(mounts: Mount[], host?: Host): Mount[] {
   return out;
 }
 
+/**
+ * localMounts of a mountinfo text, with the lines of major 0 (proc, sysfs, tmpfs, cgroups: most of
+ * them) dropped before they are split; btrfs, which reports major 0, is kept.
+ */
+export function localMountinfo(text: string, host: Host): Mount[] {
+  const lines = text.split('\n').filter((line) => {
+    // The third field is MAJOR:MINOR.
+    const at = line.indexOf(' ', line.indexOf(' ') + 1) + 1;
+    return !line.startsWith('0:', at) || line.includes(' - btrfs ');
+  });
+  return localMounts(parseMountinfo(lines.join('\n')), host);
+}
+
 /** Bytes as qemu-ga reports them: used = blocks - free; total = used + what unprivileged users may still use. */
 export function usageBytes(u: FsUsage): { used: number; total: number; totalPrivileged: number } {
   return { used: (u.blocks - u.bfree) * u.bsize, total: (u.blocks - u.bfree + u.bavail) * u.bsize, totalPrivileged: u.blocks * u.bsize };
@@ -69,7 +82,7 @@ export function usageBytes(u: FsUsage): { used: number; total: number; totalPriv
 
 export async function fsInfo(host: Host): Promise<Array<Record<string, unknown>>> {
   // qemu-ga lists the newest mount first.
-  const mounts = localMounts(parseMountinfo(host.read('/proc/self/mountinfo') ?? ''), host).reverse();
+  const mounts = localMountinfo(host.read('/proc/self/mountinfo') ?? '', host).reverse();
   return Promise.all(mounts.map(async (m) => {
     const { name, disks } = disksBehind(host, `/sys/dev/block/${m.major}:${m.minor}`);
     const row: Record<string, unknown> = { name, mountpoint: m.mountpoint, type: m.type };

@@ -35,7 +35,7 @@ function ifindex(host: Host, name: string): number {
   const key = `${name} ${id}`;
   const known = id === null ? undefined : cache.get(key);
   if (known !== undefined) return known;
-  const index = Number(host.read(`/sys/class/net/${name}/ifindex`) ?? NaN);
+  const index = Number(host.readAttribute(`/sys/class/net/${name}/ifindex`) ?? NaN);
   if (id !== null) {
     if (cache.size >= MAX_INDEXES) cache.clear();
     cache.set(key, index);
@@ -59,7 +59,7 @@ export function interfaces(host: Host): Array<Record<string, unknown>> {
   const stats = parseNetDev(host.read('/proc/net/dev') ?? '');
   return interfaceNames(host).map((name) => {
     const row: Record<string, unknown> = { name };
-    const mac = host.read(`/sys/class/net/${name}/address`)?.trim();
+    const mac = host.readAttribute(`/sys/class/net/${name}/address`)?.trim();
     if (mac) row['hardware-address'] = mac;
     const ips = (addrs[name] ?? []).map((a) => ({
       'ip-address-type': a.family === 'IPv4' || (a.family as unknown) === 4 ? 'ipv4' : 'ipv6',
@@ -69,7 +69,7 @@ export function interfaces(host: Host): Array<Record<string, unknown>> {
     if (ips.length) row['ip-addresses'] = ips;
     const s = stats.get(name);
     // An interface with addresses from getifaddrs is up (libuv lists only those up and running).
-    if (s && (ips.length || parseInt(host.read(`/sys/class/net/${name}/flags`) ?? '0', 16) & IFF_UP)) {
+    if (s && (ips.length || parseInt(host.readAttribute(`/sys/class/net/${name}/flags`) ?? '0', 16) & IFF_UP)) {
       row.statistics = {
         'rx-bytes': s.rxBytes, 'rx-packets': s.rxPackets, 'rx-errs': s.rxErrs, 'rx-dropped': s.rxDrop,
         'tx-bytes': s.txBytes, 'tx-packets': s.txPackets, 'tx-errs': s.txErrs, 'tx-dropped': s.txDrop,

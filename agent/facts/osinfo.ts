@@ -4,6 +4,7 @@
 
 import os = require('os');
 import type { Host } from '../os/host';
+import { RawJson, writeJson } from '../wire/json-write';
 
 export interface OsInfo {
   'kernel-release'?: string;
@@ -74,8 +75,11 @@ const MACHINE: Record<string, string> = { x64: 'x86_64', ia32: 'i686', arm64: 'a
 
 /** The running kernel cannot change without a reboot (a new worker): read once per host. */
 const kernels = new WeakMap<Host, OsInfo>();
-/** os-release, parsed, by the identity of the file it came from (an upgrade writes a new one). */
-const releases = new WeakMap<Host, { path: string; id: string; info: OsInfo }>();
+/**
+ * The reply, serialized, by the identity of the os-release it came from: an upgrade writes a new
+ * file (or rewrites it: another size or change time), so one stat per call says whether to read again.
+ */
+const releases = new WeakMap<Host, { path: string; id: string; reply: RawJson }>();
 
 function kernelInfo(host: Host): OsInfo {
   let info = kernels.get(host);
@@ -90,11 +94,11 @@ function kernelInfo(host: Host): OsInfo {
   return info;
 }
 
-export function osInfo(host: Host): OsInfo {
-  const info: OsInfo = { ...kernelInfo(host) };
+export function osInfo(host: Host): OsInfo | RawJson {
+  const info = kernelInfo(host);
   const known = releases.get(host);
   const preferred = '/etc/os-release';
-  if (known && host.identity(known.path) === known.id && (known.path === preferred || host.identity(preferred) === null)) return { ...info, ...known.info };
+  if (known && host.identity(known.path) === known.id && (known.path === preferred || host.identity(preferred) === null)) return known.reply;
   for (const p of [preferred, '/usr/lib/os-release']) {
     const id = host.identity(p);
     const osRelease = id === null ? null : host.read(p);
@@ -102,8 +106,9 @@ export function osInfo(host: Host): OsInfo {
     const v = parseOsRelease(osRelease);
     const rel: OsInfo = {};
     for (const [k, field] of OS_RELEASE_KEYS) if (v[k] !== undefined) rel[field] = v[k];
-    releases.set(host, { path: p, id: id!, info: rel });
-    return { ...info, ...rel };
+    const reply = new RawJson(writeJson({ ...info, ...rel }));
+    releases.set(host, { path: p, id: id!, reply });
+    return reply;
   }
   const rh = host.read('/etc/redhat-release');
   const lsb = host.read('/etc/lsb-release');

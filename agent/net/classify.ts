@@ -107,16 +107,18 @@ export function classifyInterfaces(host: Host, names: string[]): Map<string, Int
 /**
  * The real ones among NAMES, cheaply (for ordering on every guest-network-get-interfaces): a
  * device outside /sys/devices/virtual is a NIC; a virtual one is real only when it forwards for a
- * real device below it (then it is fully classified).
+ * real device below it, which then has an upper_ link to it (then all are fully classified). A
+ * container host has dozens of veths and one or two NICs: only the NICs' directories are listed.
  */
 export function realInterfaces(host: Host, names: string[]): Set<string> {
   const out = new Set<string>();
-  const stacked: string[] = [];
+  let stacked = false;
   for (const n of names) {
     const link = host.link(`/sys/class/net/${n}`) ?? '/virtual/';
-    if (!link.includes('/virtual/')) out.add(n);
-    else if (host.list(`/sys/class/net/${n}`).some((e) => e.startsWith('lower_'))) stacked.push(n);
+    if (link.includes('/virtual/')) continue;
+    out.add(n);
+    stacked ||= host.list(`/sys/class/net/${n}`).some((e) => e.startsWith('upper_'));
   }
-  if (stacked.length) for (const c of classifyInterfaces(host, names).values()) if (c.real) out.add(c.name);
+  if (stacked) for (const c of classifyInterfaces(host, names).values()) if (c.real) out.add(c.name);
   return out;
 }

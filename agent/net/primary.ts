@@ -6,6 +6,8 @@ import { parseRoutes } from '../facts/network';
 import type { Host } from '../os/host';
 
 const RTF_UP = 0x1, RTF_REJECT = 0x200;
+/** An ipv6_route line of a default route starts with destination :: and prefix length 0. */
+const V6_DEFAULT = `${'0'.repeat(32)} 00 `;
 
 export interface Primary { iface: string; address: string; prefix: number }
 
@@ -33,8 +35,11 @@ function addressesOf(host: Host, iface: string, version: 4 | 6): Array<{ address
     .map((a) => ({ address: a.address.split('%')[0], prefix: Number((a.cidr ?? '/0').split('/')[1]) }));
 }
 
+/** The default routes only (destination 0, prefix 0), picked before parsing: a router's table can be long. */
 function readRoutes(host: Host): Route[] {
-  return parseRoutes(host.read('/proc/net/route') ?? '', host.read('/proc/net/ipv6_route') ?? '') as unknown as Route[];
+  const v4 = (host.read('/proc/net/route') ?? '').split('\n').filter((line, i) => i === 0 || /^\S+\s+00000000\s/.test(line));
+  const v6 = (host.read('/proc/net/ipv6_route') ?? '').split('\n').filter((line) => line.startsWith(V6_DEFAULT));
+  return parseRoutes(v4.join('\n'), v6.join('\n')) as unknown as Route[];
 }
 
 /** The interfaces of the IPv4 and the IPv6 default route (the same one twice at most once). */

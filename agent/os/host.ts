@@ -26,6 +26,11 @@ export interface Host {
    * call opens it again): for files the kernel writes anew at each read, read at every sample.
    */
   held(p: string): () => string | null;
+  /**
+   * A sysfs attribute's text (one value of at most a page, which sysfs hands over in one read),
+   * or null: open, one read, close, where read() needs a second read to see the end.
+   */
+  readAttribute(p: string): string | null;
   /** The file's bytes (the first MAX of them, when given: a firmware file read through a slow port), or null. */
   readBytes(p: string, max?: number): Buffer | null;
   list(p: string): string[];
@@ -39,12 +44,14 @@ export interface Host {
   readOrCode(p: string): { text: string } | { code: string };
   /** What execve would find at P: a directory, an executable file, or the errno code of stat. */
   stat(p: string): { dir: boolean; executable: boolean } | { code: string };
-  /** Which file P is now (inode and change time): another file, or the same one re-created, differs. */
+  /** Which file P is now (device, inode, size, change time): another file, the same one re-created or rewritten, differs. */
   identity(p: string): string | null;
   /** Major and minor number of the block device at P (stat's st_rdev), or null. */
   blockDevice(p: string): { major: number; minor: number } | null;
   /** Usage of the file system mounted at P (statfs), or null. */
   usage(p: string): Promise<FsUsage | null>;
+  /** The kernel's host name: uname's (one syscall, not four for /proc/sys/kernel/hostname) on the live system. */
+  hostName(): string;
   /** Addresses of the interfaces that are up, from getifaddrs (live system only). */
   addresses(): NodeJS.Dict<os.NetworkInterfaceInfo[]>;
   /** Wall-clock time in ns since the epoch. */
@@ -57,19 +64,43 @@ export interface DirEntry { name: string; dir: boolean; link: boolean }
 
 interface StatFsResult { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number }
 
+/**
+ * Runs F with no stack trace captured for the errors it throws: here a missing or unreadable file
+ * is an answer (no tun_flags, no udev database), and capturing a stack for each cost more than the
+ * read itself.
+ */
+function traceless<T>(f: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try { return f(); } finally { Error.stackTraceLimit = limit; }
+}
+
+const PAGE = 4096;
+
 export function createHost(root = '/'): Host {
   const at = (p: string): string => (root === '/' ? p : path.join(root, p));
   let spawned = 0;
   const statfsSync = (fs as unknown as { statfsSync?: (p: string) => StatFsResult }).statfsSync;
+  const readText = (p: string): string | null => { try { return fs.readFileSync(at(p), 'utf8'); } catch { return null; } };
+  const readLink = (p: string): string | null => { try { return fs.readlinkSync(at(p)); } catch { return null; } };
+  // readAttribute's buffer: used synchronously only, never held.
+  const page = Buffer.alloc(PAGE);
   // One buffer for every held file: each read is done and turned into text before the next.
   const scratch = { buf: Buffer.alloc(0) };
   return {
     root,
-    read(p) {
-      try { return fs.readFileSync(at(p), 'utf8'); } catch { return null; }
-    },
+    read: (p) => traceless(() => readText(p)),
     held: (p) => heldReader(at(p), scratch),
-    readBytes(p, max) {
+    readAttribute: (p) => traceless(() => {
+      let fd: number;
+      try { fd = fs.openSync(at(p), fs.constants.O_RDONLY); } catch { return null; }
+      try {
+        const n = fs.readSync(fd, page, 0, PAGE, null);
+        // A full page may not be all of it (not an attribute): read the file whole.
+        return n < PAGE ? page.toString('utf8', 0, n) : readText(p);
+      } catch { return null; } finally { fs.closeSync(fd); }
+    }),
+    readBytes: (p, max) => traceless(() => {
       if (max === undefined) { try { return fs.readFileSync(at(p)); } catch { return null; } }
       let fd: number;
       try { fd = fs.openSync(at(p), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch { return null; }
@@ -79,60 +110,61 @@ export function createHost(root = '/'): Host {
         for (let got = 1; got > 0 && n < max; n += got) got = fs.readSync(fd, buf, n, max - n, n);
         return buf.subarray(0, n);
       } catch { return null; } finally { fs.closeSync(fd); }
-    },
-    list(p) {
-      try { return fs.readdirSync(at(p)); } catch { return []; }
-    },
-    link(p) {
-      try { return fs.readlinkSync(at(p)); } catch { return null; }
-    },
+    }),
+    list: (p) => traceless(() => { try { return fs.readdirSync(at(p)); } catch { return []; } }),
+    link: (p) => traceless(() => readLink(p)),
     exists: (p) => fs.existsSync(at(p)),
-    entries(p) {
+    entries: (p) => traceless(() => {
       try {
         return fs.readdirSync(at(p), { withFileTypes: true }).map((d) => ({ name: d.name, dir: d.isDirectory(), link: d.isSymbolicLink() }));
       } catch { return []; }
-    },
-    realpath(p) {
+    }),
+    realpath: (p) => traceless(() => {
       try {
         const real = fs.realpathSync(at(p));
         if (root === '/') return real;
         const base = fs.realpathSync(root);
         return real === base ? '/' : real.startsWith(base + '/') ? real.slice(base.length) : null;
       } catch { return null; }
-    },
-    readOrCode(p) {
+    }),
+    readOrCode: (p) => traceless(() => {
       try { return { text: fs.readFileSync(at(p), 'utf8') }; } catch (e) { return { code: (e as NodeJS.ErrnoException).code ?? 'EIO' }; }
-    },
-    stat(p) {
+    }),
+    stat: (p) => traceless(() => {
       try {
         const st = fs.statSync(at(p));
         let executable = true;
         try { fs.accessSync(at(p), fs.constants.X_OK); } catch { executable = false; }
         return { dir: st.isDirectory(), executable };
       } catch (e) { return { code: (e as NodeJS.ErrnoException).code ?? 'EIO' }; }
-    },
-    identity(p) {
-      try { const st = fs.statSync(at(p)); return `${st.ino}:${st.ctimeMs}`; } catch { return null; }
-    },
-    blockDevice(p) {
+    }),
+    identity: (p) => traceless(() => {
       try {
-        const st = fs.statSync(at(p));
-        if (!st.isBlockDevice()) return null;
+        const st = fs.statSync(at(p), { throwIfNoEntry: false });
+        return st ? `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}` : null;
+      } catch { return null; }
+    }),
+    blockDevice: (p) => traceless(() => {
+      try {
+        const st = fs.statSync(at(p), { throwIfNoEntry: false });
+        if (!st?.isBlockDevice()) return null;
         // glibc's dev_t layout: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31.
         const d = BigInt(st.rdev);
         return { major: Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & 0xfffff000n)), minor: Number((d & 0xffn) | ((d >> 12n) & 0xffffff00n)) };
       } catch { return null; }
-    },
+    }),
     usage(p) {
       // Synchronous where Node has it (18.15+): statfs of a block device's file system answers from
       // memory, and the asynchronous call would start libuv's four pool threads for it.
       if (statfsSync) {
-        try { const s = statfsSync(at(p)); return Promise.resolve({ bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree }); } catch { return Promise.resolve(null); }
+        const s = traceless(() => { try { return statfsSync(at(p)); } catch { return null; } });
+        return Promise.resolve(s && { bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree });
       }
       // Node 16 has no fs.statfs: one `stat -f` for this path (reported by spawned()).
       spawned++;
       return statfsBySpawn(at(p));
     },
+    hostName: () => (root === '/' ? null : readText('/proc/sys/kernel/hostname')) ?? os.hostname(),
     addresses: () => os.networkInterfaces(),
     timeNs: () => BigInt(Date.now()) * 1_000_000n,
     spawned: () => spawned,

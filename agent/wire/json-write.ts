@@ -4,9 +4,15 @@
 
 const NON_ASCII = /[\u007f-\uffff]/g;
 
-/** JSON text that is already serialized (statistics samples are kept this way): written as is. */
+/**
+ * JSON text that is already serialized (statistics samples, guest-info's reply are kept this
+ * way): escaped to ASCII once here, then written as is, so a kept reply is not scanned again.
+ */
 export class RawJson {
-  constructor(readonly text: string) {}
+  readonly text: string;
+  constructor(text: string) {
+    this.text = escapeNonAscii(text);
+  }
 }
 
 function escapeNonAscii(json: string): string {
@@ -26,17 +32,18 @@ function needsOwnWriter(v: unknown): boolean {
 function write(v: unknown): string {
   if (typeof v === 'bigint') return v.toString();
   if (v instanceof RawJson) return v.text;
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (v === null || typeof v !== 'object') return escapeNonAscii(JSON.stringify(v) ?? 'null');
   if (Array.isArray(v)) return '[' + v.map(write).join(',') + ']';
   const parts: string[] = [];
   for (const k in v as Record<string, unknown>) {
     const x = (v as Record<string, unknown>)[k];
-    if (x !== undefined) parts.push(JSON.stringify(k) + ':' + write(x));
+    if (x !== undefined) parts.push(escapeNonAscii(JSON.stringify(k)) + ':' + write(x));
   }
   return '{' + parts.join(',') + '}';
 }
 
 /** Serializes a reply object to one line of ASCII JSON, LF not included. */
 export function writeJson(value: unknown): string {
-  return escapeNonAscii(needsOwnWriter(value) ? write(value) : JSON.stringify(value));
+  // The own writer escapes piece by piece, leaving out the RawJson parts (escaped already).
+  return needsOwnWriter(value) ? write(value) : escapeNonAscii(JSON.stringify(value));
 }

@@ -37,6 +37,8 @@ test('lists and statistics settings apply in the running worker, without a new g
     const pid = await agent.waitReady();
     const gen = agent.state()!.worker.generation;
     assert.ok((await c.call('guest-get-osinfo') as any)['kernel-release']);
+    // guest-info answered once before the change: its reply must not outlive the lists it came from.
+    assert.is((await c.call('guest-info') as any).supported_commands.find((x: any) => x.name === 'guest-get-osinfo').enabled, true);
     const r = await c.call('phoenix-set-config', { 'block-rpcs': ['guest-get-osinfo', 'guest-exec'], 'stats-interval': 2, 'stats-history': 50 }, { mutating: true }) as any;
     assert.equal(r.changed, [
       { key: 'block-rpcs', old: ['guest-exec'], new: ['guest-get-osinfo', 'guest-exec'] },

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { guestDisks } from '../../../agent/facts/block-devices';
 import { disksBehind } from '../../../agent/facts/disk-address';
-import { localMounts, parseMountinfo } from '../../../agent/facts/disks';
+import { localMountinfo, localMounts, parseMountinfo } from '../../../agent/facts/disks';
 import { createHost } from '../../../agent/os/host';
 import { tempDir } from '../../helpers/agent';
 
@@ -47,6 +47,24 @@ test('virtio-blk: bus-type virtio and the PCI slot; a partition has its own dev;
   // udev's ID_SERIAL wins where udevd runs.
   t.add('/run/udev/data/b254:0', 'S:disk/by-id/virtio-SER-1\nE:ID_SERIAL=udev-serial\n');
   assert.is(disksBehind(host, '/sys/dev/block/254:0').disks[0].serial, 'udev-serial');
+});
+
+test('a disk\'s address is kept between calls, but udev\'s record replaced (renamed over, as udevd writes it) shows at once', () => {
+  const t = sysTree([{ sys: `${PCI}/0000:00:02.0/virtio1/block/vda`, name: 'vda', major: 254, minor: 0, driverAt: [`${PCI}/0000:00:02.0`], driver: 'virtio-pci' }]);
+  const host = createHost(t.root);
+  const serial = () => disksBehind(host, '/sys/dev/block/254:0').disks[0].serial;
+  assert.is(serial(), undefined);
+  const udev = (text: string) => {
+    t.add('/run/udev/data/.b254:0.new', text);
+    fs.renameSync(path.join(t.root, '/run/udev/data/.b254:0.new'), path.join(t.root, '/run/udev/data/b254:0'));
+  };
+  udev('E:ID_SERIAL=serial-one\n');
+  assert.is(serial(), 'serial-one');
+  assert.is(serial(), 'serial-one');
+  udev('E:ID_SERIAL=serial-two\n');
+  assert.is(serial(), 'serial-two');
+  fs.rmSync(path.join(t.root, '/run/udev/data/b254:0'));
+  assert.is(serial(), undefined);
 });
 
 test('virtio-scsi, AHCI, IDE, NVMe and a PCI bridge, as qemu-ga numbers them', () => {
@@ -111,7 +129,7 @@ test('guest-get-disks leaves out empty devices, entries that are not links, and 
 });
 
 test('local file systems: major 0 is not one (FUSE, tmpfs, NFS, even with a /dev source); btrfs is found through its device', () => {
-  const mounts = parseMountinfo([
+  const text = [
     '29 1 254:1 / / rw - ext4 /dev/vda1 rw',
     '30 29 7:0 / /mnt/img rw - ext4 /dev/loop0 rw',
     '31 29 0:50 / /home/alice/remote rw,nosuid,nodev - fuse.sshfs alice@host: rw,user_id=1000',
@@ -119,7 +137,8 @@ test('local file systems: major 0 is not one (FUSE, tmpfs, NFS, even with a /dev
     '33 29 0:52 / /srv/nfs rw - nfs4 srv:/export rw',
     '34 29 0:53 / /data rw - btrfs /dev/fake-btrfs rw',
     '35 29 254:1 /srv /bind rw - ext4 /dev/vda1 rw',
-  ].join('\n'));
+  ].join('\n');
+  const mounts = parseMountinfo(text);
   const root = tempDir('mounts-');
   fs.mkdirSync(path.join(root, 'dev'));
   if (process.getuid!() !== 0) throw new Error('needs root for mknod (CI is root)');
@@ -127,6 +146,8 @@ test('local file systems: major 0 is not one (FUSE, tmpfs, NFS, even with a /dev
   execFileSync('mknod', [path.join(root, 'dev/fake-btrfs'), 'b', '254', '7']);
   const local = localMounts(mounts, createHost(root));
   assert.equal(local.map((m) => [m.mountpoint, `${m.major}:${m.minor}`]), [['/', '254:1'], ['/mnt/img', '7:0'], ['/data', '254:7'], ['/bind', '254:1']]);
+  // The same from the text, the lines of major 0 dropped before they are split.
+  assert.equal(localMountinfo(text, createHost(root)), local);
 });
 
 test.run();

@@ -37,7 +37,11 @@ function sysIface(root: string, name: string, o: { index: number; type?: number;
     fs.symlinkSync(path.relative(dev, drv), path.join(dev, 'driver'));
     fs.symlinkSync(path.relative(dir, dev), path.join(dir, 'device'));
   }
-  for (const l of o.lower ?? []) fs.symlinkSync(`../${l}`, path.join(dir, `lower_${l}`));
+  // The kernel links both ways: lower_X in the upper device, upper_Y in the lower one.
+  for (const l of o.lower ?? []) {
+    fs.symlinkSync(`../${l}`, path.join(dir, `lower_${l}`));
+    fs.symlinkSync(`../${name}`, path.join(fs.realpathSync(path.join(root, 'sys/class/net', l)), `upper_${name}`));
+  }
   fs.mkdirSync(path.join(root, 'sys/class/net'), { recursive: true });
   fs.symlinkSync(path.relative(path.join(root, 'sys/class/net'), dir), path.join(root, 'sys/class/net', name));
 }
@@ -52,7 +56,12 @@ F('a bridge over the virtio NIC is real; Xen and Hyper-V NICs are hypervisor NIC
     // Named as a NIC, but a bridge with no NIC under it.
     sysIface(root, 'eth9', { index: 6, devtype: 'bridge', lower: [] });
     sysIface(root, 'bnx', { index: 7, driver: 'bnx2', bus: 'pci0000:00/0000:00:05.0' });
-    const c = classifyInterfaces(createHost(root), ['ens3', 'br0', 'eth1', 'eth2', 'eth9', 'bnx']);
+    // Stacked twice: a VLAN on a bond on the NIC; a bridge of veths only.
+    sysIface(root, 'bond0', { index: 8, devtype: 'bond', lower: ['bnx'] });
+    sysIface(root, 'bond0.10', { index: 9, devtype: 'vlan', lower: ['bond0'] });
+    sysIface(root, 'veth1', { index: 10, iflink: 11 });
+    sysIface(root, 'docker0', { index: 12, devtype: 'bridge', lower: ['veth1'] });
+    const c = classifyInterfaces(createHost(root), ['ens3', 'br0', 'eth1', 'eth2', 'eth9', 'bnx', 'bond0', 'bond0.10', 'veth1', 'docker0']);
     const pick = (n: string) => { const x = c.get(n)!; return [x.kind, x.real, x.driver, x.hypervisor, x.mac]; };
     assert.equal(pick('ens3'), ['nic', true, 'virtio_net', true, 'permanent']);
     assert.equal(c.get('ens3')!.device, '/sys/devices/pci0000:00/0000:00:03.0/virtio0');
@@ -63,6 +72,8 @@ F('a bridge over the virtio NIC is real; Xen and Hyper-V NICs are hypervisor NIC
     assert.equal(pick('eth9'), ['bridge', false, null, false, 'random']);
     // A NIC with a driver no hypervisor presents (bare metal): real, not a hypervisor's.
     assert.equal(pick('bnx'), ['nic', true, 'bnx2', false, 'permanent']);
+    assert.equal([pick('bond0')[0], pick('bond0')[1], pick('bond0.10')[0], pick('bond0.10')[1]], ['bond', true, 'vlan', true]);
+    assert.equal([pick('veth1')[0], pick('veth1')[1], pick('docker0')[0], pick('docker0')[1]], ['veth', false, 'bridge', false]);
     // The cheap test used for ordering agrees with the full classification.
     assert.equal([...realInterfaces(createHost(root), [...c.keys()])].sort(), [...c.values()].filter((x) => x.real).map((x) => x.name).sort());
   } finally { fs.rmSync(root, { recursive: true, force: true }); }

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseJson } from '../../../agent/wire/json-parse';
-import { writeJson } from '../../../agent/wire/json-write';
+import { RawJson, writeJson } from '../../../agent/wire/json-write';
 
 const parse = (s: string | Buffer): unknown => parseJson(typeof s === 'string' ? Buffer.from(s, 'utf8') : s);
 const err = (s: string | Buffer): string => {
@@ -58,6 +58,10 @@ test('replies are pure ASCII on one line', () => {
   const line = writeJson({ return: 'é\u2028\n\u0001\ud800' });
   assert.is(line, '{"return":"\\u00E9\\u2028\\n\\u0001\\ud800"}');
   assert.ok(/^[\x20-\x7e]*$/.test(line));
+  // Kept (RawJson) and written parts together: the same bytes, a key or id outside ASCII too.
+  const raw = new RawJson(JSON.stringify({ mount: '/mnt/é' }));
+  assert.is(writeJson({ return: raw, 'ключ': 'ü', id: 5n }), '{"return":{"mount":"/mnt/\\u00E9"},"\\u043A\\u043B\\u044E\\u0447":"\\u00FC","id":5}');
+  assert.is(writeJson({ return: raw }), writeJson({ return: { mount: '/mnt/é' } }));
 });
 
 test.run();
