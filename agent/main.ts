@@ -33,9 +33,12 @@ import { createClockHealer, HealSettings } from './clock/healer';
 const SERIAL_FD = 4;
 /** qemu-ga's nesting limit. */
 const MAX_DEPTH = 1024;
-/** A full collection once this many requests were served and the channel has been quiet this long. */
+/**
+ * A full collection once this many requests were served and the channel has been quiet 2 s, and
+ * again at 6 s: past V8's 5 s allocation-rate window, so that it also shrinks the young generation.
+ */
 const IDLE_GC_AFTER = 1000;
-const IDLE_GC_QUIET_MS = 2000;
+const IDLE_GC_QUIET_MS = [2000, 6000];
 /** A request this large is collected after as a burst is: its copies are tens of MB off the heap. */
 const IDLE_GC_BIG_REQUEST = 1 << 20;
 

@@ -213,7 +213,7 @@ async function measureAgent(kind) {
   clearInterval(sampler);
   mem.afterBurst = pairAnon(kind, proc, dir);
   mem.burstPeak = Math.max(peak, mem.afterBurst);
-  // What stays: past the worker's idle collection (2 s of quiet after a burst; see agent/idle-gc.ts).
+  // What stays: past the worker's idle collections (2 s and 6 s of quiet after a burst; see agent/idle-gc.ts).
   await sleep(10_000);
   const after = kind === 'phoenix-ga' ? pssAnon(workerPid(dir)) : pssAnon(proc.pid);
   mem.growth = after - (kind === 'phoenix-ga' ? mem.worker : mem.sup);

@@ -12,6 +12,7 @@ import { Service } from './service';
 import { loadSettings, Settings, SettingsError } from './settings';
 import { createStateStore, monotonicMs, stateFile } from './state-store';
 import { createFreezeGuard } from './thaw';
+import { startMemoryReducerEarly } from './memory-reducer';
 import { readJsonFile } from './atomic-file';
 import type { PersistedState } from './state-store';
 
@@ -39,6 +40,7 @@ function workerPaths(test: boolean): { nodePath: string; agentPath: string } {
 }
 
 async function run(settings: Settings): Promise<void> {
+  startMemoryReducerEarly();
   // The product page shows the agent as /usr/sbin/phoenix-ga; `ps -C phoenix-ga` needs comm to be
   // phoenix-ga (the title alone would set comm to its first 15 bytes).
   process.title = process.env.PHOENIX_GA_LAUNCHER ?? 'phoenix-ga';

@@ -7,6 +7,7 @@ import { ChildProcess, spawn } from 'child_process';
 import fs = require('fs');
 import type * as net from 'net';
 import { classifyDeath, DeathReason } from './death';
+import { memoryReducerFlags } from './memory-reducer';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
 import { cgroupIsOurs, cgroupOomKills, HeldFile, heldFile, kernelLogNamesOomKill, oomCounterFiles } from './proc';
 import { readLedgerFile, ReplyLedger } from './reply-ledger';
@@ -47,6 +48,11 @@ export function workerExecArgs(heapMb: number): string[] {
   return [`--max-old-space-size=${heapMb}`, '--max-semi-space-size=1', '--v8-pool-size=1'];
 }
 
+/** Our runtime's memory flags, for a worker on the same binary only (an update may switch it to another). */
+export function workerV8Flags(nodePath: string, ownPath = process.execPath, v8Version = process.versions.v8): string[] {
+  try { return fs.realpathSync(nodePath) === ownPath ? memoryReducerFlags(v8Version) : []; } catch { return []; }
+}
+
 export class Worker {
   readonly pid: number;
   readonly generation: number;
@@ -82,7 +88,7 @@ export class Worker {
     this.#ledgerFd = opts.serialFd !== null ? opts.ledgerFd : null;
     if (opts.serialFd !== null) stdio.push(opts.serialFd);
     if (this.#ledgerFd !== null) stdio.push(this.#ledgerFd);
-    this.#child = spawn(opts.nodePath, [...workerExecArgs(opts.heapMb), opts.agentPath], {
+    this.#child = spawn(opts.nodePath, [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath), opts.agentPath], {
       stdio,
       detached: true,
       serialization: 'json',
@@ -91,6 +97,8 @@ export class Worker {
         PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
         LANG: 'C',
         LC_ALL: 'C',
+        // One malloc arena: V8's platform thread otherwise touches a 1 MiB arena of its own at its first task.
+        MALLOC_ARENA_MAX: '1',
         PHOENIX_GA_WORKER: JSON.stringify(opts.config),
       },
     });
