@@ -6,6 +6,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import fs = require('fs');
 import type * as net from 'net';
+import { codeCacheFile, codeCacheLoaderSource } from './code-cache';
 import { classifyDeath, DeathReason } from './death';
 import { memoryReducerFlags } from './memory-reducer';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
@@ -88,7 +89,9 @@ export class Worker {
     this.#ledgerFd = opts.serialFd !== null ? opts.ledgerFd : null;
     if (opts.serialFd !== null) stdio.push(opts.serialFd);
     if (this.#ledgerFd !== null) stdio.push(this.#ledgerFd);
-    this.#child = spawn(opts.nodePath, [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath), opts.agentPath], {
+    // Through the code-cache loader: process.argv[1] is still the bundle (see code-cache.ts).
+    const args = [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath), '-e', codeCacheLoaderSource(), opts.agentPath, codeCacheFile(opts.config.stateDir, opts.agentPath)];
+    this.#child = spawn(opts.nodePath, args, {
       stdio,
       detached: true,
       serialization: 'json',

@@ -1,0 +1,123 @@
+// The worker's V8 code cache (supervisor/code-cache.ts): written once after the first start, used
+// at the next, and never used when it belongs to another build, is corrupt, is not a regular file
+// of ours, or cannot be written (the start works regardless).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { CODE_CACHE_WRITE_DELAY_MS, codeCacheFile, codeCacheLoaderSource } from '../../supervisor/code-cache';
+import { startAgent, tempDir } from '../helpers/agent';
+
+/** A stand-in bundle: says which build ran and where, and lives until the cache is written. */
+function bundle(dir: string, name: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const f = path.join(dir, 'agent.js');
+  const fns = Array.from({ length: 50 }, (_, i) => `function f${i}(x){return x*${i}+${i}}`).join('\n');
+  fs.writeFileSync(f, `#!/usr/bin/env node\n${fns}\nlet s=0;for(let i=0;i<50;i++)s+=eval('f'+i)(i);\nprocess.stderr.write('ran ${name} in '+__dirname+' '+require('path').basename(process.argv[1])+' '+s+'\\n');\nsetTimeout(()=>{}, ${CODE_CACHE_WRITE_DELAY_MS + 600});\n`);
+  return f;
+}
+
+/** Starts the bundle through the loader as the supervisor does; its stderr. */
+function run(agent: string, stateDir: string): string {
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '-e', codeCacheLoaderSource(), agent, codeCacheFile(stateDir, agent)], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  return r.stderr;
+}
+
+test('the first start writes the cache (0600, keyed); the next uses it and does not rewrite it', () => {
+  const dir = tempDir('pga-cc-');
+  try {
+    const agent = bundle(path.join(dir, 'v1'), 'v1');
+    const first = run(agent, dir);
+    assert.match(first, /ran v1 .* agent\.js 41650/);
+    assert.match(first, /code cache written .*previous: none/);
+    const file = codeCacheFile(dir, agent);
+    const st = fs.lstatSync(file);
+    assert.is(st.mode & 0o777, 0o600);
+    assert.match(fs.readFileSync(file, 'latin1').split('\n')[0], new RegExp(`^phoenix-ga v8 cache 1 .* ${process.version} --max-semi-space-size=1$`));
+    const second = run(agent, dir);
+    assert.match(second, /ran v1/);
+    assert.not.match(second, /code cache/);
+    assert.is(fs.lstatSync(file).ino, st.ino, 'not rewritten');
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('an update (another bundle of the same length behind `current`) never uses the old cache', () => {
+  const dir = tempDir('pga-cc-');
+  try {
+    bundle(path.join(dir, 'v1'), 'v1');
+    bundle(path.join(dir, 'v2'), 'v2');
+    const current = path.join(dir, 'current');
+    fs.symlinkSync('v1', current);
+    const agent = path.join(current, 'agent.js');
+    assert.match(run(agent, dir), /ran v1 in .*\/v1 /);
+    fs.unlinkSync(current);
+    fs.symlinkSync('v2', current);
+    const out = run(agent, dir);
+    assert.match(out, /ran v2 in .*\/v2 /);
+    assert.match(out, /code cache written .*previous: of another build/);
+    // The same file rebuilt in place (same length, new mtime): the old cache is not used either.
+    const f = path.join(dir, 'v2', 'agent.js');
+    fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('ran v2', 'ran v3'));
+    assert.match(run(agent, dir), /ran v3[^]*previous: of another build/);
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a corrupt cache is rejected, the start works and the cache is rewritten', () => {
+  const dir = tempDir('pga-cc-');
+  try {
+    const agent = bundle(path.join(dir, 'v1'), 'v1');
+    run(agent, dir);
+    const file = codeCacheFile(dir, agent);
+    const b = fs.readFileSync(file);
+    const key = b.indexOf(10) + 1;
+    b.fill(0x5a, key + 8, key + 4000);
+    fs.writeFileSync(file, b);
+    assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: rejected by V8/);
+    fs.writeFileSync(file, 'garbage');
+    assert.match(run(agent, dir), /ran v1[^]*previous: of another build/);
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a symlink or a file of another user is not read; it is replaced, not written through', () => {
+  const dir = tempDir('pga-cc-');
+  try {
+    const agent = bundle(path.join(dir, 'v1'), 'v1');
+    run(agent, dir);
+    const file = codeCacheFile(dir, agent);
+    const planted = path.join(dir, 'planted');
+    fs.renameSync(file, planted);
+    fs.symlinkSync(planted, file);
+    assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: none/);
+    assert.ok(fs.lstatSync(file).isFile(), 'the symlink was replaced');
+    fs.chownSync(file, 65534, 65534);
+    assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: not a regular file of ours/);
+    assert.is(fs.lstatSync(file).uid, process.getuid!());
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a state directory that cannot be written: the start works, one line says why', () => {
+  const dir = tempDir('pga-cc-');
+  try {
+    const agent = bundle(path.join(dir, 'v1'), 'v1');
+    // Root writes through a read-only mode, so an unwritable place is a path below a regular file.
+    fs.writeFileSync(path.join(dir, 'file'), '');
+    const out = run(agent, path.join(dir, 'file'));
+    assert.match(out, /ran v1/);
+    assert.equal(out.split('\n').filter((l) => l.includes('code cache')).length, 1);
+    assert.match(out, /warn: code cache not written .*ENOTDIR/);
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('the supervisor starts its worker through the cache: the file appears in the state directory', async () => {
+  const agent = startAgent({ testCommands: true });
+  try {
+    await agent.waitReady();
+    const file = path.join(agent.dir, 'state', 'agent-test.js.v8-cache');
+    await agent.waitFor('the code cache', () => fs.existsSync(file), CODE_CACHE_WRITE_DELAY_MS + 10_000);
+    assert.ok(fs.statSync(file).size > 100_000);
+  } finally { await agent.stop(); }
+});
+
+test.run();
