@@ -61,7 +61,8 @@ function loader(req: NodeRequire, agent: string, cacheFile: string, delayMs: num
       const data = script.createCachedData();
       try { fs.unlinkSync(tmp); } catch { /* none left by a crash */ }
       const fd = fs.openSync(tmp, 'wx', 0o600);
-      try { fs.writeSync(fd, key); fs.writeSync(fd, data); } finally { fs.closeSync(fd); }
+      // Synced before the rename: a power cut leaves the old cache or the whole new one, never a torn file.
+      try { fs.writeSync(fd, key); fs.writeSync(fd, data); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
       fs.renameSync(tmp, cacheFile);
       process.stderr.write(`info: code cache written to ${cacheFile} (${data.length} bytes; previous: ${why})\n`);
     } catch (e) {
