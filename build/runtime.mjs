@@ -63,7 +63,7 @@ export function symbolNeeds(bin) {
     if (!name) break;
     if (lib && !needs[lib].includes(name[1])) needs[lib].push(name[1]);
   }
-  if (!needs['libc.so.6']?.length) throw new Error(`readelf -V ${bin}: no version needs of libc.so.6 found`);
+  if (!needs['libc.so.6']?.length) throw new Error(`objdump -p ${bin}: no version references of libc.so.6 found`);
   return needs;
 }
 

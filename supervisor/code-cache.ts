@@ -4,7 +4,8 @@
 // V8 checks only the source's length, its own version and flags, so the file starts with a key of
 // the bundle's identity (dev, inode, size, mtime), the Node version and the exec flags: a cache of
 // another version or build is never used. The cache is read only when it is a regular file owned
-// by us (O_NOFOLLOW: not a symlink), and written after ready, once, 0600, through x.new and rename.
+// by us (O_NOFOLLOW: not a symlink), and written after ready, once, 0600, through x.new and rename,
+// never while the supervisor records frozen file systems.
 
 /** The cache file of a bundle, in the state directory (on disk: the plans' RAM is small). */
 export function codeCacheFile(stateDir: string, agentPath: string): string {
@@ -19,10 +20,15 @@ export const CODE_CACHE_WRITE_DELAY_MS = 2000;
  * the bundle's path. Self-contained: its text is all the worker gets (no imports, no outer names).
  */
 export function codeCacheLoaderSource(): string {
-  return `(${loader.toString()})(require, process.argv[1], process.argv[2], ${CODE_CACHE_WRITE_DELAY_MS})`;
+  return `(${loader.toString()})(require, process.argv[1], process.argv[2], process.argv[3], ${CODE_CACHE_WRITE_DELAY_MS})`;
 }
 
-function loader(req: NodeRequire, agent: string, cacheFile: string, delayMs: number): void {
+/** The supervisor's record of frozen file systems: while it exists, the cache waits (a write would block the worker). */
+export function frozenRecordFile(runDir: string): string {
+  return `${runDir}/frozen.json`;
+}
+
+function loader(req: NodeRequire, agent: string, cacheFile: string, frozenRecord: string | undefined, delayMs: number): void {
   const fs = req('fs') as typeof import('fs');
   const vm = req('vm') as typeof import('vm');
   const Module = req('module') as typeof import('module') & { wrap(s: string): string };
@@ -55,7 +61,10 @@ function loader(req: NodeRequire, agent: string, cacheFile: string, delayMs: num
   mod.filename = file;
   (script.runInThisContext() as (...a: unknown[]) => void).call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dir);
   if (cached && !script.cachedDataRejected) return;
-  setTimeout(() => {
+  const write = (): void => {
+    // The worker freezes only after the supervisor has recorded it, and this runs on the worker's
+    // one thread: no record now means no freeze until this write is done.
+    if (frozenRecord && fs.existsSync(frozenRecord)) { setTimeout(write, 5 * delayMs).unref(); return; }
     const tmp = `${cacheFile}.new`;
     try {
       const data = script.createCachedData();
@@ -68,5 +77,6 @@ function loader(req: NodeRequire, agent: string, cacheFile: string, delayMs: num
     } catch (e) {
       process.stderr.write(`warn: code cache not written to ${cacheFile}: ${(e as Error).message}; the worker starts without it\n`);
     }
-  }, delayMs).unref();
+  };
+  setTimeout(write, delayMs).unref();
 }

@@ -6,8 +6,8 @@
 
 import { execFile, execFileSync } from 'child_process';
 import fs = require('fs');
-import path = require('path');
 import { writeFileAtomic } from './atomic-file';
+import { frozenRecordFile } from './code-cache';
 import type { Logger } from './log';
 
 const FSFREEZE = ['/usr/sbin/fsfreeze', '/sbin/fsfreeze'];
@@ -27,7 +27,7 @@ export interface FreezeGuard {
 }
 
 export function createFreezeGuard(runDir: string, log: Logger, onPause: (paused: boolean) => void): FreezeGuard {
-  const file = path.join(runDir, 'frozen.json');
+  const file = frozenRecordFile(runDir);
   let mounts: string[] = [];
   let timer: NodeJS.Timeout | null = null;
   const tool = FSFREEZE.find((p) => fs.existsSync(p)) ?? 'fsfreeze';

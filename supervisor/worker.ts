@@ -6,7 +6,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import fs = require('fs');
 import type * as net from 'net';
-import { codeCacheFile, codeCacheLoaderSource } from './code-cache';
+import { codeCacheFile, codeCacheLoaderSource, frozenRecordFile } from './code-cache';
 import { classifyDeath, DeathReason } from './death';
 import { memoryReducerFlags } from './memory-reducer';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
@@ -90,7 +90,8 @@ export class Worker {
     if (opts.serialFd !== null) stdio.push(opts.serialFd);
     if (this.#ledgerFd !== null) stdio.push(this.#ledgerFd);
     // Through the code-cache loader: process.argv[1] is still the bundle (see code-cache.ts).
-    const args = [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath), '-e', codeCacheLoaderSource(), opts.agentPath, codeCacheFile(opts.config.stateDir, opts.agentPath)];
+    const args = [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath), '-e', codeCacheLoaderSource(), opts.agentPath,
+      codeCacheFile(opts.config.stateDir, opts.agentPath), frozenRecordFile(opts.config.runDir)];
     this.#child = spawn(opts.nodePath, args, {
       stdio,
       detached: true,

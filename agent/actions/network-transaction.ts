@@ -13,6 +13,7 @@ import { copyConfigFiles, restoreConfigFiles } from '../net/config-files';
 import { BootClock, deadlineIn, secondsLeft } from '../net/deadline';
 import { cidrOf, convergeInterface, readInterface } from '../net/interface-state';
 import type { PersistChange, PersistRoute, Renderer } from '../net/persist';
+import type { RendererName } from '../net/persist/types';
 import { checkReachable } from '../net/reachability';
 import type { Route } from '../net/routes';
 import { checkTxnArgs, routesAsked, targetState, TxnArgs } from '../net/transaction-plan';
@@ -65,6 +66,9 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     return det.ok ? det.renderer : fail(`cannot tell how to persist the change: ${det.reason}; nothing was changed (for a live-only change: "persist": false)`);
   };
 
+  // Recorded with the copies; detected again only for records of older versions.
+  const filesRenderer = (t: Txn): RendererName => t.filesRenderer ?? rendererFor(t.interface).name;
+
   /** Restores the live state (and files a half-done confirmation wrote), records why, and saves. */
   async function revert(t: Txn, reason: string): Promise<Txn> {
     t.state = 'reverting';
@@ -74,7 +78,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
       .catch((e) => ({ addresses: { added: [], removed: [] }, routes: { added: [], removed: [] }, errors: [errText(e)] }));
     let files: string[] = [];
     if (t.files && t.persist) {
-      try { files = restoreConfigFiles(sys, rendererFor(t.interface).name, t.files); } catch (e) { live.errors.push(errText(e)); }
+      try { files = restoreConfigFiles(sys, filesRenderer(t), t.files); } catch (e) { live.errors.push(errText(e)); }
     }
     t.state = 'reverted';
     t.reverted = { at: now(), reason, live, files };
@@ -111,7 +115,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
       t.state = 'reverted';
       t.reverted = { at: now(), reason: 'the server rebooted before confirmation and booted with the previous configuration', live: null, files: [] };
       if (t.files && t.persist) {
-        try { t.reverted.files = restoreConfigFiles(sys, rendererFor(t.interface).name, t.files); } catch (e) { d.log('error', `network transaction ${t.id}: restoring the files failed: ${errText(e)}`); }
+        try { t.reverted.files = restoreConfigFiles(sys, filesRenderer(t), t.files); } catch (e) { d.log('error', `network transaction ${t.id}: restoring the files failed: ${errText(e)}`); }
       }
       store.finish(t);
       return;
@@ -151,6 +155,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
   async function persist(t: Txn): Promise<PersistChange[]> {
     const renderer = rendererFor(t.interface);
     t.files = copyConfigFiles(sys, renderer.name, t.interface);
+    t.filesRenderer = renderer.name;
     t.state = 'confirming';
     store.save();
     const changes: PersistChange[] = [];
@@ -163,6 +168,7 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
     } catch (e) {
       const restored = restoreConfigFiles(sys, renderer.name, t.files);
       delete t.files;
+      delete t.filesRenderer;
       t.state = 'pending';
       store.save();
       fail(`not confirmed: persisting failed: ${errText(e)}; ${restored.length ? `restored ${restored.join(', ')}` : 'no file was changed'}; the change stays live until its deadline ${t.deadline.wall}`);
@@ -232,8 +238,9 @@ export function networkTransactions(d: TransactionDeps): NetworkTransactions {
       if (!t) return;
       if (t.state === 'confirming' && t.files) {
         // Killed while writing the files: put them back; the panel's retry of the confirmation writes them again.
-        try { restoreConfigFiles(sys, rendererFor(t.interface).name, t.files); } catch (e) { d.log('error', `network transaction ${t.id}: ${errText(e)}`); }
+        try { restoreConfigFiles(sys, filesRenderer(t), t.files); } catch (e) { d.log('error', `network transaction ${t.id}: ${errText(e)}`); }
         delete t.files;
+        delete t.filesRenderer;
         t.state = 'pending';
         store.save();
       }

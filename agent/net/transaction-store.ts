@@ -9,6 +9,7 @@ import * as path from 'path';
 import type { Deadline } from './deadline';
 import type { Addr, ConvergeReport, InterfaceState } from './interface-state';
 import type { PersistChange } from './persist';
+import type { RendererName } from './persist/types';
 import type { RoutesAsked } from './transaction-plan';
 
 export type TxnState = 'applying' | 'pending' | 'confirming' | 'reverting' | 'confirmed' | 'reverted' | 'failed';
@@ -32,6 +33,8 @@ export interface Txn {
   applied?: ConvergeReport;
   /** The configuration files as they were just before confirmation wrote them (state confirming only). */
   files?: FileCopy[];
+  /** Whose files those are: a revert restores them without detecting again (or loading the rare commands' code). */
+  filesRenderer?: RendererName;
   confirmed?: { at: string; persisted: PersistChange[] };
   reverted?: { at: string; reason: string; live: ConvergeReport | null; files: string[] };
 }

@@ -60,12 +60,11 @@ export function unmetNeeds(root: string, offer: RuntimeOffer): string[] {
  * last (the most compatible) with a warning.
  */
 export function chooseRuntime(root: string, dir: string, running: string): RuntimeChoice {
-  let offers: RuntimeOffer[];
-  try {
-    offers = JSON.parse(fs.readFileSync(path.join(dir, RUNTIMES_FILE), 'utf8')) as RuntimeOffer[];
-  } catch {
-    return { node: fs.existsSync(path.join(dir, 'node')) ? path.join(dir, 'node') : running, line: null };
-  }
+  let offers: RuntimeOffer[] = [];
+  try { offers = JSON.parse(fs.readFileSync(path.join(dir, RUNTIMES_FILE), 'utf8')) as RuntimeOffer[]; } catch { /* one runtime */ }
+  const valid = Array.isArray(offers) && offers.length > 0
+    && offers.every((o) => typeof o?.file === 'string' && typeof o.version === 'string' && typeof o.needs === 'object' && o.needs !== null);
+  if (!valid) return { node: fs.existsSync(path.join(dir, 'node')) ? path.join(dir, 'node') : running, line: null };
   const rejected: string[] = [];
   for (const o of offers) {
     const unmet = unmetNeeds(root, o);

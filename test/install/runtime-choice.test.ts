@@ -88,6 +88,11 @@ test('a package with one runtime installs it; no runtimes.json and no node: the 
   assert.equal(chooseRuntime('/', pkg, '/x/node'), { node: '/x/node', line: null });
   fs.writeFileSync(path.join(pkg, 'node'), '');
   assert.equal(chooseRuntime('/', pkg, '/x/node'), { node: path.join(pkg, 'node'), line: null });
+  // A runtimes.json that is not a list of offers is as if there were none (the installer does not crash).
+  for (const bad of ['{}', '[]', '[null]', '[{"file":"node"}]', 'not json']) {
+    fs.writeFileSync(path.join(pkg, 'runtimes.json'), bad);
+    assert.equal(chooseRuntime('/', pkg, '/x/node'), { node: path.join(pkg, 'node'), line: null }, bad);
+  }
 });
 
 test('the tarball layout end to end: install --root puts Node 20 or Node 16 in the tree; the launcher falls back to node-legacy', () => {

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CODE_CACHE_WRITE_DELAY_MS, codeCacheFile, codeCacheLoaderSource } from '../../supervisor/code-cache';
+import { CODE_CACHE_WRITE_DELAY_MS, codeCacheFile, codeCacheLoaderSource, frozenRecordFile } from '../../supervisor/code-cache';
 import { startAgent, tempDir } from '../helpers/agent';
 
 /** A stand-in bundle: says which build ran and where, and lives until the cache is written. */
@@ -19,11 +19,28 @@ function bundle(dir: string, name: string): string {
 }
 
 /** Starts the bundle through the loader as the supervisor does; its stderr. */
-function run(agent: string, stateDir: string): string {
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '-e', codeCacheLoaderSource(), agent, codeCacheFile(stateDir, agent)], { encoding: 'utf8' });
+function run(agent: string, stateDir: string, runDir = stateDir): string {
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '-e', codeCacheLoaderSource(), agent, codeCacheFile(stateDir, agent), frozenRecordFile(runDir)], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   return r.stderr;
 }
+
+test('no write while the supervisor records frozen file systems (it would block the worker): written once they are thawed', () => {
+  const dir = tempDir('pga-cc-');
+  try {
+    const agent = bundle(path.join(dir, 'v1'), 'v1');
+    const run1 = path.join(dir, 'run');
+    fs.mkdirSync(run1);
+    fs.writeFileSync(frozenRecordFile(run1), '{"mounts":["/"]}');
+    const frozen = run(agent, dir, run1);
+    assert.match(frozen, /ran v1/);
+    assert.not.match(frozen, /code cache/);
+    assert.not.ok(fs.existsSync(codeCacheFile(dir, agent)), 'nothing written while frozen');
+    fs.rmSync(frozenRecordFile(run1));
+    assert.match(run(agent, dir, run1), /code cache written .*previous: none/);
+    assert.ok(fs.existsSync(codeCacheFile(dir, agent)));
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});
 
 test('the first start writes the cache (0600, keyed); the next uses it and does not rewrite it', () => {
   const dir = tempDir('pga-cc-');
