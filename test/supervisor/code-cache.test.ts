@@ -18,6 +18,12 @@ function bundle(dir: string, name: string): string {
   return f;
 }
 
+/** Runs F in a fresh temporary directory, removed afterwards. */
+function inTempDir(f: (dir: string) => void): void {
+  const dir = tempDir('pga-cc-');
+  try { f(dir); } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+}
+
 /** Starts the bundle through the loader as the supervisor does; its stderr. */
 function run(agent: string, stateDir: string, runDir = stateDir): string {
   const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '-e', codeCacheLoaderSource(), agent, codeCacheFile(stateDir, agent), frozenRecordFile(runDir)], { encoding: 'utf8' });
@@ -25,107 +31,89 @@ function run(agent: string, stateDir: string, runDir = stateDir): string {
   return r.stderr;
 }
 
-test('no write while the supervisor records frozen file systems (it would block the worker): written once they are thawed', () => {
-  const dir = tempDir('pga-cc-');
-  try {
-    const agent = bundle(path.join(dir, 'v1'), 'v1');
-    const run1 = path.join(dir, 'run');
-    fs.mkdirSync(run1);
-    fs.writeFileSync(frozenRecordFile(run1), '{"mounts":["/"]}');
-    const frozen = run(agent, dir, run1);
-    assert.match(frozen, /ran v1/);
-    assert.not.match(frozen, /code cache/);
-    assert.not.ok(fs.existsSync(codeCacheFile(dir, agent)), 'nothing written while frozen');
-    fs.rmSync(frozenRecordFile(run1));
-    assert.match(run(agent, dir, run1), /code cache written .*previous: none/);
-    assert.ok(fs.existsSync(codeCacheFile(dir, agent)));
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
-});
+test('no write while the supervisor records frozen file systems (it would block the worker): written once they are thawed', () => inTempDir((dir) => {
+  const agent = bundle(path.join(dir, 'v1'), 'v1');
+  const run1 = path.join(dir, 'run');
+  fs.mkdirSync(run1);
+  fs.writeFileSync(frozenRecordFile(run1), '{"mounts":["/"]}');
+  const frozen = run(agent, dir, run1);
+  assert.match(frozen, /ran v1/);
+  assert.not.match(frozen, /code cache/);
+  assert.not.ok(fs.existsSync(codeCacheFile(dir, agent)), 'nothing written while frozen');
+  fs.rmSync(frozenRecordFile(run1));
+  assert.match(run(agent, dir, run1), /code cache written .*previous: none/);
+  assert.ok(fs.existsSync(codeCacheFile(dir, agent)));
+}));
 
-test('the first start writes the cache (0600, keyed); the next uses it and does not rewrite it', () => {
-  const dir = tempDir('pga-cc-');
-  try {
-    const agent = bundle(path.join(dir, 'v1'), 'v1');
-    const first = run(agent, dir);
-    assert.match(first, /ran v1 .* agent\.js 41650/);
-    assert.match(first, /code cache written .*previous: none/);
-    const file = codeCacheFile(dir, agent);
-    const st = fs.lstatSync(file);
-    assert.is(st.mode & 0o777, 0o600);
-    assert.match(fs.readFileSync(file, 'latin1').split('\n')[0], new RegExp(`^phoenix-ga v8 cache 1 .* ${process.version} --max-semi-space-size=1$`));
-    const second = run(agent, dir);
-    assert.match(second, /ran v1/);
-    assert.not.match(second, /code cache/);
-    assert.is(fs.lstatSync(file).ino, st.ino, 'not rewritten');
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
-});
+test('the first start writes the cache (0600, keyed); the next uses it and does not rewrite it', () => inTempDir((dir) => {
+  const agent = bundle(path.join(dir, 'v1'), 'v1');
+  const first = run(agent, dir);
+  assert.match(first, /ran v1 .* agent\.js 41650/);
+  assert.match(first, /code cache written .*previous: none/);
+  const file = codeCacheFile(dir, agent);
+  const st = fs.lstatSync(file);
+  assert.is(st.mode & 0o777, 0o600);
+  assert.match(fs.readFileSync(file, 'latin1').split('\n')[0], new RegExp(`^phoenix-ga v8 cache 1 .* ${process.version} --max-semi-space-size=1$`));
+  const second = run(agent, dir);
+  assert.match(second, /ran v1/);
+  assert.not.match(second, /code cache/);
+  assert.is(fs.lstatSync(file).ino, st.ino, 'not rewritten');
+}));
 
-test('an update (another bundle of the same length behind `current`) never uses the old cache', () => {
-  const dir = tempDir('pga-cc-');
-  try {
-    bundle(path.join(dir, 'v1'), 'v1');
-    bundle(path.join(dir, 'v2'), 'v2');
-    const current = path.join(dir, 'current');
-    fs.symlinkSync('v1', current);
-    const agent = path.join(current, 'agent.js');
-    assert.match(run(agent, dir), /ran v1 in .*\/v1 /);
-    fs.unlinkSync(current);
-    fs.symlinkSync('v2', current);
-    const out = run(agent, dir);
-    assert.match(out, /ran v2 in .*\/v2 /);
-    assert.match(out, /code cache written .*previous: of another build/);
-    // The same file rebuilt in place (same length, new mtime): the old cache is not used either.
-    const f = path.join(dir, 'v2', 'agent.js');
-    fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('ran v2', 'ran v3'));
-    assert.match(run(agent, dir), /ran v3[^]*previous: of another build/);
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
-});
+test('an update (another bundle of the same length behind `current`) never uses the old cache', () => inTempDir((dir) => {
+  bundle(path.join(dir, 'v1'), 'v1');
+  bundle(path.join(dir, 'v2'), 'v2');
+  const current = path.join(dir, 'current');
+  fs.symlinkSync('v1', current);
+  const agent = path.join(current, 'agent.js');
+  assert.match(run(agent, dir), /ran v1 in .*\/v1 /);
+  fs.unlinkSync(current);
+  fs.symlinkSync('v2', current);
+  const out = run(agent, dir);
+  assert.match(out, /ran v2 in .*\/v2 /);
+  assert.match(out, /code cache written .*previous: of another build/);
+  // The same file rebuilt in place (same length, new mtime): the old cache is not used either.
+  const f = path.join(dir, 'v2', 'agent.js');
+  fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('ran v2', 'ran v3'));
+  assert.match(run(agent, dir), /ran v3[^]*previous: of another build/);
+}));
 
-test('a corrupt cache is rejected, the start works and the cache is rewritten', () => {
-  const dir = tempDir('pga-cc-');
-  try {
-    const agent = bundle(path.join(dir, 'v1'), 'v1');
-    run(agent, dir);
-    const file = codeCacheFile(dir, agent);
-    const b = fs.readFileSync(file);
-    const key = b.indexOf(10) + 1;
-    b.fill(0x5a, key + 8, key + 4000);
-    fs.writeFileSync(file, b);
-    assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: rejected by V8/);
-    fs.writeFileSync(file, 'garbage');
-    assert.match(run(agent, dir), /ran v1[^]*previous: of another build/);
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
-});
+test('a corrupt cache is rejected, the start works and the cache is rewritten', () => inTempDir((dir) => {
+  const agent = bundle(path.join(dir, 'v1'), 'v1');
+  run(agent, dir);
+  const file = codeCacheFile(dir, agent);
+  const b = fs.readFileSync(file);
+  const key = b.indexOf(10) + 1;
+  b.fill(0x5a, key + 8, key + 4000);
+  fs.writeFileSync(file, b);
+  assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: rejected by V8/);
+  fs.writeFileSync(file, 'garbage');
+  assert.match(run(agent, dir), /ran v1[^]*previous: of another build/);
+}));
 
-test('a symlink or a file of another user is not read; it is replaced, not written through', () => {
-  const dir = tempDir('pga-cc-');
-  try {
-    const agent = bundle(path.join(dir, 'v1'), 'v1');
-    run(agent, dir);
-    const file = codeCacheFile(dir, agent);
-    const planted = path.join(dir, 'planted');
-    fs.renameSync(file, planted);
-    fs.symlinkSync(planted, file);
-    assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: none/);
-    assert.ok(fs.lstatSync(file).isFile(), 'the symlink was replaced');
-    fs.chownSync(file, 65534, 65534);
-    assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: not a regular file of ours/);
-    assert.is(fs.lstatSync(file).uid, process.getuid!());
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
-});
+test('a symlink or a file of another user is not read; it is replaced, not written through', () => inTempDir((dir) => {
+  const agent = bundle(path.join(dir, 'v1'), 'v1');
+  run(agent, dir);
+  const file = codeCacheFile(dir, agent);
+  const planted = path.join(dir, 'planted');
+  fs.renameSync(file, planted);
+  fs.symlinkSync(planted, file);
+  assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: none/);
+  assert.ok(fs.lstatSync(file).isFile(), 'the symlink was replaced');
+  fs.chownSync(file, 65534, 65534);
+  assert.match(run(agent, dir), /ran v1[^]*code cache written .*previous: not a regular file of ours/);
+  assert.is(fs.lstatSync(file).uid, process.getuid!());
+}));
 
-test('a state directory that cannot be written: the start works, one line says why', () => {
-  const dir = tempDir('pga-cc-');
-  try {
-    const agent = bundle(path.join(dir, 'v1'), 'v1');
-    // Root writes through a read-only mode, so an unwritable place is a path below a regular file.
-    fs.writeFileSync(path.join(dir, 'file'), '');
-    const out = run(agent, path.join(dir, 'file'));
-    assert.match(out, /ran v1/);
-    assert.equal(out.split('\n').filter((l) => l.includes('code cache')).length, 1);
-    assert.match(out, /warn: code cache not written .*ENOTDIR/);
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
-});
+test('a state directory that cannot be written: the start works, one line says why', () => inTempDir((dir) => {
+  const agent = bundle(path.join(dir, 'v1'), 'v1');
+  // Root writes through a read-only mode, so an unwritable place is a path below a regular file.
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  const out = run(agent, path.join(dir, 'file'));
+  assert.match(out, /ran v1/);
+  assert.equal(out.split('\n').filter((l) => l.includes('code cache')).length, 1);
+  assert.match(out, /warn: code cache not written .*ENOTDIR/);
+}));
 
 test('the supervisor starts its worker through the cache: the file appears in the state directory', async () => {
   const agent = startAgent({ testCommands: true });
