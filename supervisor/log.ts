@@ -75,6 +75,12 @@ export function createLogger(target: LogTarget): Logger {
   };
 }
 
+/** A worker's stderr line keeps the level the worker gave it; anything else (Node's own crash output) is a warning. */
+export function workerLine(line: string): [Level, string] {
+  const m = /^(info|warn|error): /.exec(line);
+  return m ? [m[1] as Level, line.slice(m[0].length)] : ['warn', line];
+}
+
 function format(level: Level, source: string, message: string): string {
   // One line per entry, whatever the message holds.
   const flat = message.replace(/[\r\n]+/g, ' ');

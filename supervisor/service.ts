@@ -7,7 +7,7 @@ import type { Channel, ChannelState } from './channel';
 import type { HeartbeatSender } from './heartbeat';
 import type { HeartbeatPayload, WorkerState } from './heartbeat-packet';
 import type { ClockBeat, ClockReport, FromWorker, JournalState } from './ipc';
-import type { Logger } from './log';
+import { Logger, workerLine } from './log';
 import { bootId, heldFile, processStartTime, rtcOffset, sleepsInEpoll, statmMemory } from './proc';
 import { decideRestart, DEFAULT_RESTART_POLICY, isFailure, RestartState } from './restart-policy';
 import { loadSettings, Settings } from './settings';
@@ -245,7 +245,7 @@ export class Service {
       },
     }, {
       message: (m) => this.#onWorkerMessage(w, m),
-      stderrLine: (line) => this.d.log.log('info', `worker[${w.pid}]`, line),
+      stderrLine: (line) => { const [level, text] = workerLine(line); this.d.log.log(level, `worker[${w.pid}]`, text); },
       exit: (e) => this.#onWorkerExit(w, e),
     });
     this.#owedReplies = '';

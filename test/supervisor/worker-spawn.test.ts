@@ -42,4 +42,17 @@ test('the run directory is 0700 and the state file 0600, written whole', async (
   }
 });
 
+test('a worker line reaches the log once, at the level the worker gave it', async () => {
+  const agent = startAgent({ interval: 0.5 });
+  try {
+    await agent.waitReady();
+    // A fresh state directory: the worker writes its code cache 2 s after its start and says so.
+    const line = await agent.waitFor('the code-cache line', () => agent.output().split('\n').find((l) => l.includes('code cache written')), 8000);
+    assert.match(line, / worker\[\d+\] info: code cache written to /);
+    assert.not.match(agent.output(), /info: info:|info: (warn|error):/);
+  } finally {
+    await agent.stop();
+  }
+});
+
 test.run();
