@@ -4,7 +4,7 @@
 // calls); and the CPU time and processes of one statistics sample.
 // Usage: npm run build && node bench/reads.mjs [--calls 200] [--node PATH] [--only CMD,CMD] [--json FILE]
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arg, connectRetry, loadAverage, median, now, pct, QEMU_GA, sleep, startPhoenix, startQemuGa, stop, threads, workerPid } from './lib.mjs';
@@ -16,7 +16,10 @@ const COMMANDS = ['guest-info', 'guest-get-osinfo', 'guest-get-host-name', 'gues
   .filter((c) => !arg('only') || arg('only').split(',').includes(c));
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-reads-'));
-const sup = startPhoenix(dir, ['--heartbeat-interval', '10']);
+// A state directory of its own: the code cache is kept there, and another build started with the
+// default one (an A/B, another checkout's bench) would replace it.
+mkdirSync(`${dir}/state`);
+const sup = startPhoenix(dir, ['--heartbeat-interval', '10', '--state-dir', `${dir}/state`]);
 const p = await connectRetry(`${dir}/a.sock`);
 await p.req('{"execute":"phoenix-set-stats","arguments":{"interval":1}}');
 const qd = QEMU_GA ? mkdtempSync(join(tmpdir(), 'bench-qga-')) : null;
