@@ -53,7 +53,10 @@ export function interfaceNames(host: Host): string[] {
   return [...facts].sort(([a, x], [b, y]) => (x.index - y.index) || a.localeCompare(b)).map(([name]) => name);
 }
 
-/** NAME's device is a software one (under /sys/devices/virtual), or gone. */
+/**
+ * NAME's device is a software one (under /sys/devices/virtual), or gone. Kept in the facts of the
+ * last listing, which the rows being ordered come from; a name it did not list is read.
+ */
 export function isVirtualInterface(host: Host, name: string): boolean {
   const facts = listed.get(host)?.get(name);
   if (facts?.virtual !== undefined) return facts.virtual;
