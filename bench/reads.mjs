@@ -1,20 +1,25 @@
 // Read commands: reply time of each qemu-ga read command on phoenix-ga and on Debian's qemu-ga,
 // called alternately in the same run (so both see the same load), p50/p99 of --calls calls after
-// a warm-up, and each agent's CPU per call (schedstat of every thread); and the CPU time and
-// processes of one statistics sample.
-// Usage: npm run build && node bench/reads.mjs [--calls 200] [--node PATH] [--json FILE]
+// a warm-up, and each agent's CPU per call (schedstat of every thread, median of blocks of 25
+// calls); and the CPU time and processes of one statistics sample.
+// Usage: npm run build && node bench/reads.mjs [--calls 200] [--node PATH] [--only CMD,CMD] [--json FILE]
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arg, connectRetry, loadAverage, median, now, pct, QEMU_GA, sleep, startPhoenix, startQemuGa, stop, threads, workerPid } from './lib.mjs';
 
 const CALLS = Number(arg('calls', 200));
+const BLOCK = 25;
 const COMMANDS = ['guest-info', 'guest-get-osinfo', 'guest-get-host-name', 'guest-get-timezone', 'guest-get-vcpus', 'guest-get-users',
-  'guest-get-cpustats', 'guest-get-diskstats', 'guest-get-fsinfo', 'guest-network-get-interfaces', 'guest-get-load', 'guest-network-get-route', 'phoenix-get-stats'];
+  'guest-get-cpustats', 'guest-get-diskstats', 'guest-get-fsinfo', 'guest-network-get-interfaces', 'guest-get-load', 'guest-network-get-route', 'phoenix-get-stats']
+  .filter((c) => !arg('only') || arg('only').split(',').includes(c));
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-reads-'));
-const sup = startPhoenix(dir, ['--heartbeat-interval', '10']);
+// A state directory of its own: the code cache is kept there, and another build started with the
+// default one (an A/B, another checkout's bench) would replace it.
+mkdirSync(`${dir}/state`);
+const sup = startPhoenix(dir, ['--heartbeat-interval', '10', '--state-dir', `${dir}/state`]);
 const p = await connectRetry(`${dir}/a.sock`);
 await p.req('{"execute":"phoenix-set-stats","arguments":{"interval":1}}');
 const qd = QEMU_GA ? mkdtempSync(join(tmpdir(), 'bench-qga-')) : null;
@@ -32,17 +37,23 @@ async function timeBoth(cmd) {
   const live = agents.filter(([k]) => out[k] !== null);
   for (let i = 0; i < 10; i++) for (const [, c] of live) await c.req(text);
   const lat = Object.fromEntries(live.map(([k]) => [k, []]));
-  const cpu = Object.fromEntries(live.map(([k]) => [k, 0]));
-  for (let i = 0; i < CALLS; i++) {
-    for (const [k, c, pid] of live) {
-      const c0 = threads(pid).cpuMs;
-      const t = now();
-      await c.req(text);
-      lat[k].push((now() - t) * 1000);
-      cpu[k] += threads(pid).cpuMs - c0;
+  const cpu = Object.fromEntries(live.map(([k]) => [k, []]));
+  // CPU is read between blocks, not around each call: reading every thread's /proc files between
+  // calls lets the agent's threads go cold and lengthened both agents' replies. The median block
+  // leaves out a block that caught a statistics sample or a heartbeat.
+  for (let done = 0; done < CALLS; done += BLOCK) {
+    const n = Math.min(BLOCK, CALLS - done);
+    const c0 = Object.fromEntries(live.map(([k, , pid]) => [k, threads(pid).cpuMs]));
+    for (let i = 0; i < n; i++) {
+      for (const [k, c] of live) {
+        const t = now();
+        await c.req(text);
+        lat[k].push((now() - t) * 1000);
+      }
     }
+    for (const [k, , pid] of live) cpu[k].push(((threads(pid).cpuMs - c0[k]) * 1000) / n);
   }
-  for (const [k] of live) out[k] = { p50: pct(lat[k], 0.5), p99: pct(lat[k], 0.99), cpuUsPerCall: (cpu[k] * 1000) / CALLS };
+  for (const [k] of live) out[k] = { p50: pct(lat[k], 0.5), p99: pct(lat[k], 0.99), cpuUsPerCall: median(cpu[k]) };
   return { phoenix: out.phoenix ?? null, qemu: out.qemu ?? null };
 }
 

@@ -22,31 +22,47 @@ export function parseNetDev(text: string): Map<string, NetDev> {
 }
 
 /**
- * Interface indexes by name and sysfs identity (an interface re-created under the same name is a
- * new sysfs node): a stat instead of reading a sysfs file for each interface at each call.
+ * What an interface's sysfs node keeps while it exists, by name and sysfs identity (an interface
+ * re-created under the same name is a new node): its ifindex, and whether it is a software device,
+ * learnt when first asked. A stat per interface and call instead of a read and a readlink.
  */
-const indexes = new WeakMap<Host, Map<string, number>>();
+interface NodeFacts { index: number; virtual?: boolean }
+const known = new WeakMap<Host, Map<string, NodeFacts>>();
+// The facts of the last listing by name: ordering that listing's rows needs no second stat.
+const listed = new WeakMap<Host, Map<string, NodeFacts>>();
 const MAX_INDEXES = 256;
 
-function ifindex(host: Host, name: string): number {
+function factsOf(host: Host, name: string): NodeFacts {
   const id = host.identity(`/sys/class/net/${name}`);
-  let cache = indexes.get(host);
-  if (!cache) indexes.set(host, cache = new Map());
+  let cache = known.get(host);
+  if (!cache) known.set(host, cache = new Map());
   const key = `${name} ${id}`;
-  const known = id === null ? undefined : cache.get(key);
-  if (known !== undefined) return known;
-  const index = Number(host.readAttribute(`/sys/class/net/${name}/ifindex`) ?? NaN);
+  const facts = id === null ? undefined : cache.get(key);
+  if (facts) return facts;
+  const fresh = { index: Number(host.readAttribute(`/sys/class/net/${name}/ifindex`) ?? NaN) };
   if (id !== null) {
     if (cache.size >= MAX_INDEXES) cache.clear();
-    cache.set(key, index);
+    cache.set(key, fresh);
   }
-  return index;
+  return fresh;
 }
 
 export function interfaceNames(host: Host): string[] {
-  return host.list('/sys/class/net')
-    .map((name) => ({ name, index: ifindex(host, name) }))
-    .sort((a, b) => (a.index - b.index) || a.name.localeCompare(b.name)).map((x) => x.name);
+  const facts = new Map(host.list('/sys/class/net').map((name) => [name, factsOf(host, name)]));
+  listed.set(host, facts);
+  return [...facts].sort(([a, x], [b, y]) => (x.index - y.index) || a.localeCompare(b)).map(([name]) => name);
+}
+
+/**
+ * NAME's device is a software one (under /sys/devices/virtual), or gone. Kept in the facts of the
+ * last listing, which the rows being ordered come from; a name it did not list is read.
+ */
+export function isVirtualInterface(host: Host, name: string): boolean {
+  const facts = listed.get(host)?.get(name);
+  if (facts?.virtual !== undefined) return facts.virtual;
+  const virtual = (host.link(`/sys/class/net/${name}`) ?? '/virtual/').includes('/virtual/');
+  if (facts) facts.virtual = virtual;
+  return virtual;
 }
 
 function prefixOf(cidr: string | null | undefined): number | undefined {

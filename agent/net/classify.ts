@@ -3,6 +3,7 @@
 // driver), or the software plumbing of containers and VPNs (veth, bridge, tun, tap, wireguard,
 // vxlan, ...). A bridge, bond or VLAN stacked on a real NIC carries the real address and is real.
 
+import { isVirtualInterface } from '../facts/network';
 import type { Host } from '../os/host';
 
 export type InterfaceKind =
@@ -114,8 +115,7 @@ export function realInterfaces(host: Host, names: string[]): Set<string> {
   const out = new Set<string>();
   let stacked = false;
   for (const n of names) {
-    const link = host.link(`/sys/class/net/${n}`) ?? '/virtual/';
-    if (link.includes('/virtual/')) continue;
+    if (isVirtualInterface(host, n)) continue;
     out.add(n);
     stacked ||= host.list(`/sys/class/net/${n}`).some((e) => e.startsWith('upper_'));
   }

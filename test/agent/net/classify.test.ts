@@ -15,6 +15,7 @@ import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { interfaceNames } from '../../../agent/facts/network';
 import { classifyInterfaces, realInterfaces } from '../../../agent/net/classify';
 import { createHost } from '../../../agent/os/host';
 import { Agent, startAgent, tempDir } from '../../helpers/agent';
@@ -76,6 +77,28 @@ F('a bridge over the virtio NIC is real; Xen and Hyper-V NICs are hypervisor NIC
     assert.equal([pick('veth1')[0], pick('veth1')[1], pick('docker0')[0], pick('docker0')[1]], ['veth', false, 'bridge', false]);
     // The cheap test used for ordering agrees with the full classification.
     assert.equal([...realInterfaces(createHost(root), [...c.keys()])].sort(), [...c.values()].filter((x) => x.real).map((x) => x.name).sort());
+  } finally { fs.rmSync(root, { recursive: true, force: true }); }
+});
+
+F('ordering a listing asks each device whether it is virtual once, and again when re-created', () => {
+  const root = tempDir('sysfs-');
+  try {
+    sysIface(root, 'eth0', { index: 2, driver: 'virtio_net' });
+    sysIface(root, 'docker0', { index: 3, devtype: 'bridge' });
+    const host = createHost(root);
+    let links = 0;
+    const counted = { ...host, link: (p: string) => { links++; return host.link(p); } };
+    const real = () => [...realInterfaces(counted, interfaceNames(counted))];
+    assert.equal(real(), ['eth0']);
+    assert.is(links, 2);
+    assert.equal(real(), ['eth0']);
+    assert.is(links, 2, 'the second listing reads no link');
+    // docker0 re-created as a NIC: a new sysfs node, asked again.
+    fs.rmSync(path.join(root, 'sys/class/net/docker0'));
+    fs.rmSync(path.join(root, 'sys/devices/virtual/net/docker0'), { recursive: true });
+    sysIface(root, 'docker0', { index: 4, driver: 'virtio_net', bus: 'pci0000:00/0000:00:04.0/virtio1' });
+    assert.equal(real().sort(), ['docker0', 'eth0']);
+    assert.is(links, 3);
   } finally { fs.rmSync(root, { recursive: true, force: true }); }
 });
 
