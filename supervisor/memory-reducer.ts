@@ -6,7 +6,6 @@
 // collections itself, 4 s after its start (see collectionAfterStart).
 
 import v8 = require('v8');
-import vm = require('vm');
 
 /**
  * The V8 flags that start the memory reducer 1 s after start and let it run although the process
@@ -44,7 +43,8 @@ export function startMemoryReducerEarly(): void {
 /** Two compacting full collections: the first empties sparse pages, the second gives back what the first vacated. */
 function compactingGc(): void {
   v8.setFlagsFromString(`--expose-gc ${parseInt(process.versions.v8) < 10 ? '--always-compact' : '--compact-on-every-full-gc'}`);
-  const gc = vm.runInNewContext('gc') as () => void;
+  // vm is loaded here, not at start: Node 20 never needs it.
+  const gc = (require('vm') as typeof import('vm')).runInNewContext('gc') as () => void;
   gc();
   gc();
 }
