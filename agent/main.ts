@@ -25,7 +25,7 @@ import { createHost } from './os/host';
 import { createSystem } from './os/system';
 import { startStats } from './stats/service';
 import { connectSupervisor } from './supervisor-link';
-import { createIdleCollector, v8FullGc } from './idle-gc';
+import { collectAfterStart, createIdleCollector, v8FullGc } from './idle-gc';
 import { LedgerWriter, openLedgerWriter } from './reply-ledger';
 import { liveSettingsApplier } from './live-settings';
 import { createClockHealer, HealSettings } from './clock/healer';
@@ -102,6 +102,7 @@ function main(): void {
   // The v8 and vm modules it needs are loaded at the first collection, not before the first reply.
   let fullGc: (() => void) | null = null;
   const idleGc = createIdleCollector(IDLE_GC_AFTER, IDLE_GC_QUIET_MS, () => (fullGc ??= v8FullGc())());
+  collectAfterStart(process.versions.v8, () => (fullGc ??= v8FullGc())());
   const counted: Dispatcher = {
     parse: (text) => { if (text.length >= IDLE_GC_BIG_REQUEST) idleGc.request(IDLE_GC_AFTER); return dispatcher.parse(text); },
     run: (p, progress) => { idleGc.request(); return dispatcher.run(p, progress); },

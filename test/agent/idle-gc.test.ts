@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as v8 from 'v8';
 import { spawnSync } from 'child_process';
-import { compactFlag, createIdleCollector, v8FullGc } from '../../agent/idle-gc';
+import { collectAfterStart, compactFlag, createIdleCollector, v8FullGc } from '../../agent/idle-gc';
 import { workerExecArgs } from '../../supervisor/worker';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -76,6 +76,14 @@ test('after 5 s without allocation the collection gives back the young generatio
   const { before, after } = JSON.parse(child.stdout) as { before: number; after: number };
   assert.ok(before >= 1 << 20, `young generation ${before} bytes before`);
   assert.ok(after <= 512 << 10, `young generation ${after} bytes after (before: ${before})`);
+});
+
+test("Node 16's worker collects once soon after start (V8's reducer: 8 s); a newer V8's, never", async () => {
+  let runs = 0;
+  assert.ok(collectAfterStart('9.4.146.26-node.26', () => { runs++; }, 40));
+  assert.not.ok(collectAfterStart('11.3.244.8-node.38', () => { runs += 10; }));
+  await sleep(150);
+  assert.is(runs, 1);
 });
 
 test('the compaction flag is the one the running V8 knows (renamed in V8 10, Node 18)', () => {
