@@ -39,8 +39,8 @@ export const BUNDLES = [
   // source is passed with node -e) 1.6 KB, about 0.2 ms here, for 90-130 M fewer instructions at each
   // warm worker start; its wait while file systems are frozen 120. A worker line logged at its own
   // level 46. Node 16's own compacting collections 4 s after start (its V8 has no reducer delay flag:
-  // the pair 16.3 instead of 19.6 MiB 5 s after start) 245.
-  { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 37_950, forbid: /^agent\// },
+  // the pair 16.3 instead of 19.6 MiB 5 s after start) 245, and 35 more beside the log's.
+  { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 38_000, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'ctl.js', budget: 80_000, forbid: /^agent\// },
   // The DESIGN target is 200 KB: the commands beyond qemu-ga's and network persistence (77 KB)
   // are in agent-rare.js, loaded at their first call.
