@@ -43,7 +43,7 @@ export interface RestartDecision {
 
 /** Deaths the worker is responsible for; an outside kill or a clean exit is not a failure. */
 export function isFailure(reason: DeathReason): boolean {
-  return reason === 'crash' || reason === 'heap-oom' || reason === 'kernel-oom' || reason === 'hung';
+  return /^(crash|heap-oom|kernel-oom|hung)$/.test(reason);
 }
 
 export function backoffDelay(failures: number, cfg: RestartPolicyConfig): number {

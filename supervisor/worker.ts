@@ -10,7 +10,7 @@ import { codeCacheFile, codeCacheLoaderSource, frozenRecordFile } from './code-c
 import { classifyDeath, DeathReason } from './death';
 import { memoryReducerFlags } from './memory-reducer';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
-import { cgroupIsOurs, cgroupOomKills, HeldFile, heldFile, kernelLogNamesOomKill, oomCounterFiles } from './proc';
+import { cgroupIsOurs, cgroupOomKills, HeldFile, heldFile, kernelLogNamesOomKill, oomCounterFiles, systemOomKills } from './proc';
 import { readLedgerFile, ReplyLedger } from './reply-ledger';
 
 export interface WorkerSpawnOptions {
@@ -74,6 +74,8 @@ export class Worker {
    * cgroup was seen holding other programs too (its count then says nothing about the worker).
    */
   readonly #cgroupBase = new Map<string, number>();
+  /** The machine's OOM-kill count before the spawn: unchanged at the death, the kernel log is not read. */
+  readonly #systemOomBase: number | null;
   #exited = false;
   /** Connections handed over and not yet acknowledged by the worker, by connection id. */
   readonly #handedOver = new Map<number, net.Socket>();
@@ -84,6 +86,7 @@ export class Worker {
     this.generation = opts.config.generation;
     this.spawnedAt = opts.now();
     this.lastProgressAt = this.spawnedAt;
+    this.#systemOomBase = systemOomKills();
     const stdio: Array<'ignore' | 'pipe' | 'ipc' | number> = ['ignore', 'ignore', 'pipe', 'ipc'];
     // The serial port (fd 4) and its reply ledger (fd 5).
     this.#ledgerFd = opts.serialFd !== null ? opts.ledgerFd : null;
@@ -139,7 +142,9 @@ export class Worker {
   #oomKillEvidence(signal: NodeJS.Signals | null): boolean {
     if (signal !== 'SIGKILL') return false;
     for (const [f, base] of this.#cgroupBase) if (base >= 0 && cgroupOomKills(f) > base) return true;
-    return kernelLogNamesOomKill(this.pid);
+    // Before the restart: the whole log is read one record per call, so only after an OOM kill somewhere.
+    // An unknown count (before Linux 4.13) is no proof of none.
+    return (this.#systemOomBase === null || systemOomKills() !== this.#systemOomBase) && kernelLogNamesOomKill(this.pid);
   }
 
   send(m: ToWorker): boolean {

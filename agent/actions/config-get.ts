@@ -3,8 +3,8 @@
 // line set over the channel (with its time). Of the heartbeat key only its id and whether one is
 // set; never the key.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { readHeartbeatKey } from '../../supervisor/heartbeat';
 import { loadSettings } from '../../supervisor/settings';
 import type { StatsService } from '../stats/service';

@@ -2,8 +2,8 @@
 // opened without following links, a regular file of bounded size, owned by root and closed to
 // group and others; written whole, 0600, atomically, in a directory only root can write to.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { fileProblem } from '../../supervisor/settings';
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';

@@ -5,8 +5,8 @@
 // worker and switches back by itself when it does not become ready (supervisor/update/watch.ts);
 // the launcher does when the new supervisor cannot start at all.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import type { KeyObject } from 'crypto';
 import { writeFileAtomic } from '../../supervisor/atomic-file';
 import { currentVersion, DEFAULT_WINDOW_S, packagedVersions, readPending, switchCurrent, writePending } from '../../supervisor/update/layout';

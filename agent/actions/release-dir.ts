@@ -3,7 +3,7 @@
 // to be root's and closed to others, and its files are opened relative to that descriptor (through
 // /proc/self/fd), by names from the release's fixed set, never by a path from a request.
 
-import * as fs from 'fs';
+import fs = require('fs');
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 

@@ -2,7 +2,7 @@
 // chunks into STATE/incoming/VERSION/ (root's, 0700), one upload at a time, and survives a
 // disconnect or a worker restart: the status says what is there, and the panel resumes from it.
 
-import * as fs from 'fs';
+import fs = require('fs');
 import { fileSha256, NEXT_KEY_PATTERN, parseManifest, ReleaseManifest, UPLOAD_NAMES, VERSION_PATTERN } from '../../supervisor/update/release';
 import { decodeBase64 } from '../commands/base64';
 import type { System } from '../os/system';

@@ -3,7 +3,7 @@
 // sysfs reads; no tool is run. `enabled` is false when the command would fail as a panel sends it
 // (mutating commands with an idempotency key, which need the journal).
 
-import * as fs from 'fs';
+import fs = require('fs');
 import { FREEZE_SAFE } from '../actions/filesystems';
 import type { CommandContext } from '../commands/command';
 import { freeSpace, writeProblem } from '../os/probe';

@@ -4,8 +4,8 @@
 // and reported. The RTC is the reference and is never written. The baseline and the last
 // correction are kept in RUN_DIR/clock.json, so a restarted worker goes on from them.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { writeFileAtomic } from '../../supervisor/atomic-file';
 import type { ClockReport, ClockFix } from '../../supervisor/ipc';
 import type { Host } from '../os/host';

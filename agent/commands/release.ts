@@ -2,7 +2,7 @@
 // pushed over the channel, checked against the installed release keys, and applied with an
 // automatic rollback (docs/updates.md).
 
-import * as path from 'path';
+import path = require('path');
 import { settingsOf } from '../actions/config';
 import { applyRelease } from '../actions/release-apply';
 import { MAX_CHUNK_BYTES, putChunk, releaseStatus } from '../actions/release-upload';

@@ -4,7 +4,7 @@
 // killer, a real crash.
 
 import type * as childProcess from 'child_process';
-import * as fs from 'fs';
+import fs = require('fs');
 import { command } from './command';
 import { int, object, oneOf, optional, str } from './schema';
 

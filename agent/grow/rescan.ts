@@ -2,7 +2,7 @@
 // a SCSI disk is rescanned through sysfs; virtio-blk, NVMe and Xen disks update themselves when
 // the host resizes them.
 
-import * as fs from 'fs';
+import fs = require('fs');
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import type { Disk } from './block-layout';

@@ -4,7 +4,7 @@
 // link followed, no FIFO waited on) of at most 16 KiB.
 
 import type * as cryptoModule from 'crypto';
-import * as fs from 'fs';
+import fs = require('fs');
 import { parseKeyLine } from '../actions/ssh-key-line';
 import { createHost } from '../os/host';
 import type { System } from '../os/system';

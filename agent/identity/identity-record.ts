@@ -4,8 +4,8 @@
 // a power cut would make the next start take the clone for a new clone again.
 
 import type * as cryptoModule from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { ensurePrivateDir, readJsonFile, writeFileAtomic } from '../../supervisor/atomic-file';
 import type { SourceName, Sources } from './machine-identity';
 

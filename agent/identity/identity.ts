@@ -4,7 +4,7 @@
 // supervisor is told (`cloned` in its heartbeats, a new epoch), and, if the config asks for it, the
 // machine id and the SSH host keys are made anew once the worker serves.
 
-import * as path from 'path';
+import path = require('path');
 import { forgetJournal } from '../journal/journal';
 import { createHost, Host } from '../os/host';
 import type { System } from '../os/system';

@@ -5,7 +5,7 @@
 // ordinary start.
 
 import type * as cryptoModule from 'crypto';
-import * as fs from 'fs';
+import fs = require('fs');
 import type { Host } from '../os/host';
 import type { System } from '../os/system';
 import { machineId } from './machine-identity';

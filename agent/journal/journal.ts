@@ -8,8 +8,8 @@
 // Readable with cat. A state directory that is read-only or full does not stop the worker: the
 // recorded outcomes are still answered, and ready() says why nothing new may run (journal-file.ts).
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { FILE, JournalProblem, openJournalFile } from './journal-file';
 import { SECRET_KEY_FILE, secretDigester } from './secret-digest';
 

@@ -4,7 +4,7 @@
 // files the renderer may create for the interface (recorded as absent) are removed when they did
 // not exist, so the customer's files are never touched unless we had changed them.
 
-import * as fs from 'fs';
+import fs = require('fs');
 import type { System } from '../os/system';
 import { exists, listDir, removeFile, writeFile } from './persist/files';
 import type { RendererName } from './persist';

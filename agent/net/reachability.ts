@@ -5,7 +5,7 @@
 // answered) before it becomes FAILED. An address beyond a gateway cannot be checked without ping.
 
 import type * as dgramModule from 'dgram';
-import * as net from 'net';
+import net = require('net');
 import type { System } from '../os/system';
 import { routeTo } from './routes';
 

@@ -3,7 +3,7 @@
 // gateway replaces the default route of its family; routes, when given, replace the interface's
 // other static routes. Everything else (leases, the kernel's routes) stays as it is.
 
-import * as net from 'net';
+import net = require('net');
 import { QgaError } from '../wire/reply';
 import { canonicalV6, checkAddress } from './address';
 import type { Addr, InterfaceState } from './interface-state';

@@ -4,8 +4,8 @@
 // .new, fsync, rename, fsync of the directory before anything is changed on the server, so a
 // worker or supervisor killed at any moment finds it on restart. Readable with cat.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import type { Deadline } from './deadline';
 import type { Addr, ConvergeReport, InterfaceState } from './interface-state';
 import type { PersistChange } from './persist';

@@ -2,7 +2,7 @@
 // answers EROFS for a read-only mount), and how much room its file system has left (statfs(2);
 // null on Node 16, which has no statfs and would need a process per call).
 
-import * as fs from 'fs';
+import fs = require('fs');
 
 /** Null when P can be written by us; else the errno code (EROFS, EACCES, ENOENT). */
 export function writeProblem(p: string): string | null {

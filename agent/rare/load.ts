@@ -3,7 +3,7 @@
 // __dirname through the `current` link at start, so an update switching `current` afterwards
 // never mixes two versions. A missing, corrupt or foreign file fails that command only.
 
-import * as path from 'path';
+import path = require('path');
 import { QgaError } from '../wire/reply';
 import { sharedModules } from './shared';
 

@@ -5,8 +5,8 @@
 //   last.json how the last update ended (updated, update-failed), reported until the next one
 // The launcher (init/phoenix-ga.sh) reads the first two in shell: keep the formats that simple.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { writeFileAtomic } from '../atomic-file';
 
 /** Starts of a pending version the launcher allows before switching back (init/phoenix-ga.sh). */
