@@ -19,6 +19,8 @@ export interface SerialEvents {
 export interface SerialPort {
   link: Link;
   start(): void;
+  /** Stops reading and waiting (the tests; the worker holds its port until it exits). */
+  close(): void;
 }
 
 /** Asks for a call of SIGNALLED when the host comes or goes; DONE(null) once that works. */
@@ -72,5 +74,9 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
     // A host that came while arming sent its signal to nobody: look now.
     if (armed) signalled();
   });
-  return { link: stream.link, start: read };
+  return {
+    link: stream.link,
+    start: read,
+    close() { if (timer) clearTimeout(timer); timer = null; stream.close(); },
+  };
 }
