@@ -9,6 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { note, since } from './lib/host';
+import { hostConnect, idleWindow } from './lib/idle-figures';
 import { formatIdle, measureIdle, startAgentPair } from './lib/vm-idle';
 
 /** A busy poll wakes hundreds of times a second; the supervisor's design is 0.1. */
@@ -27,7 +28,7 @@ S('no wake-ups with the host gone (the port signals its coming), none with it id
   const t0 = Date.now();
   const pair = await startAgentPair();
   try {
-    // The long wait (2 s) starts once the host has been gone a minute: sample it after 62 s.
+    // Polling, the longest wait (2 s) starts once the host has been gone a minute: a reply after 62 s.
     const fig = await measureIdle(pair, { gone: [{ fromS: 20, seconds: 38 }], longGoneS: 62, samples: 3, connectedS: 30 });
     for (const line of formatIdle(fig)) note(`vm idle: ${line}`);
     assert.ok(fig.sameProcesses, 'no agent process was replaced during the measurement');
@@ -42,6 +43,23 @@ S('no wake-ups with the host gone (the port signals its coming), none with it id
     }
     const replies = [...fig.replies.phoenix, fig.replies.phoenixLongGone!];
     for (const r of replies) assert.ok(r.replyMs < MAX_FIRST_REPLY_MS, `phoenix-ga's first reply came ${r.replyMs.toFixed(0)} ms after the host connected (bound ${MAX_FIRST_REPLY_MS})`);
+
+    // The next worker generation names itself the port's owner: the dead one's signals go nowhere.
+    await pair.vm.shell(`kill -9 ${pair.pids.worker}`);
+    let worker = 0;
+    for (let i = 0; i < 300 && !(worker && worker !== pair.pids.worker); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      worker = Number((await pair.vm.shell('pgrep -x phoenix-ga-work')).out.trim());
+    }
+    assert.ok(worker && worker !== pair.pids.worker, 'a new worker runs after the kill');
+    await hostConnect(pair.sock.phoenix, 60_000);
+    // Past the new worker's start-up work (V8's memory reducer, the idle collections).
+    await new Promise((r) => setTimeout(r, 10_000));
+    const after = (await idleWindow(pair.vm, { worker }, 20)).procs.worker.wakeupsPerS;
+    const reply = await hostConnect(pair.sock.phoenix, 30_000);
+    note(`vm idle: after a worker restart: host gone ${after.toFixed(2)} wake-ups/s, first reply ${reply.replyMs.toFixed(0)} ms`);
+    assert.ok(after < MAX_GONE_WORKER_WAKEUPS_PER_S, `after a worker restart, host gone: the worker woke ${after.toFixed(2)} times/s (bound ${MAX_GONE_WORKER_WAKEUPS_PER_S})`);
+    assert.ok(reply.replyMs < MAX_FIRST_REPLY_MS, `after a worker restart: first reply ${reply.replyMs.toFixed(0)} ms after the host connected (bound ${MAX_FIRST_REPLY_MS})`);
   } finally {
     await pair.stop();
     note(`vm idle: whole test ${since(t0)}`);
