@@ -6,12 +6,14 @@ import type { WorkerConfig } from '../supervisor/ipc';
 import { WORKER_EXIT } from '../supervisor/ipc';
 import { LEDGER_FD } from '../supervisor/reply-ledger';
 import path = require('path');
+import tty = require('tty');
 import { createExec } from './actions/exec';
 import { createFileHandles } from './actions/file-handles';
 import { createFreezer } from './actions/filesystems';
 import { networkTransactions } from './actions/network-transaction';
 import { createConnectionServer } from './channel/unix';
 import { openSerialPort } from './channel/serial-port';
+import { armPortSignal } from './channel/port-signal';
 import { commandTable } from './commands/table';
 import { crashPoint } from './commands/test-hooks';
 import { createDispatcher, Dispatcher } from './dispatcher';
@@ -136,7 +138,11 @@ function main(): void {
         if (!connected) session!.resetFraming();
         supervisor.hostConnected(connected);
       },
-    });
+    // A terminal (an ISA port, a pty) signals data only, not a host coming: it keeps the short polls.
+    }, tty.isatty(SERIAL_FD) ? undefined : (signalled, done) => armPortSignal(SERIAL_FD, signalled, (err) => {
+      if (err) log('info', `serial port: no SIGIO (${err}); looking for a host every 2 s at most`);
+      done(err);
+    }));
     // The previous generation's owed replies go out before anything new is read.
     if (config.owedReplies) port.link.write(config.owedReplies);
     session = attach(port.link, config.replyLedger ? openLedgerWriter(LEDGER_FD, (e) => log('warn', `reply ledger: ${e.message}`)) : undefined);
