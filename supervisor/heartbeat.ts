@@ -111,7 +111,7 @@ interface UdpBinding { UDP: new () => UdpHandle; SendWrap: new () => { oncomplet
 
 /**
  * The libuv UDP handle used directly, as the agent's channels use their stream handles: dgram.send
- * costs more than the send itself (address lookup, send list, callback on the next tick), 0.15 ms
+ * costs more than the send itself (address lookup, send list, callback on the next tick), 0.3 ms
  * of the 10-second tick. dgram where the binding is missing. process.binding is deprecated: checked
  * on Node 16 and 20 by the tests.
  */
