@@ -10,11 +10,9 @@
 //   .. K  key id (ASCII)      |  .. 32  HMAC-SHA256(key, all bytes before it)
 
 import type * as cryptoModule from 'crypto';
-import fs = require('fs');
-import { hmacSha256 } from './hmac-sha256';
 import type { ClockBeat } from './ipc';
 
-// Loaded on first use, by the receiver only: the sender signs and draws its epoch without it.
+// Loaded on first use: compiling Node's crypto module would delay the worker's spawn.
 let cryptoCache: typeof cryptoModule | null = null;
 function crypto(): typeof cryptoModule {
   return (cryptoCache ??= require('crypto') as typeof cryptoModule);
@@ -29,10 +27,7 @@ export const MAX_INTERVAL_MS = 3_600_000;
 
 /** A fresh random epoch, 16 hex digits. */
 export function randomEpoch(): string {
-  const b = Buffer.alloc(8);
-  const fd = fs.openSync('/dev/urandom', 'r');
-  try { fs.readSync(fd, b, 0, 8, null); } finally { fs.closeSync(fd); }
-  return b.toString('hex');
+  return crypto().randomBytes(8).toString('hex');
 }
 const MAGIC0 = 0x50, MAGIC1 = 0x47;
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -103,7 +98,7 @@ export function encodeHeartbeat(h: Heartbeat, key: Buffer): Buffer {
   out.writeBigUInt64BE(h.seq, o); o += 8;
   out.writeUInt16BE(body, o); o += 2;
   o += out.write(json, o);
-  hmacSha256(key, out.subarray(0, o), out, o);
+  crypto().createHmac('sha256', key).update(out.subarray(0, o)).digest().copy(out, o);
   return out;
 }
 
