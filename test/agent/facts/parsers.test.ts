@@ -47,6 +47,8 @@ test('/proc/meminfo with and without MemAvailable; /proc/vmstat oom_kill only si
   assert.is(old['Active(anon)'], 121096 * 1024);
   assert.is(old.HugePages_Total, 0);
   assert.ok(parseMeminfo(fx('linux-6.18-a', 'meminfo')).MemAvailable! > 0);
+  // Blanks around a line, a CR, a value without kB, and lines that are not "Key: number".
+  assert.equal(parseMeminfo('  MemTotal:  16 kB \r\nHugePages_Free:\t3\nbad line\nX: 12 MB\nE:\n5\nActive(file):    2 kB'), { MemTotal: 16384, HugePages_Free: 3, 'Active(file)': 2048 });
   assert.is(parseVmstatOomKills(fx('linux-3.10', 'vmstat')), null);
   assert.is(typeof parseVmstatOomKills(fx('linux-6.18-a', 'vmstat')), 'number');
 });

@@ -49,4 +49,23 @@ test('counters read through held descriptors are the counters read by path', asy
   assert.ok(a.oomKills !== null && a.uptimeS! > 0);
 });
 
+test('the boot id is read once; mountinfo is parsed again only when its text changes', async () => {
+  const root = tempDir('held-');
+  const put = (p: string, text: string) => { fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true }); fs.writeFileSync(path.join(root, p), text); };
+  const mount = (id: number, minor: number, at: string) => `${id} 1 8:${minor} / ${at} rw,relatime shared:1 - ext4 /dev/sda${minor} rw\n`;
+  put('/proc/sys/kernel/random/boot_id', 'boot-a\n');
+  put('/proc/self/mountinfo', mount(20, 1, '/'));
+  const host = createHost(root);
+  const read = heldReads(host);
+  const a = await readCounters(host, () => 0, read);
+  put('/proc/sys/kernel/random/boot_id', 'boot-b\n');
+  const b = await readCounters(host, () => 0, read);
+  assert.is(b.boot, 'boot-a', 'a boot id cannot change under a running process');
+  assert.is(b.filesystems[0].mount, a.filesystems[0].mount, 'the same text is not parsed again');
+  put('/proc/self/mountinfo', mount(20, 1, '/') + mount(21, 2, '/data') + mount(22, 2, '/data-again'));
+  const c = await readCounters(host, () => 0, read);
+  assert.equal(c.filesystems.map((f) => f.mount.mountpoint), ['/', '/data']);
+  assert.is((await readCounters(host, () => 0)).boot, 'boot-b', 'read by path: read anew');
+});
+
 test.run();
