@@ -36,9 +36,7 @@ export function collectionAfterStart(v8Version: string): number | null {
  */
 export function startMemoryReducerEarly(): void {
   const flags = memoryReducerFlags(process.versions.v8);
-  // A flag set at run time changes V8's flag hash: each Node built-in loaded after it is compiled
-  // again instead of taken from Node's code cache. The first beat's two are loaded before it.
-  if (flags.length) { require('crypto'); require('dgram'); v8.setFlagsFromString(flags.join(' ')); }
+  if (flags.length) v8.setFlagsFromString(flags.join(' '));
   else setTimeout(compactingGc, COLLECT_AFTER_START_MS).unref();
 }
 

@@ -12,19 +12,6 @@ import { ROOT } from '../helpers/agent';
 
 const FLAGS = ['--gc-memory-reducer-start-delay-ms=1000', '--optimize-for-size'];
 const EARLY_CHILD = 'PHOENIX_GA_TEST_EARLY_COLLECTION';
-const CACHE_CHILD = 'PHOENIX_GA_TEST_BUILTIN_CACHE';
-
-// The child of the code-cache test (node --expose-internals): the first beat's built-ins, loaded
-// after the flags are set, and which of them Node had to compile without its code cache.
-if (process.env[CACHE_CHILD]) {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { internalBinding } = require('internal/test/binding');
-  startMemoryReducerEarly();
-  require('crypto');
-  require('dgram');
-  const { compiledWithoutCache } = internalBinding('builtins').getCacheUsage();
-  process.stdout.write(JSON.stringify([...compiledWithoutCache].filter((m: string) => /crypto|dgram/.test(m))));
-}
 
 // The child of the Node 16 test: started as the supervisor starts, then idle; the full
 // collections (mark-compact) it saw by 4.6 s after start (V8's own reducer runs at 8 s).
@@ -73,17 +60,10 @@ test('the worker gets them on our own binary, through a link too, and not on ano
   }
 });
 
-test("the first beat's built-ins still come from Node's code cache (a flag set at run time would make V8 refuse it)", () => {
-  assert.ok(memoryReducerFlags(process.versions.v8).length > 0, 'this runtime takes the flags');
-  const child = spawnSync(process.execPath, ['--expose-internals', '--no-warnings', __filename], { env: { ...process.env, [CACHE_CHILD]: '1' }, encoding: 'utf8' });
-  assert.is(child.stderr, '');
-  assert.equal(JSON.parse(child.stdout), [], 'compiled without the code cache');
-});
-
 test('V8 takes them on the runtime running the tests, without a word on stderr', () => {
   const r = spawnSync(process.execPath, [...workerV8Flags(process.execPath), '-e', '0'], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stderr, '');
 });
 
-if (!process.env[EARLY_CHILD] && !process.env[CACHE_CHILD]) test.run();
+if (!process.env[EARLY_CHILD]) test.run();
