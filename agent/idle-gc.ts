@@ -8,7 +8,7 @@
 // a low allocation rate over 5 s: a second round at 6 s of quiet brings the worker 10 s after
 // 100k requests from 11.1 to 9.0 MiB (bench/core.mjs, Node 20).
 
-import * as v8 from 'v8';
+import v8 = require('v8');
 import vm = require('vm');
 import { collectionAfterStart } from '../supervisor/memory-reducer';
 

@@ -129,11 +129,14 @@ export function udpSocket(v6: boolean): UdpSocket {
   h.unref();
   return {
     send(d, port, host, done) {
-      const req = new SendWrap();
+      const req = new SendWrap() as InstanceType<UdpBinding['SendWrap']> & { list?: Buffer[] };
       const end = (rc: number) => done(rc < 0 ? `send ${util.getSystemErrorName(rc)} ${host}:${port}` : null);
       req.oncomplete = end;
+      // libuv keeps only a pointer into the bytes: a queued send (a full socket buffer) needs them
+      // alive until it completes, as dgram keeps them, or a collection frees what is sent.
+      req.list = [d];
       // As dgram does: the length + 1 when sent at once, 0 when queued (oncomplete follows), or -errno.
-      const rc = (v6 ? h.send6 : h.send).call(h, req, [d], 1, port, host, true);
+      const rc = (v6 ? h.send6 : h.send).call(h, req, req.list, 1, port, host, true);
       if (rc !== 0) end(rc);
     },
     close: () => h.close(),

@@ -17,6 +17,8 @@ const ARM = [
   'fcntl($p, F_SETFL, $f | O_ASYNC) or die "F_SETFL: $!\\n";',
 ].join(' ');
 
+const PERL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', LANG: 'C' };
+
 /**
  * Asks for SIGIO on FD, calling SIGNALLED at each; DONE gets null once armed, or why not (no perl:
  * the caller keeps polling). PERL is a parameter for the tests.
@@ -26,7 +28,9 @@ export function armPortSignal(fd: number, signalled: () => void, done: (err: str
   let settled = false;
   const settle = (err: string | null): void => { if (!settled) { settled = true; done(err); } };
   let stderr = '';
-  const child = spawn(perl, ['-e', ARM, String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+  // Root's own tool directories and nothing of the worker's environment (its config carries guest
+  // data); a perl that hangs is ended and the port keeps polling.
+  const child = spawn(perl, ['-e', ARM, String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe', fd], env: PERL_ENV, timeout: 5000 });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   child.on('error', (e) => settle(e.message));
   child.on('close', (code) => settle(code === 0 ? null : stderr.trim() || `perl exited with ${code}`));

@@ -3,7 +3,32 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as dgram from 'dgram';
+import { execFileSync, spawnSync } from 'child_process';
+import * as path from 'path';
 import { udpSocket } from '../../supervisor/heartbeat';
+import { ROOT } from '../helpers/agent';
+
+const QUEUED_CHILD = 'PHOENIX_GA_TEST_QUEUED_SEND';
+
+// The child of the queued-send test (node --test-udp-no-try-send --expose-gc: every send waits
+// for the loop): is the datagram's buffer still alive after a collection while its send is queued?
+if (process.env[QUEUED_CHILD]) {
+  const rx = dgram.createSocket('udp4');
+  rx.bind(0, '127.0.0.1', () => {
+    const s = udpSocket(false);
+    const held = [Buffer.alloc(300, 'x')];
+    const ref = new WeakRef(held[0]);
+    let done = false;
+    // Sent from a frame that returns, so no stale register of ours keeps the buffer.
+    const sendIt = (): void => s.send(held.pop()!, (rx.address() as { port: number }).port, '127.0.0.1', () => { done = true; });
+    setImmediate(() => {
+      sendIt();
+      (global as unknown as { gc(): void }).gc();
+      const state = done ? 'sent at once' : ref.deref() ? 'kept while queued' : 'freed while queued';
+      rx.on('message', (m) => { process.stdout.write(`${state}, received ${m.every((c) => c === 0x78) ? 'intact' : 'corrupt'}`); s.close(); rx.close(); });
+    });
+  });
+}
 
 async function receiver(type: 'udp4' | 'udp6', host: string): Promise<{ port: number; next: () => Promise<Buffer>; close: () => void }> {
   const rx = dgram.createSocket(type);
@@ -54,4 +79,13 @@ test("a refused send says why, as dgram's error does", async () => {
   } finally { s.close(); }
 });
 
-test.run();
+test('a queued send keeps its bytes alive until it is done (libuv holds only a pointer), on Node 20 and 16', () => {
+  const node16 = execFileSync(process.execPath, [path.join(ROOT, 'build/runtime.mjs'), '16.20.2'], { encoding: 'utf8' }).trim();
+  for (const node of [process.execPath, node16]) {
+    const child = spawnSync(node, ['--test-udp-no-try-send', '--expose-gc', __filename], { env: { ...process.env, [QUEUED_CHILD]: '1' }, encoding: 'utf8', timeout: 10_000 });
+    assert.is(child.stderr, '', node);
+    assert.is(child.stdout, 'kept while queued, received intact', node);
+  }
+});
+
+if (!process.env[QUEUED_CHILD]) test.run();

@@ -51,4 +51,23 @@ test('no perl: arming reports why, the descriptor is left as it was, and a stray
   }
 });
 
+test("perl gets root's tool directories and nothing of the worker's environment (its config carries guest data)", async () => {
+  const f = fifo();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'port-signal-env-'));
+  const prev = process.env.PHOENIX_GA_WORKER;
+  try {
+    const fake = path.join(dir, 'perl');
+    fs.writeFileSync(fake, `#!/bin/sh\nenv > ${dir}/env\n`, { mode: 0o755 });
+    process.env.PHOENIX_GA_WORKER = '{"owedReplies":"guest data"}';
+    assert.is(await arm(f.fd, () => undefined, fake), null);
+    const env = fs.readFileSync(path.join(dir, 'env'), 'utf8');
+    assert.not.match(env, /PHOENIX_GA|guest data/);
+    assert.match(env, /^PATH=\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
+  } finally {
+    if (prev === undefined) delete process.env.PHOENIX_GA_WORKER; else process.env.PHOENIX_GA_WORKER = prev;
+    f.done();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
