@@ -8,33 +8,14 @@
 // a low allocation rate over 5 s: a second round at 6 s of quiet brings the worker 10 s after
 // 100k requests from 11.1 to 9.0 MiB (bench/core.mjs, Node 20).
 
-import v8 = require('v8');
-import vm = require('vm');
 import { collectionAfterStart } from '../supervisor/memory-reducer';
+
+// The collection itself is the supervisor's too (its own on Node 16).
+export { compactFlag, v8FullGc } from '../supervisor/memory-reducer';
 
 export interface IdleCollector {
   /** Count one request (or N: a large one weighs as much as many small ones). */
   request(n?: number): void;
-}
-
-/**
- * The flag that makes every full collection compact, by the V8 of the runtime we run on: V8 10
- * (Node 18) renamed it, and an unknown name prints "Error: unrecognized flag" at every start.
- */
-export function compactFlag(v8Version: string): string {
-  return Number(v8Version.split('.')[0]) >= 10 ? '--compact-on-every-full-gc' : '--always-compact';
-}
-
-/**
- * V8's own full collection, compacting so that sparse pages are emptied and released. Run twice:
- * when V8 has seen a low allocation rate (its last 5 s of collections), a full collection shrinks
- * the young generation, and the second one gives back the semi-space pages the first vacated.
- */
-export function v8FullGc(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  v8.setFlagsFromString(compactFlag(process.versions.v8));
-  const gc = vm.runInNewContext('gc') as () => void;
-  return () => { gc(); gc(); };
 }
 
 /**

@@ -37,14 +37,25 @@ export function collectionAfterStart(v8Version: string): number | null {
 export function startMemoryReducerEarly(): void {
   const flags = memoryReducerFlags(process.versions.v8);
   if (flags.length) v8.setFlagsFromString(flags.join(' '));
-  else setTimeout(compactingGc, COLLECT_AFTER_START_MS).unref();
+  else setTimeout(() => v8FullGc()(), COLLECT_AFTER_START_MS).unref();
 }
 
-/** Two compacting full collections: the first empties sparse pages, the second gives back what the first vacated. */
-function compactingGc(): void {
-  v8.setFlagsFromString(`--expose-gc ${parseInt(process.versions.v8) < 10 ? '--always-compact' : '--compact-on-every-full-gc'}`);
-  // vm is loaded here, not at start: Node 20 never needs it.
+/**
+ * The flag that makes every full collection compact, by the V8 of the runtime we run on: V8 10
+ * (Node 18) renamed it, and an unknown name prints "Error: unrecognized flag" at every start.
+ */
+export function compactFlag(v8Version: string): string {
+  return parseInt(v8Version) >= 10 ? '--compact-on-every-full-gc' : '--always-compact';
+}
+
+/**
+ * V8's own full collection, compacting so that sparse pages are emptied and released. Run twice:
+ * when V8 has seen a low allocation rate (its last 5 s of collections), a full collection shrinks
+ * the young generation, and the second one gives back the semi-space pages the first vacated.
+ */
+export function v8FullGc(): () => void {
+  v8.setFlagsFromString(`--expose-gc ${compactFlag(process.versions.v8)}`);
+  // vm is loaded here, not at start: a Node 20 supervisor never needs it.
   const gc = (require('vm') as typeof import('vm')).runInNewContext('gc') as () => void;
-  gc();
-  gc();
+  return () => { gc(); gc(); };
 }
