@@ -111,7 +111,10 @@ for (const b of BUNDLES) {
   if (hook) fail(`${b.out} contains '${hook[0]}': a test hook got into the shipped worker`);
   if (b.need && !inputs.includes(b.need)) fail(`${b.out} lacks ${b.need}`);
   if (b.out === 'supervisor.js' && external.length) fail(`the supervisor has runtime dependencies: ${external.join(', ')}`);
-  if (text.length > b.budget) fail(`${b.out} is ${text.length} bytes, over its budget of ${b.budget}`);
+  // Budgets hold at the package's own version: a longer version string (a test build's 0.1.1~e2e)
+  // is not counted against them.
+  const counted = text.length - (text.split(version).length - 1) * Math.max(0, version.length - pkg.version.length);
+  if (counted > b.budget) fail(`${b.out} is ${counted} bytes at version ${pkg.version}, over its budget of ${b.budget}`);
   if (b.out === 'agent.js') mainInputs = new Set(inputs);
   if (b.rare) {
     const both = inputs.filter((f) => mainInputs.has(f));
