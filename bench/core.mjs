@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fillHistory, NODE, threads } from './lib.mjs';
+import { benchStateDir, fillHistory, NODE, threads, warmCodeCache } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
@@ -66,7 +66,7 @@ async function phoenixDir(prefix) {
 }
 
 function startPhoenix(dir, extra = []) {
-  return spawn(NODE, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, ...extra], { stdio: 'ignore', env });
+  return spawn(NODE, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, '--state-dir', benchStateDir(), ...extra], { stdio: 'ignore', env });
 }
 function startQemuGa(dir) {
   return spawn(QEMU_GA, ['-m', 'unix-listen', '-p', `${dir}/a.sock`, '-t', dir, '-f', `${dir}/pid`, '-l', `${dir}/log`], { stdio: 'ignore' });
@@ -264,6 +264,7 @@ async function killToServing() {
 }
 
 const results = { phoenix: [], qemu: [], heartbeat: [], kills: [], idle: null, floors: null };
+await warmCodeCache();
 for (let r = 0; r < RUNS; r++) {
   results.phoenix.push(await measureAgent('phoenix-ga'));
   if (QEMU_GA) results.qemu.push(await measureAgent('qemu-ga'));

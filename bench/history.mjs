@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, connectRetry, fillHistory, loadAverage, median, now, pssAnon, sleep, startPhoenix, stop, threads, workerPid } from './lib.mjs';
+import { arg, connectRetry, fillHistory, loadAverage, median, now, pssAnon, sleep, startPhoenix, stop, threads, warmCodeCache, workerPid } from './lib.mjs';
 
 const RUNS = Number(arg('runs', 5));
 const SIZES = [0, 720, 10_000];
@@ -101,6 +101,7 @@ async function memoryAndWalk(n) {
 }
 
 const res = { loadAverage: loadAverage(), firstReply: {}, kill: {}, walk: {} };
+await warmCodeCache();
 for (const n of SIZES) {
   const t = [];
   for (let r = 0; r < RUNS; r++) t.push(await firstReply(n));

@@ -3,7 +3,7 @@
 // statistics history written into a run directory as a worker of this boot would have left it.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -60,8 +60,35 @@ export async function connectRetry(path, deadlineMs = 15_000) {
   }
 }
 
+/**
+ * The state directory of this benchmark process's agents, where the worker keeps its code cache.
+ * With the default /var/lib/phoenix-ga, another build started meanwhile (an A/B, another
+ * checkout's bench) replaces the cache, and the next start here compiles from source.
+ */
+let stateDir = null;
+export const benchStateDir = () => (stateDir ??= mkdtempSync(join(tmpdir(), 'bench-state-')));
+
 export function startPhoenix(dir, extra = [], node = NODE) {
-  return spawn(node, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, ...extra], { stdio: 'ignore', env });
+  const state = extra.includes('--state-dir') ? [] : ['--state-dir', benchStateDir()];
+  return spawn(node, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, ...state, ...extra], { stdio: 'ignore', env });
+}
+
+/**
+ * One start on NODE that leaves the worker's code cache in the bench's state directory, as every
+ * start after the first one on a server finds it. Throws when no cache appears within 20 s.
+ */
+export async function warmCodeCache(node = NODE) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-warm-'));
+  const p = startPhoenix(dir, [], node);
+  const c = await connectRetry(`${dir}/a.sock`);
+  await c.req('{"execute":"guest-ping"}');
+  c.close();
+  const end = now() + 20_000;
+  while (!readdirSync(benchStateDir()).some((f) => f.endsWith('.v8-cache'))) {
+    if (now() > end) throw new Error(`no code cache in ${benchStateDir()} 20 s after a start`);
+    await sleep(100);
+  }
+  await stop(p);
 }
 export function startQemuGa(dir) {
   return spawn(QEMU_GA, ['-m', 'unix-listen', '-p', `${dir}/a.sock`, '-t', dir, '-f', `${dir}/pid`, '-l', `${dir}/log`], { stdio: 'ignore' });
