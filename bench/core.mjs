@@ -6,6 +6,8 @@
 // Production conditions: every phoenix-ga run directory holds a full default statistics history
 // (720 samples); memory is sampled at fixed times after start and right after the burst (and its
 // peak during it), not only once settled; wake-ups are voluntary context switches of every thread.
+// Every start finds the worker's code cache, as a server does after its first start: it is kept in
+// a state directory of this process's own, filled by one start before the first measurement.
 // --node PATH runs phoenix-ga (and the bare-node floors) on that runtime.
 // Usage: npm run build && node bench/core.mjs [--runs 5] [--kills 50] [--settle 10] [--idle 60] [--node PATH] [--json FILE]
 
