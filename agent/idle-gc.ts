@@ -10,9 +10,6 @@
 
 import { collectionAfterStart } from '../supervisor/memory-reducer';
 
-// The collection itself is the supervisor's too (its own on Node 16).
-export { compactFlag, v8FullGc } from '../supervisor/memory-reducer';
-
 export interface IdleCollector {
   /** Count one request (or N: a large one weighs as much as many small ones). */
   request(n?: number): void;

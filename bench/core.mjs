@@ -17,11 +17,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { benchStateDir, fillHistory, NODE, threads, warmCodeCache } from './lib.mjs';
+import { join } from 'node:path';
+import { fillHistory, NODE, startPhoenix, threads, warmCodeCache } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
 const RUNS = Number(arg('runs', 5));
 const KILLS = Number(arg('kills', 50));
@@ -67,9 +65,6 @@ async function phoenixDir(prefix) {
   return dir;
 }
 
-function startPhoenix(dir, extra = []) {
-  return spawn(NODE, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, '--state-dir', benchStateDir(), ...extra], { stdio: 'ignore', env });
-}
 function startQemuGa(dir) {
   return spawn(QEMU_GA, ['-m', 'unix-listen', '-p', `${dir}/a.sock`, '-t', dir, '-f', `${dir}/pid`, '-l', `${dir}/log`], { stdio: 'ignore' });
 }

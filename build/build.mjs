@@ -39,10 +39,10 @@ export const BUNDLES = [
   // source is passed with node -e) 1.6 KB, about 0.2 ms here, for 90-130 M fewer instructions at each
   // warm worker start; its wait while file systems are frozen 120. A worker line logged at its own
   // level 46. Node 16's own compacting collections 4 s after start (its V8 has no reducer delay flag:
-  // the pair 16.3 instead of 19.6 MiB 5 s after start) 245, and 45 more beside the log's and the worker's shared collection. The
-  // machine's OOM-kill count taken at each spawn, so that a kill -9 restarts without reading the whole
-  // kernel log first (8-25 ms), 98. The beat sent through the UDP handle, not dgram.send (0.3 ms
-  // less per 10 s tick), 414.
+  // the pair 16.3 instead of 19.6 MiB 5 s after start) 245, and 45 more beside the log's and the
+  // worker's shared collection. The machine's OOM-kill count taken at each spawn, so that a kill -9
+  // restarts without reading the whole kernel log first (8-25 ms), 98. The beat sent through the UDP
+  // handle, not dgram.send (0.3 ms less per 10 s tick), 414.
   { entry: 'supervisor/main.ts', out: 'supervisor.js', budget: 38_560, forbid: /^agent\// },
   { entry: 'supervisor/ctl.ts', out: 'ctl.js', budget: 80_000, forbid: /^agent\// },
   // The DESIGN target is 200 KB: the commands beyond qemu-ga's and network persistence (77 KB)

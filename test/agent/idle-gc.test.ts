@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as v8 from 'v8';
 import { spawnSync } from 'child_process';
-import { collectAfterStart, compactFlag, createIdleCollector, v8FullGc } from '../../agent/idle-gc';
+import { collectAfterStart, createIdleCollector } from '../../agent/idle-gc';
+import { compactFlag, v8FullGc } from '../../supervisor/memory-reducer';
 import { workerExecArgs } from '../../supervisor/worker';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
