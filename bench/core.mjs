@@ -2,7 +2,8 @@
 // idle anon memory (Pss_Anon), guest-ping p50/p99 and pipelined throughput, start -> first reply
 // and first heartbeat, worker kill -9 -> serving again. Medians of --runs runs.
 // Also: anon growth after 100k requests, idle CPU and wakeups (context switches of every thread)
-// over --idle seconds with both agents idle side by side, and bare-node floors for the start figures.
+// over --idle seconds with both agents idle side by side, and bare-node floors for the start figures,
+// with the CPU the agent's processes have used by the first reply beside that of two bare starts.
 // Production conditions: every phoenix-ga run directory holds a full default statistics history
 // (720 samples); memory is sampled at fixed times after start and right after the burst (and its
 // peak during it), not only once settled; wake-ups are voluntary context switches of every thread.
@@ -164,11 +165,19 @@ async function bareTickMs() {
   return ms;
 }
 
-/** The floors no agent on Node can beat: one bare node sending one datagram, two sequential bare starts. */
+// A bare node's CPU (every thread, schedstat) at the end of its start, printed by itself.
+const BARE_START_CPU = `const fs = require('fs'); let ns = 0;
+for (const t of fs.readdirSync('/proc/self/task')) ns += Number(fs.readFileSync('/proc/self/task/' + t + '/schedstat', 'utf8').split(' ')[0]);
+process.stdout.write(String(ns / 1e6));`;
+
+/**
+ * The floors no agent on Node can beat: one bare node sending one datagram, two sequential bare
+ * starts, and the CPU of two bare starts (what two Node processes cost before any code of ours).
+ */
 async function floors() {
   const rx = createSocket('udp4');
   await new Promise((r) => rx.bind(0, '127.0.0.1', r));
-  const udp = [], two = [];
+  const udp = [], two = [], cpu = [];
   const bare = (code) => new Promise((resolve) => { const p = spawn(NODE, ['-e', code], { stdio: 'ignore', env }); p.on('exit', resolve); });
   for (let i = 0; i < 7; i++) {
     const got = new Promise((r) => rx.once('message', () => r(now())));
@@ -180,9 +189,10 @@ async function floors() {
     await bare('0');
     await bare('0');
     two.push(now() - t1);
+    cpu.push(2 * Number(spawnSync(NODE, ['-e', BARE_START_CPU], { encoding: 'utf8', env }).stdout));
   }
   rx.close();
-  return { udp: median(udp), twoStarts: median(two), tickMs: await bareTickMs() };
+  return { udp: median(udp), twoStarts: median(two), twoStartsCpu: median(cpu), tickMs: await bareTickMs() };
 }
 
 /** Pss_Anon of the agent: supervisor + worker for phoenix-ga. */
@@ -195,6 +205,8 @@ async function measureAgent(kind) {
   const c = await connectRetry(`${dir}/a.sock`);
   await c.req('{"execute":"guest-ping"}');
   const firstReply = now() - t0;
+  // CPU of every thread of the agent's processes by then: a start on these 2 cores is CPU-bound.
+  const startCpuMs = usage(proc.pid).cpu * 1000 + (kind === 'phoenix-ga' ? usage(workerPid(dir)).cpu * 1000 : 0);
   // Memory at fixed times after start, not only once V8's memory reducer has run (~8 s).
   const atStart = {};
   for (const s of [1, 2, 5]) { await sleep(Math.max(0, s * 1000 - (now() - t0))); atStart[s] = pairAnon(kind, proc, dir); }
@@ -216,7 +228,7 @@ async function measureAgent(kind) {
   mem.growth = after - (kind === 'phoenix-ga' ? mem.worker : mem.sup);
   c.close();
   await stop(proc, kind);
-  return { firstReply, ...mem, ...l };
+  return { firstReply, startCpuMs, ...mem, ...l };
 }
 
 async function firstHeartbeat() {
@@ -299,6 +311,8 @@ const rows = [
   ['start -> first heartbeat (ms)', median(results.heartbeat), '<= 80', NaN, (v) => v <= 80],
   ['  floor: bare node, start -> one datagram (ms)', results.floors.udp, 'info', NaN, null],
   ['  floor: two sequential bare node starts (ms)', results.floors.twoStarts, 'info', NaN, null],
+  ['start -> first reply: CPU of the processes, every thread (ms)', m(P, 'startCpuMs'), 'info', m(Q, 'startCpuMs'), null],
+  ['  floor: CPU of two bare node starts (ms)', results.floors.twoStartsCpu, 'info', NaN, null],
   ['worker kill -9 -> serving p50 (ms)', pct(results.kills, 0.5), '<= 100', NaN, (v) => v <= 100],
   ['worker kill -9 -> serving p99 (ms)', pct(results.kills, 0.99), '<= 250', NaN, (v) => v <= 250],
 ];
