@@ -1,7 +1,7 @@
 // The statistics history as production has it: worker anon memory per stored sample (10,000
 // samples against none), start -> first reply and worker kill -> serving with 0, 720 (the default,
 // full) and 10,000 samples, and reading all 10,000 back in pages while a second connection pings
-// (the longest a ping waited, the largest reply). Medians of --runs runs.
+// (the longest a ping waited, the largest reply). Medians of --runs runs, the sizes taking turns.
 // Usage: npm run build && node bench/history.mjs [--runs 5] [--node PATH] [--json FILE]
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,7 +55,7 @@ async function killToServing(n, kills) {
   }
   await stop(p);
   rmSync(dir, { recursive: true, force: true });
-  return median(out);
+  return out;
 }
 
 /** Worker anon memory settled with N samples, and the whole history read back in pages. */
@@ -102,14 +102,17 @@ async function memoryAndWalk(n) {
 
 const res = { loadAverage: loadAverage(), firstReply: {}, kill: {}, walk: {} };
 await warmCodeCache();
+// The sizes take turns, so that a drift of this machine's speed weighs on each of them alike.
+const starts = Object.fromEntries(SIZES.map((n) => [n, []]));
+for (let r = 0; r < RUNS; r++) for (const n of SIZES) starts[n].push(await firstReply(n));
 for (const n of SIZES) {
-  const t = [];
-  for (let r = 0; r < RUNS; r++) t.push(await firstReply(n));
-  res.firstReply[n] = median(t);
+  res.firstReply[n] = median(starts[n]);
   say(`start -> first reply with ${n} samples: ${res.firstReply[n].toFixed(0)} ms`);
 }
+const kills = { 0: [], 10000: [] };
+for (let r = 0; r < Math.max(2, RUNS); r++) for (const n of [0, 10_000]) kills[n].push(...await killToServing(n, 2));
 for (const n of [0, 10_000]) {
-  res.kill[n] = await killToServing(n, Math.max(5, RUNS * 2));
+  res.kill[n] = median(kills[n]);
   say(`kill -> serving with ${n} samples: ${res.kill[n].toFixed(0)} ms`);
 }
 const walks = { 0: [], 10000: [] };
