@@ -207,7 +207,7 @@ async function measureAgent(kind) {
   const firstReply = now() - t0;
   // CPU of every thread of the agent's processes by then: a start on these 2 cores is CPU-bound.
   const wpid = kind === 'phoenix-ga' ? workerPid(dir) : null;
-  const startCpuMs = usage(proc.pid).cpu * 1000 + (kind === 'qemu-ga' ? 0 : wpid ? usage(wpid).cpu * 1000 : NaN);
+  const startCpuMs = threads(proc.pid).cpuMs + (kind === 'qemu-ga' ? 0 : wpid ? threads(wpid).cpuMs : NaN);
   // Memory at fixed times after start, not only once V8's memory reducer has run (~8 s).
   const atStart = {};
   for (const s of [1, 2, 5]) { await sleep(Math.max(0, s * 1000 - (now() - t0))); atStart[s] = pairAnon(kind, proc, dir); }
