@@ -87,7 +87,8 @@ function main(): void {
     onProblem: (p) => { supervisor.journal(p?.state ?? null, p?.reason ?? null); if (p) log('warn', `journal: ${p.reason}; commands with an idempotency key are refused until it can be written`); },
   });
   for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
-  const mutations = createExactlyOnce(journal, crashPoint(config.testCrashAt, config.stateDir));
+  const crashAt = crashPoint(config.testCrashAt, config.stateDir);
+  const mutations = createExactlyOnce(journal, crashAt);
   // A revert at its deadline runs in turn with the mutating commands.
   const network = networkTransactions({
     sys, store: openTransactionStore(config.stateDir), clock: bootClock((p) => host.read(p)), log, frozen: () => freezer.status() === 'frozen',
@@ -126,7 +127,7 @@ function main(): void {
   const applyLive = liveSettingsApplier(config, { setPolicy: dispatcher.setPolicy, stats, onError: (e) => log('warn', `statistics settings: ${e.message}`) });
   // A changed clock setting is checked and reported at once, not at a ping an idle worker may never get.
   supervisor.onSettings((s) => { applyLive(s); heal.clockHeal = s.clockHeal; heal.clockHealMaxStepMs = s.clockHealMaxStepMs; void clock.check(); });
-  const attach = (link: Link, ledger?: LedgerWriter): Session => new Session(link, counted, { limits, onBusy, ledger });
+  const attach = (link: Link, ledger?: LedgerWriter): Session => new Session(link, counted, { limits, onBusy, ledger, crashAt });
 
   if (config.channel.kind === 'unix') {
     const serve = createConnectionServer(attach);

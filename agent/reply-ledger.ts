@@ -1,25 +1,32 @@
 // The worker's side of the reply ledger (see supervisor/reply-ledger.ts): records appended to a
 // file in the supervisor's run directory that the supervisor opened for it (fd 5, O_APPEND), one
 // write(2) each, so a record is in the kernel before the next step happens; emptied (ftruncate)
-// whenever nothing is owed, so it stays a few records long. The supervisor reads it only when a
+// whenever nothing is owed, so it stays a few records long. Per request that is four calls: the
+// chunk read, its requests framed, the reply about to be written, and the reply written. The supervisor reads it only when a
 // worker has died: no wakeup of the supervisor per request.
 
 import fs = require('fs');
-import { OwedRequest, owedRecord, paidRecord, stepRecord } from '../supervisor/reply-ledger';
+import { FRAMED_RECORD, OwedRequest, owedRecord, paidRecord, READING_RECORD, stepRecord, WRITING_RECORD } from '../supervisor/reply-ledger';
 
 export interface LedgerWriter {
-  /** Requests read from the channel, before any of them runs. */
+  /** A chunk was read from the channel: first thing, before it is framed. */
+  reading(): void;
+  /** The requests the chunk completed (maybe none), before any of them runs. */
   owe(requests: OwedRequest[]): void;
+  /** Replies are about to be written to the channel; their paid() or paidOne() follows. */
+  writing(): void;
   step(seq: number, step: 'started' | 'done' | 'failed'): void;
-  /** Every reply up to SEQ is in the kernel. */
-  paid(seq: number): void;
-  /** The reply to SEQ is in the kernel, ahead of earlier ones. */
+  /** Every reply up to SEQ is in the kernel (WROTE: a write announced by writing() completed; false when nothing was to be sent). */
+  paid(seq: number, wrote?: boolean): void;
+  /** The reply to SEQ is in the kernel, ahead of earlier ones (its write completed). */
   paidOne(seq: number): void;
 }
 
 export function openLedgerWriter(fd: number, onError: (e: Error) => void): LedgerWriter {
   let broken = false;
   const owed = new Set<number>();
+  /** Writes announced ("w") and not yet completed. */
+  let writes = 0;
   const guard = (f: () => void): void => {
     if (broken) return;
     try {
@@ -33,21 +40,31 @@ export function openLedgerWriter(fd: number, onError: (e: Error) => void): Ledge
   const append = (text: string): void => guard(() => {
     for (let off = 0; off < text.length;) off += fs.writeSync(fd, off ? text.slice(off) : text, null, 'latin1');
   });
+  // Emptied only when nothing is owed or being written: the file is then all history.
+  const settle = (record: string): void => {
+    if (owed.size === 0 && writes === 0) guard(() => fs.ftruncateSync(fd, 0));
+    else append(record);
+  };
   return {
+    reading: () => append(READING_RECORD),
     owe(requests) {
       for (const r of requests) owed.add(r.seq);
-      append(requests.map(owedRecord).join(''));
+      append(requests.map(owedRecord).join('') + FRAMED_RECORD);
+    },
+    writing() {
+      writes++;
+      append(WRITING_RECORD);
     },
     step: (seq, step) => append(stepRecord(seq, step)),
-    paid(seq) {
+    paid(seq, wrote = true) {
+      if (wrote) writes = Math.max(0, writes - 1);
       for (const s of owed) if (s <= seq) owed.delete(s);
-      if (owed.size === 0) guard(() => fs.ftruncateSync(fd, 0));
-      else append(paidRecord(seq));
+      settle(paidRecord(seq, false, !wrote));
     },
     paidOne(seq) {
-      if (!owed.delete(seq)) return;
-      if (owed.size === 0) guard(() => fs.ftruncateSync(fd, 0));
-      else append(paidRecord(seq, true));
+      writes = Math.max(0, writes - 1);
+      owed.delete(seq);
+      settle(paidRecord(seq, true));
     },
   };
 }

@@ -29,6 +29,8 @@ export interface SessionOptions {
   onBusy(busy: boolean): void;
   /** The serial channel's reply ledger; none for unix connections (a dying worker closes them). */
   ledger?: LedgerWriter;
+  /** The test worker's crash points: 'read' (a chunk read, not framed), 'sent' (replies written, not recorded as sent). */
+  crashAt?: (step: string, cmd: string) => void;
 }
 
 /** Requests waiting at most (qemu-ga runs one at a time too); request bytes at most one request more than the limit. */
@@ -68,10 +70,16 @@ export class Session {
   }
 
   feed(chunk: Buffer): void {
+    const ledger = this.o.ledger;
+    if (ledger) {
+      // Before anything else: a death from here to owe() is known to have lost what the chunk held.
+      ledger.reading();
+      this.o.crashAt?.('read', 'channel');
+    }
     this.lastInput = Date.now();
     this.lexer.push(chunk);
-    if (this.fresh.length) {
-      this.o.ledger?.owe(this.fresh);
+    if (ledger) {
+      ledger.owe(this.fresh);
       this.fresh = [];
     }
     if (!this.paused && (this.queue.length > MAX_QUEUED || this.queuedBytes > this.o.limits.maxBytes)) {
@@ -147,7 +155,8 @@ export class Session {
       this.queue.splice(i, 1);
       this.queuedBytes -= job.bytes;
       const ledger = this.o.ledger;
-      this.link.write((r.delimited ? '\xff' : '') + r.line + '\n', ledger && (() => ledger.paidOne(job.seq)));
+      ledger?.writing();
+      this.link.write((r.delimited ? '\xff' : '') + r.line + '\n', ledger && (() => { this.o.crashAt?.('sent', 'channel'); ledger.paidOne(job.seq); }));
     }
   }
 
@@ -163,7 +172,7 @@ export class Session {
     if (!this.out || this.closed) {
       this.out = '';
       // Nothing to send (a command that answers only on failure): paid once earlier writes are.
-      if (upTo > this.flushed && this.writesInFlight === 0) { this.flushed = upTo; this.o.ledger?.paid(upTo); }
+      if (upTo > this.flushed && this.writesInFlight === 0) { this.flushed = upTo; this.o.ledger?.paid(upTo, false); }
       return;
     }
     const data = this.out;
@@ -171,8 +180,10 @@ export class Session {
     this.flushed = upTo;
     const ledger = this.o.ledger;
     this.writesInFlight++;
+    ledger?.writing();
     const ok = this.link.write(data, () => {
       this.writesInFlight--;
+      this.o.crashAt?.('sent', 'channel');
       // Writes complete in order: the last one done pays for everything decided so far.
       ledger?.paid(this.writesInFlight === 0 ? this.decided : upTo);
       if (this.writesInFlight === 0) this.flushed = this.decided;

@@ -2,7 +2,9 @@
 //
 // A virtio-serial port allows a single opener (EBUSY for a second), and the guest kernel drops
 // unread data when it is closed: the supervisor opens it once and every worker generation inherits
-// the same descriptor (fd 4), so the host never sees the port close across worker restarts.
+// the same descriptor (fd 4), so the host does not see the port close across worker restarts. The
+// one exception is a worker that died inside a read or a write of the port (see reply-ledger.ts):
+// then the supervisor reopens it, on purpose.
 // A unix socket is listened on here; accepted connections are handed, unread, to the current
 // worker over IPC, and wait here (bounded) while no worker is ready.
 
@@ -21,6 +23,12 @@ export interface Channel {
   serialFd(): number | null;
   /** Serial: writes what the port takes now without waiting (it is non-blocking); returns the rest. */
   writeNow(text: string): string;
+  /**
+   * Serial, with no worker holding the port: closes it and opens it again, so the host sees the
+   * agent go and come back (virtio: the port's guest side closes; libvirt fails the call it waits
+   * on and synchronises again). Unread input is dropped by the guest kernel.
+   */
+  reopen(): void;
   close(): void;
 }
 
@@ -89,6 +97,14 @@ export function openSerialChannel(path: string, events: ChannelEvents, log: Logg
       }
       return text.slice(off);
     },
+    reopen() {
+      if (fd === null) return;
+      fs.closeSync(fd);
+      fd = null;
+      attempts = 0;
+      retryMs = RETRY_MIN_MS;
+      tryOpen();
+    },
     close() {
       if (timer) clearTimeout(timer);
       if (fd !== null) fs.closeSync(fd);
@@ -137,6 +153,7 @@ export function openUnixChannel(path: string, events: ChannelEvents, log: Logger
     state: () => state,
     serialFd: () => null,
     writeNow: (text) => text,
+    reopen: () => undefined,
     close() {
       server.close();
       if (state === 'listening') try { fs.unlinkSync(path); } catch { /* gone */ }

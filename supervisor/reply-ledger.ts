@@ -7,15 +7,24 @@
 // restart and what is known of the outcome. The supervisor does not read the file otherwise.
 //
 // Records are text lines (the worker appends each with one write(2), so a record is in the kernel
-// before the request runs, and empties the file whenever nothing is owed; a death in the
-// microseconds between reading a request and recording it, or between sending a reply and
-// recording that, is the window left):
+// before the step it announces; the file is emptied whenever nothing is owed):
+//   <                   a chunk was read from the port; its requests are not recorded yet
+//   .                   ... they are (the "+" lines before it)
 //   +SEQ FLAGS CMD ID   owed: request SEQ was read (FLAGS: d delimited, n no reply on success,
 //                       m mutating, k idempotency key; or -), CMD its command, ID its id as JSON
 //   >SEQ                its side effect may have begun (journaled as started)
 //   !SEQ / xSEQ         it completed / it failed (the outcome is known, the reply not yet sent)
-//   =SEQ                every reply up to SEQ is in the kernel
-//   ~SEQ                the reply to SEQ alone is (a ping answered ahead of a slow command)
+//   w                   replies are being written to the port
+//   =SEQ                ... and are: every reply up to SEQ is in the kernel
+//   ~SEQ                ... and the reply to SEQ alone is (a ping answered ahead of a slow command)
+//   _SEQ                no reply was due up to SEQ (commands that answer only on failure)
+// A death between "<" and "." lost requests nobody can name, and one between "w" and its "=" or
+// "~" may have sent replies the supervisor would send again: either would leave a host that
+// matches replies by order (libvirt) waiting forever or reading each reply as the next request's.
+// The ledger says so (ambiguous), and the supervisor then closes and reopens the port: the host
+// sees the agent go and come back (libvirt fails the call in flight and synchronises again), as
+// it does when qemu-ga restarts. What is left is the microseconds between read(2) returning and
+// the "<" being written.
 // The worker imports the encoder; the supervisor never imports anything from agent/.
 
 import fs = require('fs');
@@ -54,9 +63,14 @@ export function stepRecord(seq: number, step: 'started' | 'done' | 'failed'): st
   return `${step === 'started' ? '>' : step === 'done' ? '!' : 'x'}${seq}\n`;
 }
 
-export function paidRecord(seq: number, alone = false): string {
-  return `${alone ? '~' : '='}${seq}\n`;
+/** A write completed (ALONE: the reply to SEQ only); or, with NOTHING_WRITTEN, nothing was due. */
+export function paidRecord(seq: number, alone = false, nothingWritten = false): string {
+  return `${nothingWritten ? '_' : alone ? '~' : '='}${seq}\n`;
 }
+
+export const READING_RECORD = '<\n';
+export const FRAMED_RECORD = '.\n';
+export const WRITING_RECORD = 'w\n';
 
 /** Supervisor side: the ledger file of the run directory, opened once, emptied for each generation. */
 export function openLedgerFile(runDir: string): number {
@@ -80,6 +94,8 @@ export function readLedgerFile(fd: number): ReplyLedger {
 export class ReplyLedger {
   readonly #owed = new Map<number, OwedRequest & { phase: Phase }>();
   #partial = '';
+  #reading = false;
+  #writing = 0;
 
   feed(text: string): void {
     const lines = (this.#partial + text).split('\n');
@@ -92,7 +108,17 @@ export class ReplyLedger {
     return this.#owed.size;
   }
 
+  /** Why the dead worker's exchange with the host cannot be known from the records, or null. */
+  get ambiguous(): 'reading' | 'writing' | null {
+    return this.#reading ? 'reading' : this.#writing > 0 ? 'writing' : null;
+  }
+
   #record(line: string): void {
+    switch (line) {
+      case '<': this.#reading = true; return;
+      case '.': this.#reading = false; return;
+      case 'w': this.#writing++; return;
+    }
     const seq = parseInt(line.slice(1), 10);
     if (!(seq >= 0)) return;
     switch (line[0]) {
@@ -108,10 +134,12 @@ export class ReplyLedger {
         if (e) e.phase = line[0] === '>' ? 'started' : line[0] === '!' ? 'done' : 'failed';
         return;
       }
-      case '=':
+      case '=': case '_':
+        if (line[0] === '=') this.#writing = Math.max(0, this.#writing - 1);
         for (const k of this.#owed.keys()) if (k <= seq) this.#owed.delete(k);
         return;
       case '~':
+        this.#writing = Math.max(0, this.#writing - 1);
         this.#owed.delete(seq);
     }
   }

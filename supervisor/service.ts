@@ -333,6 +333,14 @@ export class Service {
 
   /** Every request the dead worker read and did not answer gets its one reply now, in order. */
   #answerOwed(w: Worker, e: WorkerExit): void {
+    const unsure = e.owed?.ambiguous;
+    if (unsure && !this.#stopping) {
+      // It died between reading the port and recording what it read, or while writing replies:
+      // a request may have no reply, or a reply come twice. A host that matches replies by order
+      // would wait forever or read each reply as the next request's; it must see the agent go.
+      this.d.log.log('warn', 'supervisor', `worker ${w.pid} died ${unsure} the port: reopening it, the host resyncs`);
+      this.d.channel.reopen();
+    }
     if (!e.owed?.size) return;
     const n = e.owed.size;
     const text = e.owed.takeReplies(this.#stopping ? 'was stopped: the agent is shutting down' : `${deathWords(e)} and was restarted`);

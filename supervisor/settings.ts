@@ -257,7 +257,7 @@ export function loadSettings(flags: Map<string, string>, readFile = readConfigFi
   if (flags.has('test-commands')) s.testCommands = true;
   const crash = flags.get('test-crash-at');
   if (crash !== undefined) {
-    if (!/^(received|started|effect|done):[a-z-]+(:\d+)?$/.test(crash)) throw new SettingsError(`--test-crash-at: expected STEP:COMMAND[:TIMES] with STEP received|started|effect|done, got '${crash}'`);
+    if (!/^(received|started|effect|done|read|sent):[a-z-]+(:\d+)?$/.test(crash)) throw new SettingsError(`--test-crash-at: expected STEP:COMMAND[:TIMES] with STEP received|started|effect|done|read|sent, got '${crash}'`);
     if (!s.testCommands) throw new SettingsError('--test-crash-at needs --test-commands (only the test worker has crash points)');
     s.testCrashAt = crash;
   }

@@ -56,8 +56,9 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
     data(chunk) {
       retryMs = null;
       goneSince = null;
-      events.host(true);
+      // The chunk first: its ledger record is due before anything else runs.
       events.data(chunk);
+      events.host(true);
     },
     end() {
       events.host(false);
