@@ -22,11 +22,16 @@ export interface LedgerWriter {
   paidOne(seq: number): void;
 }
 
+/** Past this many bytes the file is rewritten with only what is still open (a host that sends a byte at a time while a command runs). */
+const COMPACT_AT = 64 << 10;
+
 export function openLedgerWriter(fd: number, onError: (e: Error) => void): LedgerWriter {
   let broken = false;
-  const owed = new Set<number>();
+  /** The records of each owed request (its "+" line and its steps), to rewrite the file from. */
+  const owed = new Map<number, string>();
   /** Writes announced ("w") and not yet completed. */
   let writes = 0;
+  let size = 0;
   const guard = (f: () => void): void => {
     if (broken) return;
     try {
@@ -37,28 +42,44 @@ export function openLedgerWriter(fd: number, onError: (e: Error) => void): Ledge
       onError(e as Error);
     }
   };
-  const append = (text: string): void => guard(() => {
+  const write = (text: string): void => {
     for (let off = 0; off < text.length;) off += fs.writeSync(fd, off ? text.slice(off) : text, null, 'latin1');
+    size += text.length;
+  };
+  const truncate = (): void => guard(() => { fs.ftruncateSync(fd, 0); size = 0; });
+  const append = (text: string): void => guard(() => {
+    write(text);
+    if (size > COMPACT_AT) {
+      fs.ftruncateSync(fd, 0);
+      size = 0;
+      write([...owed.values()].join('') + WRITING_RECORD.repeat(writes));
+    }
   });
-  // Emptied only when nothing is owed or being written: the file is then all history.
+  // Emptied whenever nothing is owed or being written: the file is then all history.
   const settle = (record: string): void => {
-    if (owed.size === 0 && writes === 0) guard(() => fs.ftruncateSync(fd, 0));
+    if (owed.size === 0 && writes === 0) truncate();
     else append(record);
   };
   return {
-    reading: () => append(READING_RECORD),
+    // Not through append: nothing may be rewritten while a chunk is being framed.
+    reading: () => guard(() => write(READING_RECORD)),
     owe(requests) {
-      for (const r of requests) owed.add(r.seq);
-      append(requests.map(owedRecord).join('') + FRAMED_RECORD);
+      for (const r of requests) owed.set(r.seq, owedRecord(r));
+      if (requests.length) append(requests.map(owedRecord).join('') + FRAMED_RECORD);
+      else settle(FRAMED_RECORD);
     },
     writing() {
       writes++;
       append(WRITING_RECORD);
     },
-    step: (seq, step) => append(stepRecord(seq, step)),
+    step(seq, step) {
+      const rec = owed.get(seq);
+      if (rec !== undefined) owed.set(seq, rec + stepRecord(seq, step));
+      append(stepRecord(seq, step));
+    },
     paid(seq, wrote = true) {
       if (wrote) writes = Math.max(0, writes - 1);
-      for (const s of owed) if (s <= seq) owed.delete(s);
+      for (const s of owed.keys()) if (s <= seq) owed.delete(s);
       settle(paidRecord(seq, false, !wrote));
     },
     paidOne(seq) {
