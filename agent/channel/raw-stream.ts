@@ -61,8 +61,6 @@ export interface RawStreamEvents {
 
 export interface RawStream {
   link: Link;
-  /** The buffer every read lands in: a caller that reads the descriptor itself while this stream does not may use it too. */
-  buffer: Buffer;
   start(): void;
   close(): void;
 }
@@ -122,7 +120,6 @@ export function rawStream(h: StreamHandle, events: RawStreamEvents): RawStream {
   };
   return {
     link,
-    buffer: readBuf,
     start,
     close() {
       if (closed) return;

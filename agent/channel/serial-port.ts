@@ -83,8 +83,7 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
     timer = setTimeout(read, retryMs);
   };
   const stream = rawStream(pipeOnFd(fd), { data: (chunk) => gotData(chunk, false), end: gotEnd });
-  // Gated, libuv does not read: its buffer is free for the reads made here.
-  const buf = stream.buffer;
+  let buf: Buffer | null = null;
   let more: NodeJS.Immediate | null = null;
   // Gated: read(2) here until the port has nothing, each read announced first.
   const drain = (): void => {
@@ -92,6 +91,7 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
     if (closed || paused) return;
     if (timer) { clearTimeout(timer); timer = null; }
     if (!gated) { stream.start(); return; }
+    buf ??= Buffer.alloc(64 * 1024);
     for (let i = 0; i < READS_PER_TURN; i++) {
       events.reading?.();
       let n: number;
