@@ -134,8 +134,7 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
   };
   return {
     link,
-    // Gated reads are synchronous: the first one waits for the event loop, as a libuv read does.
-    start: () => { if (gated) more = setImmediate(read); else read(); },
+    start: read,
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
