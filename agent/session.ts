@@ -69,12 +69,11 @@ export class Session {
     link.onDrain(() => { this.waitingDrain = false; this.blockedSince = 0; this.drain(); });
   }
 
-  /** ANNOUNCED: the read that got CHUNK was recorded in the ledger before it was made (an armed serial port). */
-  feed(chunk: Buffer, announced = false): void {
+  feed(chunk: Buffer): void {
     const ledger = this.o.ledger;
     if (ledger) {
       // Before anything else: a death from here to owe() is known to have lost what the chunk held.
-      if (!announced) ledger.reading();
+      ledger.reading();
       this.o.crashAt?.('read', 'channel');
     }
     this.lastInput = Date.now();
