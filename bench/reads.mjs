@@ -1,13 +1,16 @@
 // Read commands: reply time of each qemu-ga read command on phoenix-ga and on Debian's qemu-ga,
 // called alternately in the same run (so both see the same load), p50/p99 of --calls calls after
 // a warm-up, and each agent's CPU per call (schedstat of every thread, median of blocks of 25
-// calls); and the CPU time and processes of one statistics sample.
+// calls); and the CPU time and processes of one statistics sample. A third server in the same
+// rotation is the floor of any agent on Node: a bare node, with the worker's V8 flags, that
+// answers each request with phoenix-ga's own reply to it, prepared in advance (no facts read).
 // Usage: npm run build && node bench/reads.mjs [--calls 200] [--node PATH] [--only CMD,CMD] [--json FILE]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { arg, connectRetry, loadAverage, median, now, pct, QEMU_GA, sleep, startPhoenix, startQemuGa, stop, threads, workerPid } from './lib.mjs';
+import { arg, connectRetry, env, loadAverage, median, NODE, now, pct, QEMU_GA, sleep, startPhoenix, startQemuGa, stop, threads, workerPid } from './lib.mjs';
 
 const CALLS = Number(arg('calls', 200));
 const BLOCK = 25;
@@ -25,14 +28,25 @@ await p.req('{"execute":"phoenix-set-stats","arguments":{"interval":1}}');
 const qd = QEMU_GA ? mkdtempSync(join(tmpdir(), 'bench-qga-')) : null;
 const q = QEMU_GA ? startQemuGa(qd) : null;
 const qc = q ? await connectRetry(`${qd}/a.sock`) : null;
+// The floor: phoenix-ga's replies, recorded now, played back by a bare node.
+const replies = {};
+for (const cmd of COMMANDS) replies[cmd] = await p.req(`{"execute":"${cmd}"}`);
+writeFileSync(`${dir}/replies.json`, JSON.stringify(replies));
+const FLOOR_SERVER = `const replies = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
+require('net').createServer((s) => s.on('data', (d) => {
+  const m = /"execute":"([^"]+)"/.exec(d.toString('latin1'));
+  s.write((m && replies[m[1]]) + '\\n', 'latin1');
+})).listen(process.argv[1]);`;
+const floor = spawn(NODE, ['--max-semi-space-size=1', '--v8-pool-size=1', '-e', FLOOR_SERVER, `${dir}/floor.sock`, `${dir}/replies.json`], { stdio: 'ignore', env });
+const fc = await connectRetry(`${dir}/floor.sock`);
 await sleep(8000);
 const wpid = workerPid(dir);
 
-/** Alternate calls to both agents: p50/p99 reply time (us) and CPU per call (us). */
+/** Alternate calls to both agents and the floor: p50/p99 reply time (us) and CPU per call (us). */
 async function timeBoth(cmd) {
   const text = `{"execute":"${cmd}"}`;
   const out = {};
-  const agents = [['phoenix', p, wpid], ...(qc ? [['qemu', qc, q.pid]] : [])];
+  const agents = [['phoenix', p, wpid], ...(qc ? [['qemu', qc, q.pid]] : []), ['floor', fc, floor.pid]];
   for (const [k, c] of agents) { const first = await c.req(text); if (first.includes('"error"')) out[k] = null; }
   const live = agents.filter(([k]) => out[k] !== null);
   for (let i = 0; i < 10; i++) for (const [, c] of live) await c.req(text);
@@ -54,7 +68,7 @@ async function timeBoth(cmd) {
     for (const [k, , pid] of live) cpu[k].push(((threads(pid).cpuMs - c0[k]) * 1000) / n);
   }
   for (const [k] of live) out[k] = { p50: pct(lat[k], 0.5), p99: pct(lat[k], 0.99), cpuUsPerCall: median(cpu[k]) };
-  return { phoenix: out.phoenix ?? null, qemu: out.qemu ?? null };
+  return { phoenix: out.phoenix ?? null, qemu: out.qemu ?? null, floor: out.floor ?? null };
 }
 
 const commands = {};
@@ -67,15 +81,17 @@ for (let i = 0; i < 10; i++) { await sleep(1000); const r = JSON.parse(await p.r
 const lastSample = statsReply.samples.at(-1);
 p.close();
 qc?.close();
+fc.close();
+floor.kill();
 await stop(sup);
 if (q) await stop(q);
 
 const f = (x) => (x === null || x === undefined ? '-' : x.toFixed(0));
 console.log(`\nreply time (us), ${CALLS} calls each, alternately to phoenix-ga and qemu-ga; load average ${loadAverage()}`);
-console.log('| command | phoenix p50 | phoenix p99 | qemu-ga p50 | qemu-ga p99 | p50 ratio | CPU/call phoenix | CPU/call qemu-ga |\n|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| command | phoenix p50 | phoenix p99 | qemu-ga p50 | qemu-ga p99 | p50 ratio | floor p50 | CPU/call phoenix | CPU/call qemu-ga | CPU/call floor |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const cmd of COMMANDS) {
-  const a = commands[cmd].phoenix, b = commands[cmd].qemu;
-  console.log(`| ${cmd} | ${f(a?.p50)} | ${f(a?.p99)} | ${f(b?.p50)} | ${f(b?.p99)} | ${a && b ? (a.p50 / b.p50).toFixed(2) : '-'} | ${f(a?.cpuUsPerCall)} | ${f(b?.cpuUsPerCall)} |`);
+  const a = commands[cmd].phoenix, b = commands[cmd].qemu, fl = commands[cmd].floor;
+  console.log(`| ${cmd} | ${f(a?.p50)} | ${f(a?.p99)} | ${f(b?.p50)} | ${f(b?.p99)} | ${a && b ? (a.p50 / b.p50).toFixed(2) : '-'} | ${f(fl?.p50)} | ${f(a?.cpuUsPerCall)} | ${f(b?.cpuUsPerCall)} | ${f(fl?.cpuUsPerCall)} |`);
 }
 console.log(`\nstatistics sample: CPU per sample (us, median of ${cpu.length}): ${f(median(cpu))}; processes spawned: ${costs?.spawned ?? '-'}; sample size ${JSON.stringify(lastSample).length} bytes of JSON`);
 const jsonFile = arg('json');

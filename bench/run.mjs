@@ -93,6 +93,11 @@ const rows = [
     return row(`${c} p50 (us)`, r.phoenix?.p50 ?? null, target ? "<= qemu-ga's" : 'info', r.qemu?.p50 ?? null, target && r.phoenix && r.qemu ? r.phoenix.p50 <= r.qemu.p50 : null);
   }),
   ...Object.entries(reads.commands).filter(([c]) => READ_TARGETS.has(c)).map(([c, r]) => row(`${c} CPU per call (us)`, r.phoenix?.cpuUsPerCall ?? null, 'info', r.qemu?.cpuUsPerCall ?? null, null)),
+  // What any agent on Node pays: a bare node that only plays back phoenix-ga's reply (reads.mjs).
+  ...Object.entries(reads.commands).filter(([c, r]) => READ_TARGETS.has(c) && r.floor).flatMap(([c, r]) => [
+    row(`  floor: bare node replaying the reply, ${c} p50 (us)`, r.floor.p50, 'info', r.qemu?.p50 ?? null, null),
+    row(`  floor: bare node replaying the reply, ${c} CPU per call (us)`, r.floor.cpuUsPerCall, 'info', r.qemu?.cpuUsPerCall ?? null, null),
+  ]),
   row(`a ${bigreq.phoenix.requestMB.toFixed(0)} MB request: peak anon growth / request size`, bigreq.phoenix.ratio, '<= 1.2', bigreq.qemu?.ratio ?? null, bigreq.phoenix.ratio <= 1.2),
   row(`a ${bigreq.phoenix.requestMB.toFixed(0)} MB request: memory back after the reply (s)`, bigreq.phoenix.backMs === null ? NaN : bigreq.phoenix.backMs / 1000, '<= 10', bigreq.qemu?.backMs == null ? null : bigreq.qemu.backMs / 1000, bigreq.phoenix.backMs !== null && bigreq.phoenix.backMs <= 10_000),
   row('bundle, supervisor (KB)', size('supervisor.js'), '<= 34', null, size('supervisor.js') <= 34),
