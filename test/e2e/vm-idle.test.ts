@@ -43,6 +43,8 @@ S('no wake-ups with the host gone (the port signals its coming), none with it id
     }
     const replies = [...fig.replies.phoenix, fig.replies.phoenixLongGone!];
     for (const r of replies) assert.ok(r.replyMs < MAX_FIRST_REPLY_MS, `phoenix-ga's first reply came ${r.replyMs.toFixed(0)} ms after the host connected (bound ${MAX_FIRST_REPLY_MS})`);
+    // Once running, every host is answered while it waits: none finds a reply meant for an earlier one.
+    for (const r of [...replies, ...fig.replies.qemuGa]) assert.is(r.stale, 0, 'no sync reply of an earlier host reached a later one');
 
     // The next worker generation names itself the port's owner: the dead one's signals go nowhere.
     await pair.vm.shell(`kill -9 ${pair.pids.worker}`);

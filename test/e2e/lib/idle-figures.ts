@@ -76,6 +76,8 @@ export interface FirstReply {
   replyMs: number;
   /** A guest-ping sent after that reply, to its reply: what a reply costs once the agent reads. */
   pingMs: number;
+  /** Sync replies to earlier hosts' requests read and skipped before ours. */
+  stale?: number;
   /** The connection, when asked to keep it (an idle host); otherwise closed. */
   socket?: net.Socket;
 }
@@ -87,7 +89,11 @@ function returned(line: string): unknown {
 
 /**
  * Connects to an agent's host socket as Proxmox does before each command, sends
- * guest-sync-delimited at once, waits for its reply (0xFF, then the id), then pings once.
+ * guest-sync-delimited at once, waits for its reply (0xFF, then the id), then pings once. Sync
+ * replies with another id are skipped, as the protocol asks and libvirt and Proxmox do: a request
+ * whose host gave up before the agent read it (at boot, say) is still answered, and that reply
+ * reaches the next host to connect; a host that gave up on it too would leave its own reply to
+ * the next one, and so on.
  */
 export function hostConnect(sock: string, timeoutMs: number, keep = false): Promise<FirstReply> {
   const id = crypto.randomInt(1, 2 ** 31);
@@ -98,6 +104,7 @@ export function hostConnect(sock: string, timeoutMs: number, keep = false): Prom
     let buf = '';
     let replyMs: number | null = null;
     let pingAt = 0n;
+    let stale = 0;
     const done = (e: Error | null, r?: FirstReply) => {
       clearTimeout(timer);
       s.removeAllListeners('data');
@@ -109,11 +116,17 @@ export function hostConnect(sock: string, timeoutMs: number, keep = false): Prom
     s.on('connect', () => s.write(`{"execute":"guest-sync-delimited","arguments":{"id":${id}}}\n`));
     s.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
-      if (replyMs === null) {
+      while (replyMs === null) {
         const sync = buf.indexOf('\xff');
         const line = sync < 0 ? -1 : buf.indexOf('\n', sync);
         if (line < 0) return;
-        if (returned(buf.slice(sync + 1, line)) !== id) return done(new Error(`e2e idle: unexpected sync reply ${JSON.stringify(buf.slice(sync, line))}`));
+        const got = returned(buf.slice(sync + 1, line));
+        if (got !== id) {
+          if (typeof got !== 'number') return done(new Error(`e2e idle: unexpected sync reply ${JSON.stringify(buf.slice(sync, line))}`));
+          stale++;
+          buf = buf.slice(line + 1);
+          continue;
+        }
         replyMs = ms(t0);
         buf = buf.slice(line + 1);
         pingAt = process.hrtime.bigint();
@@ -121,7 +134,7 @@ export function hostConnect(sock: string, timeoutMs: number, keep = false): Prom
       }
       if (buf.includes('\n')) {
         if (JSON.stringify(returned(buf.slice(0, buf.indexOf('\n')))) !== '{}') return done(new Error(`e2e idle: unexpected ping reply ${JSON.stringify(buf)}`));
-        done(null, { replyMs, pingMs: ms(pingAt) });
+        done(null, { replyMs, pingMs: ms(pingAt), stale });
       }
     });
   });
