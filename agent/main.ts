@@ -134,8 +134,11 @@ function main(): void {
     supervisor.onConnection((handle) => serve(handle as net.Socket));
   } else if (config.channel.kind === 'serial') {
     let session: Session | null = null;
+    const ledger = config.replyLedger ? openLedgerWriter(LEDGER_FD, (e) => log('warn', `reply ledger: ${e.message}`)) : undefined;
     const port = openSerialPort(SERIAL_FD, {
-      data: (chunk) => session!.feed(chunk),
+      data: (chunk, announced) => session!.feed(chunk, announced),
+      reading: ledger && (() => ledger.reading()),
+      drained: ledger && (() => ledger.owe([])),
       host: (connected) => {
         if (!connected) session!.resetFraming();
         supervisor.hostConnected(connected);
@@ -147,7 +150,7 @@ function main(): void {
     }));
     // The previous generation's owed replies go out before anything new is read.
     if (config.owedReplies) port.link.write(config.owedReplies);
-    session = attach(port.link, config.replyLedger ? openLedgerWriter(LEDGER_FD, (e) => log('warn', `reply ledger: ${e.message}`)) : undefined);
+    session = attach(port.link, ledger);
     port.start();
   }
   process.on('SIGTERM', () => process.exit(0));

@@ -69,11 +69,12 @@ export class Session {
     link.onDrain(() => { this.waitingDrain = false; this.blockedSince = 0; this.drain(); });
   }
 
-  feed(chunk: Buffer): void {
+  /** ANNOUNCED: the read that got CHUNK was recorded in the ledger before it was made (an armed serial port). */
+  feed(chunk: Buffer, announced = false): void {
     const ledger = this.o.ledger;
     if (ledger) {
       // Before anything else: a death from here to owe() is known to have lost what the chunk held.
-      ledger.reading();
+      if (!announced) ledger.reading();
       this.o.crashAt?.('read', 'channel');
     }
     this.lastInput = Date.now();

@@ -24,8 +24,9 @@
 // matches replies by order (libvirt) waiting forever or reading each reply as the next request's.
 // The ledger says so (ambiguous), and the supervisor then closes and reopens the port: the host
 // sees the agent go and come back (libvirt fails the call in flight and synchronises again), as
-// it does when qemu-ga restarts. What is left is the microseconds between read(2) returning and
-// the "<" being written.
+// it does when qemu-ga restarts. On an armed port the worker writes "<" before each read(2) it
+// makes (agent/channel/serial-port.ts); unarmed, what is left is the microseconds between read(2)
+// returning and the "<" being written.
 // The worker imports the encoder; the supervisor never imports anything from agent/.
 
 import fs = require('fs');

@@ -6,12 +6,26 @@
 // a timer: short while hosts come and go (Proxmox connects once per command), longer once the host
 // has been away a while, but never past 2 s: the first thing Proxmox sends after connecting is a
 // guest-ping it gives up on after 3 s, and the agent reads nothing before its wait ends.
+//
+// Armed, the port is also read only when the driver signals data (it does, for every arrival),
+// with read(2) called here until it finds nothing, each call announced first (events.reading):
+// the reply ledger then holds a record of every read before it happens, so a death between the
+// kernel handing over a request and the request's own record is known (the supervisor reopens the
+// port). A libuv read would give no such moment: it reads before any of our code runs. While the
+// port is being armed it is read the same way every 20 ms; when it cannot be armed (no perl, a
+// terminal), through libuv as data comes, and those microseconds are not covered.
 
 import type { Link } from '../session';
+import fs = require('fs');
 import { pipeOnFd, rawStream } from './raw-stream';
 
 export interface SerialEvents {
-  data(chunk: Buffer): void;
+  /** ANNOUNCED: reading() was called before the read that got it. */
+  data(chunk: Buffer, announced: boolean): void;
+  /** A read(2) of the port's own is about to be made (armed only). */
+  reading?(): void;
+  /** ... and it found nothing (EAGAIN), or the end. */
+  drained?(): void;
   /** The host side closed (EOF) or came back (data arrived). */
   host(connected: boolean): void;
 }
@@ -32,6 +46,10 @@ export type ArmSignal = (signalled: () => void, done: (err: string | null) => vo
  * the port signalling, a safety poll only.
  */
 export const RETRY = { firstMs: 100, capMs: 1000, longCapMs: 2000, longAfterMs: 60_000, signalledMs: 45_000 };
+/** Reads per turn of the event loop while data keeps coming (gated): the loop's other work goes on in between. */
+const READS_PER_TURN = 32;
+/** While the port is being armed (perl runs, tens of ms), it is read this often. */
+const ARMING_POLL_MS = 20;
 
 /** The wait before reading again, GONE_MS after the host left, the last wait having been LAST_MS. */
 export function nextRetryMs(lastMs: number | null, goneMs: number, signalled = false): number {
@@ -44,40 +62,85 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
   let retryMs: number | null = null;
   let goneSince: number | null = null;
   let timer: NodeJS.Timeout | null = null;
+  // Read here, announced, while the port can be armed (and while it is being armed); through libuv if it cannot.
+  let gated = arm !== undefined;
   let armed = false;
+  let closed = false;
+  let paused = false;
   // A signal that came while a read was under way: the EOF it ends with may be older than the host.
   let signalledWhileReading = false;
-  const read = (): void => {
+  const gotData = (chunk: Buffer, announced: boolean): void => {
+    retryMs = null;
+    goneSince = null;
+    // The chunk first: its ledger record is due before anything else runs.
+    events.data(chunk, announced);
+    events.host(true);
+  };
+  const gotEnd = (): void => {
+    events.host(false);
+    goneSince ??= now();
+    retryMs = signalledWhileReading ? RETRY.firstMs : nextRetryMs(retryMs, now() - goneSince, armed);
+    timer = setTimeout(read, retryMs);
+  };
+  const stream = rawStream(pipeOnFd(fd), { data: (chunk) => gotData(chunk, false), end: gotEnd });
+  let buf: Buffer | null = null;
+  let more: NodeJS.Immediate | null = null;
+  // Gated: read(2) here until the port has nothing, each read announced first.
+  const drain = (): void => {
+    more = null;
+    if (closed || paused) return;
+    if (timer) { clearTimeout(timer); timer = null; }
+    if (!gated) { stream.start(); return; }
+    buf ??= Buffer.alloc(64 * 1024);
+    for (let i = 0; i < READS_PER_TURN; i++) {
+      events.reading?.();
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, buf.length, null);
+      } catch {
+        // EAGAIN: nothing more now. Armed, the next arrival signals (a safety look after the long
+        // wait, also after any other error); still arming, a short poll.
+        events.drained?.();
+        timer = setTimeout(read, armed ? RETRY.signalledMs : ARMING_POLL_MS);
+        return;
+      }
+      if (n === 0) { events.drained?.(); gotEnd(); return; }
+      gotData(buf.subarray(0, n), true);
+      if (closed || paused) return;
+    }
+    more = setImmediate(drain);
+  };
+  function read(): void {
     timer = null;
     signalledWhileReading = false;
-    stream.start();
-  };
-  const stream = rawStream(pipeOnFd(fd), {
-    data(chunk) {
-      retryMs = null;
-      goneSince = null;
-      // The chunk first: its ledger record is due before anything else runs.
-      events.data(chunk);
-      events.host(true);
-    },
-    end() {
-      events.host(false);
-      goneSince ??= now();
-      retryMs = signalledWhileReading ? RETRY.firstMs : nextRetryMs(retryMs, now() - goneSince, armed);
-      timer = setTimeout(read, retryMs);
-    },
-  });
+    drain();
+  }
   const signalled = (): void => {
+    if (gated) { if (!more) drain(); return; }
     if (timer) { clearTimeout(timer); read(); } else signalledWhileReading = true;
   };
   arm?.(signalled, (err) => {
+    if (closed) return;
     armed = err === null;
-    // A host that came while arming sent its signal to nobody: look now.
-    if (armed) signalled();
+    gated = armed;
+    // Armed: a host that came while arming sent its signal to nobody, so look now. Not armed: libuv reads.
+    if (!paused && !more) drain();
   });
+  const link: Link = {
+    write: (data, written) => stream.link.write(data, written),
+    onDrain: (cb) => stream.link.onDrain(cb),
+    pause: () => { paused = true; if (!gated) stream.link.pause(); },
+    resume: () => { paused = false; if (gated) drain(); else stream.link.resume(); },
+  };
   return {
-    link: stream.link,
+    link,
     start: read,
-    close() { if (timer) clearTimeout(timer); timer = null; stream.close(); },
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      if (more) clearImmediate(more);
+      timer = null;
+      stream.close();
+    },
   };
 }

@@ -63,4 +63,58 @@ test('no perl: the port is polled, and data still arrives', async () => {
   }
 });
 
+test('armed: every read of the port is announced before it is made, and data keeps coming in order', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serial-gated-'));
+  const p = path.join(dir, 'port');
+  assert.is(spawnSync('mkfifo', [p]).status, 0);
+  const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  // The host stays connected: a writer is open all along.
+  const host = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  const log: string[] = [];
+  let got = '';
+  let armed: string | null | undefined;
+  const port = openSerialPort(fd, {
+    data: (chunk, announced) => { log.push(announced ? 'data' : 'data unannounced'); got += chunk.toString('latin1'); },
+    reading: () => log.push('reading'),
+    drained: () => log.push('drained'),
+    host: () => undefined,
+  }, (signalled, done) => armPortSignal(fd, signalled, (err) => { armed = err; done(err); }));
+  try {
+    port.start();
+    while (armed === undefined) await sleep(10);
+    assert.is(armed, null);
+    await sleep(100);
+    log.length = 0;
+    fs.writeSync(host, 'one');
+    await waitUntil(() => got === 'one');
+    await sleep(50);
+    // Read when signalled, announced, and read again until there is nothing: no read unannounced.
+    assert.equal(log, ['reading', 'data', 'reading', 'drained']);
+    // 3 MB in 4 KiB writes as fast as the FIFO takes them: all of it, in order, every read announced.
+    const big = Buffer.alloc(3 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = 97 + (i % 26);
+    got = '';
+    log.length = 0;
+    for (let off = 0; off < big.length;) {
+      try { off += fs.writeSync(host, big, off, Math.min(4096, big.length - off)); } catch { await sleep(1); }
+    }
+    await waitUntil(() => got.length === big.length);
+    assert.ok(got === big.toString('latin1'), 'the bytes arrived in order');
+    assert.not.ok(log.includes('data unannounced'));
+    for (let i = 0; i < log.length; i++) if (log[i] === 'data') assert.is(log[i - 1], 'reading', `read ${i} was not announced`);
+  } finally {
+    port.close();
+    fs.closeSync(host);
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+async function waitUntil(f: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(5);
+  }
+}
+
 test.run();
