@@ -134,7 +134,8 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
   };
   return {
     link,
-    start: read,
+    // Gated reads are synchronous: the first one waits for the event loop, as a libuv read does.
+    start: () => { if (gated) more = setImmediate(read); else read(); },
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
