@@ -137,7 +137,7 @@ function main(): void {
     const ledger = config.replyLedger ? openLedgerWriter(LEDGER_FD, (e) => log('warn', `reply ledger: ${e.message}`)) : undefined;
     const port = openSerialPort(SERIAL_FD, {
       data: (chunk, announced) => session!.feed(chunk, announced),
-      reading: ledger && (() => ledger.reading()),
+      reading: ledger?.reading,
       drained: ledger && (() => ledger.owe([])),
       host: (connected) => {
         if (!connected) session!.resetFraming();

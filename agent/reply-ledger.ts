@@ -65,8 +65,9 @@ export function openLedgerWriter(fd: number, onError: (e: Error) => void): Ledge
     // Not through append: nothing may be rewritten while a chunk is being framed.
     reading: () => guard(() => write(READING_RECORD)),
     owe(requests) {
-      for (const r of requests) owed.set(r.seq, owedRecord(r));
-      if (requests.length) append(requests.map(owedRecord).join('') + FRAMED_RECORD);
+      const records = requests.map(owedRecord);
+      requests.forEach((r, i) => owed.set(r.seq, records[i]));
+      if (requests.length) append(records.join('') + FRAMED_RECORD);
       else settle(FRAMED_RECORD);
     },
     writing() {

@@ -61,6 +61,8 @@ export interface RawStreamEvents {
 
 export interface RawStream {
   link: Link;
+  /** The buffer every read lands in: a caller that reads the descriptor itself while this stream does not may use it too. */
+  buffer: Buffer;
   start(): void;
   close(): void;
 }
@@ -120,6 +122,7 @@ export function rawStream(h: StreamHandle, events: RawStreamEvents): RawStream {
   };
   return {
     link,
+    buffer: readBuf,
     start,
     close() {
       if (closed) return;

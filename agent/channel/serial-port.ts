@@ -83,7 +83,8 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
     timer = setTimeout(read, retryMs);
   };
   const stream = rawStream(pipeOnFd(fd), { data: (chunk) => gotData(chunk, false), end: gotEnd });
-  let buf: Buffer | null = null;
+  // Gated, libuv does not read: its buffer is free for the reads made here.
+  const buf = stream.buffer;
   let more: NodeJS.Immediate | null = null;
   // Gated: read(2) here until the port has nothing, each read announced first.
   const drain = (): void => {
@@ -91,7 +92,6 @@ export function openSerialPort(fd: number, events: SerialEvents, arm?: ArmSignal
     if (closed || paused) return;
     if (timer) { clearTimeout(timer); timer = null; }
     if (!gated) { stream.start(); return; }
-    buf ??= Buffer.alloc(64 * 1024);
     for (let i = 0; i < READS_PER_TURN; i++) {
       events.reading?.();
       let n: number;
