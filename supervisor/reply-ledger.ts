@@ -9,7 +9,8 @@
 // Records are text lines (the worker appends each with one write(2), so a record is in the kernel
 // before the step it announces; the file is emptied whenever nothing is owed or being written, and
 // rewritten with only what is still open once it passes 64 KiB):
-//   <                   a chunk was read from the port; its requests are not recorded yet
+//   <                   the port is being read (on an armed port, written before the read(2));
+//                       what the read got is not recorded yet
 //   .                   ... they are (the "+" lines before it)
 //   +SEQ FLAGS CMD ID   owed: request SEQ was read (FLAGS: d delimited, n no reply on success,
 //                       m mutating, k idempotency key; or -), CMD its command, ID its id as JSON
