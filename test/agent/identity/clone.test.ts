@@ -162,7 +162,9 @@ test('a new VM generation ID with the same product UUID is a change too; a runni
   execFileSync('ssh-keygen', ['-q', '-A', '-f', tree.root]);
   const port = await freePort();
   const hostKey = tree.file('/etc/ssh/ssh_host_ed25519_key');
-  // The tree's own sshd: its pid file is where the agent looks in the tree, /run/sshd.pid.
+  // The tree's own sshd: its pid file is where the agent looks in the tree, /run/sshd.pid. sshd
+  // needs its privilege separation directory, which only a started ssh service would have made.
+  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', '/dev/null', '-h', hostKey, '-o', `ListenAddress=127.0.0.1:${port}`, '-o', `PidFile=${tree.file('/run/sshd.pid')}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let sshdLog = '';
   sshd.stderr!.on('data', (d) => { sshdLog += d; });
