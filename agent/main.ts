@@ -19,10 +19,10 @@ import { crashPoint } from './commands/test-hooks';
 import { createDispatcher, Dispatcher } from './dispatcher';
 import { Link, Session } from './session';
 import { createExactlyOnce } from './journal/exactly-once';
-import { openJournal } from './journal/journal';
+import { Journal, openJournal } from './journal/journal';
 import { bootClock } from './net/deadline';
 import { openTransactionStore } from './net/transaction-store';
-import { checkIdentity } from './identity/identity';
+import { checkIdentity, Identity } from './identity/identity';
 import { createHost } from './os/host';
 import { createSystem } from './os/system';
 import { startStats } from './stats/service';
@@ -44,6 +44,8 @@ const IDLE_GC_AFTER = 1000;
 const IDLE_GC_QUIET_MS = [2000, 6000];
 /** A request this large is collected after as a burst is: its copies are tens of MB off the heap. */
 const IDLE_GC_BIG_REQUEST = 1 << 20;
+/** How long after ready the identity check and the journal wait (for the first requests of a host). */
+const STATEFUL_AFTER_READY_MS = 50;
 
 function readConfig(): WorkerConfig {
   try {
@@ -74,27 +76,37 @@ function main(): void {
   });
   const sys = createSystem(config.osRoot);
   const freezer = createFreezer({ sys, host, timeoutMs: config.freezeTimeoutMs, onChange: (mounts, deadline) => supervisor.frozen(mounts, deadline) });
-  // Before the journal opens: a clone forgets the template's records first.
-  const identity = checkIdentity({
-    live: host, sys, stateDir: config.stateDir, regenerate: config.regenerateIdentity, log,
-    onMachineIdChanged: () => { if (sys.root === '/') supervisor.reload().catch(() => { /* the next start reads it */ }); },
-  });
-  supervisor.identity(identity.changed);
-  const journal = openJournal({
-    dir: path.join(config.stateDir, 'journal'), maxEntries: 1000, bootId: (host.read('/proc/sys/kernel/random/boot_id') ?? '').trim(),
-    completesByReboot: (name) => commands.some((c) => c.name === name && c.completesByReboot === true),
-    // Read-only or full: served anyway; the supervisor tells the panel why keyed commands are refused.
-    onProblem: (p) => { supervisor.journal(p?.state ?? null, p?.reason ?? null); if (p) log('warn', `journal: ${p.reason}; commands with an idempotency key are refused until it can be written`); },
-  });
-  for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
+  // The identity check and the journal (about 1.3 ms of a restart's 55 here) come after ready, or
+  // at the first command that needs them (a keyed one, phoenix-agent-status) if it comes first.
+  let stateful: { identity: Identity; journal: Journal } | null = null;
+  const openStateful = (): { identity: Identity; journal: Journal } => {
+    if (stateful) return stateful;
+    // Before the journal opens: a clone forgets the template's records first.
+    const identity = checkIdentity({
+      live: host, sys, stateDir: config.stateDir, regenerate: config.regenerateIdentity, log,
+      onMachineIdChanged: () => { if (sys.root === '/') supervisor.reload().catch(() => { /* the next start reads it */ }); },
+    });
+    supervisor.identity(identity.changed);
+    const journal = openJournal({
+      dir: path.join(config.stateDir, 'journal'), maxEntries: 1000, bootId: (host.read('/proc/sys/kernel/random/boot_id') ?? '').trim(),
+      completesByReboot: (name) => commands.some((c) => c.name === name && c.completesByReboot === true),
+      // Read-only or full: served anyway; the supervisor tells the panel why keyed commands are refused.
+      onProblem: (p) => { supervisor.journal(p?.state ?? null, p?.reason ?? null); if (p) log('warn', `journal: ${p.reason}; commands with an idempotency key are refused until it can be written`); },
+    });
+    for (const e of journal.recovered) log('warn', `journal: ${e.cmd} (key ${e.key}) was in flight when the previous worker died: now ${e.step}`);
+    stateful = { identity, journal };
+    // ssh-keygen takes seconds: in the background, so the watchdog's pings are answered meanwhile.
+    identity.finish().catch((e: Error) => log('error', `identity: ${e.message}`));
+    return stateful;
+  };
   const crashAt = crashPoint(config.testCrashAt, config.stateDir);
-  const mutations = createExactlyOnce(journal, crashAt);
+  const mutations = createExactlyOnce(() => openStateful().journal, crashAt);
   // A revert at its deadline runs in turn with the mutating commands.
   const network = networkTransactions({
     sys, store: openTransactionStore(config.stateDir), clock: bootClock((p) => host.read(p)), log, frozen: () => freezer.status() === 'frozen',
     serial: (f) => mutations.run({ cmd: 'network-revert', key: undefined, publicArgs: {}, run: f }) as ReturnType<typeof f>,
   });
-  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), network, journal: () => journal.ready(), identity: identity.status },
+  const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), network, journal: () => openStateful().journal.ready(), identity: () => openStateful().identity.status() },
     { allow: config.allowRpcs, block: config.blockRpcs }, mutations,
     (name, e) => log('error', `command ${name} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : 'non-Error thrown'}`));
   const limits = { maxBytes: config.maxRequestBytes, maxDepth: MAX_DEPTH };
@@ -165,8 +177,8 @@ function main(): void {
   void clock.check();
   // After ready: a revert due at start must not delay serving.
   network.start().catch((e: Error) => log('error', `network transactions: ${e.message}`));
-  // ssh-keygen takes seconds: after ready, so the watchdog's pings are answered meanwhile.
-  identity.finish().catch((e: Error) => log('error', `identity: ${e.message}`));
+  // Past the first requests of a host that connected while we started.
+  setTimeout(openStateful, STATEFUL_AFTER_READY_MS);
 }
 
 main();

@@ -14,7 +14,7 @@ import type { Host } from '../os/host';
 import type { System } from '../os/system';
 import { QgaError } from '../wire/reply';
 import { errCode, strerror } from './errno';
-import { serviceStart } from './service-env';
+import { ServiceStart, serviceStart } from './service-env';
 
 /** qemu-ga's cap per stream. */
 const MAX_OUTPUT = 16 << 20;
@@ -60,13 +60,15 @@ export function findProgram(host: Host, file: string, searchPath: string): { fil
 
 export function createExec(sys: System, host: Host) {
   const runs = new Map<number, Run>();
-  const service = serviceStart(host);
+  // The supervisor's environment and directory, read at the first guest-exec, not before the first reply.
+  let started: ServiceStart | null = null;
+  const service = (): ServiceStart => (started ??= serviceStart(host));
 
   const spawned = (file: string, argv: string[], env: NodeJS.ProcessEnv, stdio: Array<number | 'ignore'>): Promise<cp.ChildProcess | string> =>
     new Promise((resolve) => {
       let child: cp.ChildProcess;
       // Node refuses some arguments before any exec (a NUL byte): what execve would say.
-      try { child = sys.start(file, argv, { env, stdio, umask: service.umask, cwd: service.cwd }); } catch { return resolve('EINVAL'); }
+      try { child = sys.start(file, argv, { env, stdio, umask: service().umask, cwd: service().cwd }); } catch { return resolve('EINVAL'); }
       child.once('spawn', () => resolve(child));
       child.once('error', (e) => resolve(errCode(e)));
     });
@@ -75,9 +77,9 @@ export function createExec(sys: System, host: Host) {
     async start(a: { path: string; arg?: string[]; env?: string[]; 'input-data'?: string; 'capture-output'?: Capture }): Promise<{ pid: number }> {
       const input = a['input-data'] === undefined ? null : decodeBase64(a['input-data']);
       if ([...runs.values()].filter((r) => !r.exited).length >= MAX_RUNNING) throw new QgaError('GenericError', `too many guest-exec processes running (at most ${MAX_RUNNING})`);
-      const env = a.env ? envFromList(a.env) : service.env;
+      const env = a.env ? envFromList(a.env) : service().env;
       if ([a.path, ...(a.arg ?? []), ...(a.env ?? [])].some((x) => x.includes('\0'))) failed(a.path, 'EINVAL');
-      const found = findProgram(host, a.path, env.PATH ?? service.env.PATH ?? '/bin:/usr/bin:.');
+      const found = findProgram(host, a.path, env.PATH ?? service().env.PATH ?? '/bin:/usr/bin:.');
       if ('code' in found) return failed(a.path, found.code);
       const c = a['capture-output'];
       const mode: Mode = c === true ? 'separated' : c === false || c === undefined ? 'none' : c;

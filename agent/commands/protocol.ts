@@ -53,11 +53,13 @@ export const protocolCommands = [
     description: "The supervisor's view: worker state, restarts and last exit reasons, memory of both processes, channel and heartbeat; `cloned: true` when this start found the machine to be a clone or a new instance, and `identity`: the instance id, which identity sources are readable, the last change found and what became of the machine-id and SSH host key regeneration.",
     args: noArgs,
     run: async (_a, ctx) => {
+      // First: a worker that has not yet checked its identity tells the supervisor (cloned) before it answers.
+      const identity = ctx.identity();
       const { settings: _settings, ...view } = (await ctx.supervisor.status()) as { worker?: Record<string, unknown>; settings?: unknown };
       // What only the worker knows: its V8 heap and its cap (worker-heap-mb).
       const h = (require('v8') as typeof v8).getHeapStatistics();
       if (view.worker) Object.assign(view.worker, { heap_used_kb: Math.round(h.used_heap_size / 1024), heap_limit_kb: Math.round(h.heap_size_limit / 1024) });
-      return { ...view, identity: ctx.identity() };
+      return { ...view, identity };
     },
   }),
 ];

@@ -48,7 +48,9 @@ export interface ExactlyOnce {
   run(r: MutationRequest): Promise<unknown>;
 }
 
-export function createExactlyOnce(journal: Journal | null, crashAt?: (step: string, cmd: string) => void): ExactlyOnce {
+export function createExactlyOnce(journal: Journal | null | (() => Journal), crashAt?: (step: string, cmd: string) => void): ExactlyOnce {
+  // A function: the journal is opened at the first keyed command (the worker's start opens it after ready).
+  const open = (): Journal => (typeof journal === 'function' ? journal() : journal!);
   const point = crashAt ?? (() => undefined);
   let chain: Promise<unknown> = Promise.resolve();
   const inFlight = new Map<string, { digest: string; p: Promise<unknown> }>();
@@ -66,14 +68,14 @@ export function createExactlyOnce(journal: Journal | null, crashAt?: (step: stri
     const pub = argsDigest(r.cmd, r.publicArgs);
     if (!r.secretArgs || !Object.keys(r.secretArgs).length) return pub;
     try {
-      return `${pub}.${journal!.secretDigest(canonical(r.secretArgs))}`;
+      return `${pub}.${open().secretDigest(canonical(r.secretArgs))}`;
     } catch (e) {
       throw unavailable(r.cmd, `no digest key for secret arguments (${(e as Error).message})`);
     }
   };
 
   const once = async (r: MutationRequest & { key: string }, digest: string): Promise<unknown> => {
-    const j = journal!;
+    const j = open();
     const seen = j.get(r.key);
     if (seen && (seen.digest !== digest || seen.cmd !== r.cmd)) {
       throw new QgaError('GenericError', `idempotency key '${r.key}' was already used for ${seen.cmd} with other arguments; use a new key for a new request`);

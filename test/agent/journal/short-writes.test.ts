@@ -39,6 +39,8 @@ S('a record that does not fit is never cut; the retry after a worker death gets 
   const journal = path.join(state.dir, 'journal', 'journal.jsonl');
   try {
     await agent.waitReady();
+    // The worker opens its journal just after ready (or at the first keyed command).
+    await waitFor('the journal opened', () => fs.existsSync(journal), 5000);
     let c = await QgaClient.connect(agent.sock);
     const req = (tag: string, key: string) => ({ file: count, tag, 'idempotency-key': key });
     // Records are ~200 bytes: leave room for two (received, started) but not the third (done).
