@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fillHistory, NODE, startPhoenix, threads, warmCodeCache } from './lib.mjs';
+import { fillHistory, NODE, startPhoenix, threads, warmCodeCache, workerFlags } from './lib.mjs';
 
 const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
 const RUNS = Number(arg('runs', 5));
@@ -177,7 +177,8 @@ process.stdout.write(String(ns / 1e6));`;
 
 /**
  * The floors no agent on Node can beat: one bare node sending one datagram, two sequential bare
- * starts, and the CPU of two bare starts (what two Node processes cost before any code of ours).
+ * starts, the CPU of two bare starts (what two Node processes cost before any code of ours), and a
+ * bare node started with the worker's options and IPC channel (what a restart costs before our code).
  */
 async function floors() {
   const rx = createSocket('udp4');
@@ -197,7 +198,18 @@ async function floors() {
     cpu.push(2 * Number(spawnSync(NODE, ['-e', BARE_START_CPU], { encoding: 'utf8', env }).stdout));
   }
   rx.close();
-  return { udp: median(udp), twoStarts: median(two), twoStartsCpu: median(cpu), tickMs: await bareTickMs() };
+  // A bare node started as the worker is, with its heap cap and an IPC channel: any V8 flag on the
+  // command line makes Node compile its built-in modules from source, not from its own code cache.
+  const ipc = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = now();
+    const p = spawn(NODE, [...workerFlags, '-e', "process.send('x')"], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env });
+    await new Promise((r) => p.once('message', r));
+    ipc.push(now() - t0);
+    p.kill('SIGKILL');
+    await new Promise((r) => p.on('exit', r));
+  }
+  return { udp: median(udp), twoStarts: median(two), twoStartsCpu: median(cpu), workerStart: median(ipc), tickMs: await bareTickMs() };
 }
 
 /** Pss_Anon of the agent: supervisor + worker for phoenix-ga. */
@@ -320,6 +332,7 @@ const rows = [
   ['start -> first reply: CPU of the processes, every thread (ms)', m(P, 'startCpuMs'), 'info', m(Q, 'startCpuMs'), null],
   ['  floor: CPU of two bare node starts (ms)', results.floors.twoStartsCpu, 'info', NaN, null],
   ['worker kill -9 -> serving p50 (ms)', pct(results.kills, 0.5), '<= 100', NaN, (v) => v <= 100],
+  ["  floor: bare node with the worker's runtime options, start -> first IPC message (ms)", results.floors.workerStart, 'info', NaN, null],
   ['worker kill -9 -> serving p99 (ms)', pct(results.kills, 0.99), '<= 250', NaN, (v) => v <= 250],
 ];
 const f = (v) => (Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(2));

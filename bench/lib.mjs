@@ -77,12 +77,18 @@ export function startPhoenix(dir, extra = [], node = NODE) {
  * One start on NODE that leaves the worker's code cache in the bench's state directory, as every
  * start after the first one on a server finds it. Throws when no cache appears within 20 s.
  */
+/** The worker's runtime options (its heap cap among them), as seen by warmCodeCache. */
+export let workerFlags = null;
+
 export async function warmCodeCache(node = NODE) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-warm-'));
   const p = startPhoenix(dir, [], node);
   const c = await connectRetry(`${dir}/a.sock`);
   await c.req('{"execute":"guest-ping"}');
   c.close();
+  // The runtime options the supervisor gives its worker (everything before the loader's -e).
+  const argv = readFileSync(`/proc/${workerPid(dir)}/cmdline`, 'utf8').split('\0');
+  workerFlags = argv.slice(1, argv.indexOf('-e'));
   const end = now() + 20_000;
   while (!readdirSync(benchStateDir()).some((f) => f.endsWith('.v8-cache'))) {
     if (now() > end) throw new Error(`no code cache in ${benchStateDir()} 20 s after a start`);
