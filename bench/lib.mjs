@@ -2,7 +2,7 @@
 // runtime, Debian's qemu-ga), a line client, per-thread CPU and wake-ups, anon memory, and a
 // statistics history written into a run directory as a worker of this boot would have left it.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -86,9 +86,10 @@ export async function warmCodeCache(node = NODE) {
   const c = await connectRetry(`${dir}/a.sock`);
   await c.req('{"execute":"guest-ping"}');
   c.close();
-  // The runtime options the supervisor gives its worker (everything before the loader's -e).
-  const argv = readFileSync(`/proc/${workerPid(dir)}/cmdline`, 'utf8').split('\0');
-  workerFlags = argv.slice(1, argv.indexOf('-e'));
+  // The runtime options the supervisor gives its worker on NODE (its cmdline holds its title now).
+  const { workerExecArgs, workerV8Flags, defaultSettings } = await agentLib();
+  const v8Version = spawnSync(node, ['-p', 'process.versions.v8'], { encoding: 'utf8' }).stdout.trim();
+  workerFlags = [...workerExecArgs(defaultSettings().workerHeapMb), ...workerV8Flags(node, node, v8Version)];
   const end = now() + 20_000;
   while (!readdirSync(benchStateDir()).some((f) => f.endsWith('.v8-cache'))) {
     if (now() > end) throw new Error(`no code cache in ${benchStateDir()} 20 s after a start`);
@@ -113,13 +114,13 @@ export async function stop(proc) {
 }
 
 let historyLib = null;
-/** The agent's own history code, bundled on first use. */
-async function history() {
+/** The agent's own history code and the supervisor's worker options, bundled on first use. */
+async function agentLib() {
   if (historyLib) return historyLib;
   const esbuild = await import('esbuild');
   const out = join(tmpdir(), `phoenix-ga-bench-history-${process.pid}.cjs`);
   await esbuild.build({
-    stdin: { contents: "export { createHistory } from './agent/stats/history'; export { readCounters } from './agent/stats/counters'; export { computeSample } from './agent/stats/sample'; export { createHost } from './agent/os/host';", resolveDir: root, loader: 'ts' },
+    stdin: { contents: "export { createHistory } from './agent/stats/history'; export { readCounters } from './agent/stats/counters'; export { computeSample } from './agent/stats/sample'; export { createHost } from './agent/os/host'; export { workerExecArgs, workerV8Flags } from './supervisor/worker'; export { defaultSettings } from './supervisor/settings';", resolveDir: root, loader: 'ts' },
     bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'warning',
   });
   historyLib = (await import(out)).default;
@@ -134,7 +135,7 @@ export async function fillHistory(runDir, n, capacity = Math.max(n, 720)) {
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   if (capacity !== 720) writeFileSync(join(runDir, 'stats-config.json'), JSON.stringify({ intervalMs: 60_000, capacity }), { mode: 0o600 });
   if (!n) return;
-  const { createHistory, readCounters, computeSample, createHost } = await history();
+  const { createHistory, readCounters, computeSample, createHost } = await agentLib();
   const host = createHost('/');
   const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   const a = await readCounters(host, () => 0);
