@@ -77,6 +77,8 @@ export function crashPoint(spec: string | null, stateDir: string): ((step: strin
     let n = 0;
     try { n = Number(fs.readFileSync(file, 'utf8')); } catch { /* none yet */ }
     if (n >= Number(times)) return;
+    // The state directory is made by the identity check, which may not have run yet (after ready).
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     fs.writeFileSync(file, String(n + 1));
     process.kill(process.pid, 'SIGKILL');
   };
