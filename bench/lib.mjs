@@ -73,13 +73,13 @@ export function startPhoenix(dir, extra = [], node = NODE) {
   return spawn(node, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, ...state, ...extra], { stdio: 'ignore', env });
 }
 
+/** The worker's runtime options (its heap cap among them), set by warmCodeCache. */
+export let workerFlags = null;
+
 /**
  * One start on NODE that leaves the worker's code cache in the bench's state directory, as every
  * start after the first one on a server finds it. Throws when no cache appears within 20 s.
  */
-/** The worker's runtime options (its heap cap among them), as seen by warmCodeCache. */
-export let workerFlags = null;
-
 export async function warmCodeCache(node = NODE) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-warm-'));
   const p = startPhoenix(dir, [], node);
@@ -113,18 +113,18 @@ export async function stop(proc) {
   return hung;
 }
 
-let historyLib = null;
+let agentLibLoaded = null;
 /** The agent's own history code and the supervisor's worker options, bundled on first use. */
 async function agentLib() {
-  if (historyLib) return historyLib;
+  if (agentLibLoaded) return agentLibLoaded;
   const esbuild = await import('esbuild');
   const out = join(tmpdir(), `phoenix-ga-bench-history-${process.pid}.cjs`);
   await esbuild.build({
     stdin: { contents: "export { createHistory } from './agent/stats/history'; export { readCounters } from './agent/stats/counters'; export { computeSample } from './agent/stats/sample'; export { createHost } from './agent/os/host'; export { workerExecArgs, workerV8Flags } from './supervisor/worker'; export { defaultSettings } from './supervisor/settings';", resolveDir: root, loader: 'ts' },
     bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'warning',
   });
-  historyLib = (await import(out)).default;
-  return historyLib;
+  agentLibLoaded = (await import(out)).default;
+  return agentLibLoaded;
 }
 
 /**
