@@ -2,6 +2,7 @@
 // ifindex order), addresses from getifaddrs, counters from /proc/net/dev, routes from
 // /proc/net/route and /proc/net/ipv6_route, in qemu-ga's shapes.
 
+import type * as os from 'os';
 import type { Host } from '../os/host';
 
 const IFF_UP = 0x1;
@@ -70,12 +71,25 @@ function prefixOf(cidr: string | null | undefined): number | undefined {
   return Number.isInteger(p) ? p : undefined;
 }
 
+/**
+ * The hardware address as qemu-ga reports it (SIOCGIFHWADDR): the first six bytes, zeros where
+ * the device has fewer (none on a tun device, four on ipip). getifaddrs has it for an interface
+ * that is up (libuv copies the same six bytes); sysfs for the others. Undefined once it is gone.
+ */
+function hardwareAddress(host: Host, name: string, up: os.NetworkInterfaceInfo | undefined): string | undefined {
+  if (up) return up.mac;
+  const text = host.readAttribute(`/sys/class/net/${name}/address`)?.trim();
+  if (text === undefined) return undefined;
+  const bytes = text ? text.split(':') : [];
+  return Array.from({ length: 6 }, (_, i) => bytes[i] ?? '00').join(':');
+}
+
 export function interfaces(host: Host): Array<Record<string, unknown>> {
   const addrs = host.addresses();
-  const stats = parseNetDev(host.read('/proc/net/dev') ?? '');
+  const stats = parseNetDev(host.readProc('/proc/net/dev') ?? '');
   return interfaceNames(host).map((name) => {
     const row: Record<string, unknown> = { name };
-    const mac = host.readAttribute(`/sys/class/net/${name}/address`)?.trim();
+    const mac = hardwareAddress(host, name, addrs[name]?.[0]);
     if (mac) row['hardware-address'] = mac;
     const ips = (addrs[name] ?? []).map((a) => ({
       'ip-address-type': a.family === 'IPv4' || (a.family as unknown) === 4 ? 'ipv4' : 'ipv6',
@@ -147,5 +161,5 @@ export function parseRoutes(v4: string, v6: string): Array<Record<string, unknow
 }
 
 export function routes(host: Host): Array<Record<string, unknown>> {
-  return parseRoutes(host.read('/proc/net/route') ?? '', host.read('/proc/net/ipv6_route') ?? '');
+  return parseRoutes(host.readProc('/proc/net/route') ?? '', host.readProc('/proc/net/ipv6_route') ?? '');
 }

@@ -37,8 +37,8 @@ function addressesOf(host: Host, iface: string, version: 4 | 6): Array<{ address
 
 /** The default routes only (destination 0, prefix 0), picked before parsing: a router's table can be long. */
 function readRoutes(host: Host): Route[] {
-  const v4 = (host.read('/proc/net/route') ?? '').split('\n').filter((line, i) => i === 0 || /^\S+\s+00000000\s/.test(line));
-  const v6 = (host.read('/proc/net/ipv6_route') ?? '').split('\n').filter((line) => line.startsWith(V6_DEFAULT));
+  const v4 = (host.readProc('/proc/net/route') ?? '').split('\n').filter((line, i) => i === 0 || /^\S+\s+00000000\s/.test(line));
+  const v6 = (host.readProc('/proc/net/ipv6_route') ?? '').split('\n').filter((line) => line.startsWith(V6_DEFAULT));
   return parseRoutes(v4.join('\n'), v6.join('\n')) as unknown as Route[];
 }
 

@@ -27,6 +27,12 @@ export interface Host {
    */
   held(p: string): () => string | null;
   /**
+   * A /proc file read at every call of a command (/proc/net/dev, the route tables): on the live
+   * system through a descriptor held from the first call, as held() (a pread instead of open,
+   * fstat, two reads and close: 5 us against 18); under another root, as read().
+   */
+  readProc(p: string): string | null;
+  /**
    * A sysfs attribute's text (one value of at most a page, which sysfs hands over in one read),
    * or null: open, one read, close, where read() needs a second read to see the end.
    */
@@ -87,10 +93,17 @@ export function createHost(root = '/'): Host {
   const page = Buffer.alloc(PAGE);
   // One buffer for every held file: each read is done and turned into text before the next.
   const scratch = { buf: Buffer.alloc(0) };
+  const procFiles = new Map<string, () => string | null>();
   return {
     root,
     read: (p) => traceless(() => readText(p)),
     held: (p) => heldReader(at(p), scratch),
+    readProc(p) {
+      if (root !== '/') return traceless(() => readText(p));
+      let f = procFiles.get(p);
+      if (!f) procFiles.set(p, f = heldReader(p, scratch));
+      return traceless(f);
+    },
     readAttribute: (p) => traceless(() => {
       let fd: number;
       try { fd = fs.openSync(at(p), fs.constants.O_RDONLY); } catch { return null; }
