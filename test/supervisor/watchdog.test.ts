@@ -16,9 +16,11 @@ test('an idle worker is not woken by the ticks; a stopped one is killed as hung'
   const agent = startAgent({ interval: 0.2, hangTimeout: 1.5 });
   try {
     const pid = await agent.waitReady();
-    // Past the start-up work (the statistics baseline a second after start; on Node 20 and newer,
-    // V8's memory reducer, started 1 s after start, marking in steps for a second or two).
-    await sleep(4000);
+    // Past the start-up work: the statistics baseline a second after start and the first sample
+    // 5 s after it (the next comes a minute later), the code cache written 2 s after ready, and on
+    // Node 20 and newer V8's memory reducer, started 1 s after start, marking in steps for a second
+    // or two. A window that held the first sample and one of these failed once under load.
+    await sleep(6500);
     const before = wakeups(pid);
     await sleep(2000);
     const woke = wakeups(pid) - before;
