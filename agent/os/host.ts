@@ -27,9 +27,9 @@ export interface Host {
    */
   held(p: string): () => string | null;
   /**
-   * A /proc file read at every call of a command (/proc/net/dev, the route tables): on the live
-   * system through a descriptor held from the first call, as held() (a pread instead of open,
-   * fstat, two reads and close: 5 us against 18); under another root, as read().
+   * A /proc file read at every statistics sample or command (/proc/net/dev, the route tables):
+   * on the live system through one descriptor per path, held from the first call, as held() (a
+   * pread instead of open, fstat, two reads and close: 5 us against 18); elsewhere as read().
    */
   readProc(p: string): string | null;
   /**

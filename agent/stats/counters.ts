@@ -51,18 +51,13 @@ export type ReadText = (p: string) => string | null;
 const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 
 /**
- * Keeps each file open once read (one pread per file and sample: the sampler reads the same nine).
- * The boot id is read once: it cannot change while this process runs (a new boot is a new process).
+ * Each file read through the host's held descriptor (host.readProc: one pread per file and sample,
+ * the same descriptor the network commands read /proc/net/dev through). The boot id is read once:
+ * it cannot change while this process runs (a new boot is a new process).
  */
 export function heldReads(host: Host): ReadText {
-  const files = new Map<string, () => string | null>();
   let boot: string | null = null;
-  return (p) => {
-    if (p === BOOT_ID) return (boot ??= host.read(p));
-    let f = files.get(p);
-    if (!f) files.set(p, f = host.held(p));
-    return f();
-  };
+  return (p) => (p === BOOT_ID ? (boot ??= host.read(p)) : host.readProc(p));
 }
 
 // The last mountinfo text and its local file systems, one of each mounted twice: mounts change
