@@ -40,6 +40,13 @@ export interface RpcPolicy { allow: string[] | null; block: string[] }
 
 const KEY = /^[A-Za-z0-9._:@-]{1,128}$/;
 
+/**
+ * A request that is only `{"execute":"NAME"}` (libvirt's form of every command without
+ * arguments): its envelope is known without decoding and parsing it. Anything else (arguments,
+ * an id, escapes, another name) goes through the parser.
+ */
+const BARE = /^\{[ \t\r\n]*"execute"[ \t\r\n]*:[ \t\r\n]*"([a-z0-9-]{1,64})"[ \t\r\n]*\}$/;
+
 /** Takes the `idempotency-key` argument off a mutating command's arguments. */
 function splitKey(args: JsonObject): { key: string | undefined; rest: JsonObject } {
   if (!Object.prototype.hasOwnProperty.call(args, 'idempotency-key')) return { key: undefined, rest: args };
@@ -86,6 +93,8 @@ export function createDispatcher(commands: readonly Command<never>[], ctx: Omit<
     },
     lexicalError: (desc) => ({ line: errorLine('GenericError', desc, NO_ID), delimited: false }),
     parse(text) {
+      const bare = text.length <= 96 ? BARE.exec(text.toString('latin1')) : null;
+      if (bare) return { request: { execute: bare[1], args: Object.create(null) as JsonObject, id: { present: false } }, command: byName.get(bare[1]) };
       const big = text.length > BIG_STRING ? parseBig(text) : undefined;
       if (big) return big;
       let value: JsonValue;
