@@ -110,7 +110,7 @@ export function interfaces(host: Host): Array<Record<string, unknown>> {
 }
 
 /** /proc/net/route holds addresses as host-order (little-endian) hex. */
-function ipv4FromHex(h: string): string {
+export function ipv4FromHex(h: string): string {
   const n = parseInt(h, 16) >>> 0;
   return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.');
 }

@@ -156,8 +156,13 @@ N.before((ctx) => {
   ip('addr', 'add', '198.51.100.7/24', 'dev', 'eth0');
   ip('addr', 'add', '203.0.113.10/24', 'dev', 'eth0');
   ip('-6', 'addr', 'add', '2001:db8:1::10/64', 'dev', 'eth0', 'nodad');
-  ip('route', 'add', 'default', 'via', '203.0.113.1', 'dev', 'eth0');
+  // Beside the default route that counts: one with a higher metric on another interface, and an
+  // unreachable one with a lower metric, which carries nothing.
+  ip('route', 'add', 'default', 'via', '203.0.113.1', 'dev', 'eth0', 'metric', '100');
+  ip('route', 'add', 'default', 'via', '172.17.0.254', 'dev', 'docker0', 'metric', '500');
+  ip('route', 'add', 'unreachable', 'default', 'metric', '50');
   ip('-6', 'route', 'add', 'default', 'via', '2001:db8:1::1', 'dev', 'eth0');
+  ip('-6', 'route', 'add', 'default', 'via', 'fe80::1', 'dev', 'docker0', 'metric', '2000');
 });
 N.after((ctx) => { try { execFileSync('ip', ['netns', 'del', ctx.ns]); } catch { /* gone */ } });
 
