@@ -5,6 +5,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { tempDir, waitFor } from './agent';
+import { atExit } from './at-exit';
 
 export const QEMU_GA = ['/usr/sbin/qemu-ga', '/usr/bin/qemu-ga'].find((p) => fs.existsSync(p)) ?? null;
 
@@ -24,5 +25,18 @@ export async function startQemuGa(extra: string[] = [], wrap: string[] = []): Pr
   const proc = spawn(cmd, [...pre, '-m', 'unix-listen', '-p', sock, '-t', dir, '-f', path.join(dir, 'qga.pid'), '-l', path.join(dir, 'qga.log'), ...extra], { stdio: 'ignore' });
   await waitFor('qemu-ga socket', () => fs.existsSync(sock), 5000);
   const version = /(\d+\.\d+\.\d+)/.exec(spawnSync(QEMU_GA, ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
-  return { proc, sock, version, stop: () => proc.kill('SIGTERM') };
+  let exited = false;
+  proc.once('exit', () => { exited = true; });
+  // Debian's qemu-ga 7.2 sometimes never exits on SIGTERM (both threads parked on a futex): it is
+  // killed 2 s later, or when the test process ends, so no test leaves one running.
+  const kill = (): void => { if (!exited) proc.kill('SIGKILL'); };
+  atExit(kill);
+  return {
+    proc, sock, version,
+    stop: () => {
+      if (exited) return;
+      proc.kill('SIGTERM');
+      setTimeout(kill, 2000).unref();
+    },
+  };
 }
