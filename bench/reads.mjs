@@ -39,6 +39,36 @@ require('net').createServer((s) => s.on('data', (d) => {
 })).listen(process.argv[1]);`;
 const floor = spawn(NODE, ['--max-semi-space-size=1', '--v8-pool-size=1', '-e', FLOOR_SERVER, `${dir}/floor.sock`, `${dir}/replies.json`], { stdio: 'ignore', env });
 const fc = await connectRetry(`${dir}/floor.sock`);
+// The floor of guest-network-get-interfaces on Node: a bare node that makes the reads phoenix-ga
+// makes for it (getifaddrs, which lists only interfaces that are up; the sysfs listing and a stat
+// per interface; the hardware address and flags of the others; each NIC's directory, for devices
+// stacked on it; /proc/net/dev and both route tables through held descriptors), then plays back
+// the reply. What is left above it is phoenix-ga's own code.
+const READS_SERVER = `const fs = require('fs'), os = require('os');
+const replies = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const held = new Map(), buf = Buffer.alloc(16384), page = Buffer.alloc(4096), virtual = new Map();
+const pread = (p) => { let fd = held.get(p); if (fd === undefined) held.set(p, fd = fs.openSync(p, 'r')); let n = 0, got; while ((got = fs.readSync(fd, buf, n, buf.length - n, n)) > 0) n += got; return n; };
+const attr = (p) => { const fd = fs.openSync(p, 'r'); try { return fs.readSync(fd, page, 0, 4096, null); } finally { fs.closeSync(fd); } };
+function reads() {
+  const up = os.networkInterfaces();
+  pread('/proc/net/dev');
+  const names = fs.readdirSync('/sys/class/net');
+  for (const n of names) fs.statSync('/sys/class/net/' + n);
+  for (const n of names) if (!up[n]) { attr('/sys/class/net/' + n + '/address'); attr('/sys/class/net/' + n + '/flags'); }
+  for (const n of names) {
+    if (!virtual.has(n)) virtual.set(n, fs.readlinkSync('/sys/class/net/' + n).includes('/virtual/'));
+    if (!virtual.get(n)) fs.readdirSync('/sys/class/net/' + n);
+  }
+  pread('/proc/net/route');
+  pread('/proc/net/ipv6_route');
+}
+require('net').createServer((s) => s.on('data', (d) => {
+  const m = /"execute":"([^"]+)"/.exec(d.toString('latin1'));
+  if (m && m[1] === 'guest-network-get-interfaces') reads();
+  s.write((m && replies[m[1]]) + '\\n', 'latin1');
+})).listen(process.argv[1]);`;
+const readsFloor = spawn(NODE, ['--max-semi-space-size=1', '--v8-pool-size=1', '-e', READS_SERVER, `${dir}/reads.sock`, `${dir}/replies.json`], { stdio: 'ignore', env });
+const rc = await connectRetry(`${dir}/reads.sock`);
 await sleep(8000);
 const wpid = workerPid(dir);
 
@@ -46,7 +76,8 @@ const wpid = workerPid(dir);
 async function timeBoth(cmd) {
   const text = `{"execute":"${cmd}"}`;
   const out = {};
-  const agents = [['phoenix', p, wpid], ...(qc ? [['qemu', qc, q.pid]] : []), ['floor', fc, floor.pid]];
+  const agents = [['phoenix', p, wpid], ...(qc ? [['qemu', qc, q.pid]] : []), ['floor', fc, floor.pid],
+    ...(cmd === 'guest-network-get-interfaces' ? [['readsFloor', rc, readsFloor.pid]] : [])];
   for (const [k, c] of agents) { const first = await c.req(text); if (first.includes('"error"')) out[k] = null; }
   const live = agents.filter(([k]) => out[k] !== null);
   for (let i = 0; i < 10; i++) for (const [, c] of live) await c.req(text);
@@ -68,7 +99,7 @@ async function timeBoth(cmd) {
     for (const [k, , pid] of live) cpu[k].push(((threads(pid).cpuMs - c0[k]) * 1000) / n);
   }
   for (const [k] of live) out[k] = { p50: pct(lat[k], 0.5), p99: pct(lat[k], 0.99), cpuUsPerCall: median(cpu[k]) };
-  return { phoenix: out.phoenix ?? null, qemu: out.qemu ?? null, floor: out.floor ?? null };
+  return { phoenix: out.phoenix ?? null, qemu: out.qemu ?? null, floor: out.floor ?? null, ...(out.readsFloor ? { readsFloor: out.readsFloor } : {}) };
 }
 
 const commands = {};
@@ -83,6 +114,8 @@ p.close();
 qc?.close();
 fc.close();
 floor.kill();
+rc.close();
+readsFloor.kill();
 await stop(sup);
 if (q) await stop(q);
 
@@ -92,6 +125,10 @@ console.log('| command | phoenix p50 | phoenix p99 | qemu-ga p50 | qemu-ga p99 |
 for (const cmd of COMMANDS) {
   const a = commands[cmd].phoenix, b = commands[cmd].qemu, fl = commands[cmd].floor;
   console.log(`| ${cmd} | ${f(a?.p50)} | ${f(a?.p99)} | ${f(b?.p50)} | ${f(b?.p99)} | ${a && b ? (a.p50 / b.p50).toFixed(2) : '-'} | ${f(fl?.p50)} | ${f(a?.cpuUsPerCall)} | ${f(b?.cpuUsPerCall)} | ${f(fl?.cpuUsPerCall)} |`);
+}
+for (const cmd of COMMANDS) {
+  const r = commands[cmd].readsFloor;
+  if (r) console.log(`${cmd}: a bare node making phoenix-ga's reads and replaying the reply: p50 ${f(r.p50)} us, CPU/call ${f(r.cpuUsPerCall)} us`);
 }
 console.log(`\nstatistics sample: CPU per sample (us, median of ${cpu.length}): ${f(median(cpu))}; processes spawned: ${costs?.spawned ?? '-'}; sample size ${JSON.stringify(lastSample).length} bytes of JSON`);
 const jsonFile = arg('json');

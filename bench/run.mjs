@@ -97,6 +97,10 @@ const rows = [
   ...Object.entries(reads.commands).filter(([c, r]) => READ_TARGETS.has(c) && r.floor).flatMap(([c, r]) => [
     row(`  floor: bare node replaying the reply, ${c} p50 (us)`, r.floor.p50, 'info', r.qemu?.p50 ?? null, null),
     row(`  floor: bare node replaying the reply, ${c} CPU per call (us)`, r.floor.cpuUsPerCall, 'info', r.qemu?.cpuUsPerCall ?? null, null),
+    ...(r.readsFloor ? [
+      row(`  floor: bare node making phoenix-ga's reads, then replaying, ${c} p50 (us)`, r.readsFloor.p50, 'info', r.qemu?.p50 ?? null, null),
+      row(`  floor: bare node making phoenix-ga's reads, then replaying, ${c} CPU per call (us)`, r.readsFloor.cpuUsPerCall, 'info', r.qemu?.cpuUsPerCall ?? null, null),
+    ] : []),
   ]),
   row(`a ${bigreq.phoenix.requestMB.toFixed(0)} MB request: peak anon growth / request size`, bigreq.phoenix.ratio, '<= 1.2', bigreq.qemu?.ratio ?? null, bigreq.phoenix.ratio <= 1.2),
   row(`a ${bigreq.phoenix.requestMB.toFixed(0)} MB request: memory back after the reply (s)`, bigreq.phoenix.backMs === null ? NaN : bigreq.phoenix.backMs / 1000, '<= 10', bigreq.qemu?.backMs == null ? null : bigreq.qemu.backMs / 1000, bigreq.phoenix.backMs !== null && bigreq.phoenix.backMs <= 10_000),
