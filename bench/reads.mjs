@@ -40,10 +40,10 @@ require('net').createServer((s) => s.on('data', (d) => {
 const floor = spawn(NODE, ['--max-semi-space-size=1', '--v8-pool-size=1', '-e', FLOOR_SERVER, `${dir}/floor.sock`, `${dir}/replies.json`], { stdio: 'ignore', env });
 const fc = await connectRetry(`${dir}/floor.sock`);
 // The floor of guest-network-get-interfaces on Node: a bare node that makes the reads phoenix-ga
-// makes for it (getifaddrs, which lists only interfaces that are up; the sysfs listing and a stat
-// per interface; the hardware address and flags of the others; each NIC's directory, for devices
-// stacked on it; /proc/net/dev and both route tables through held descriptors), then plays back
-// the reply. What is left above it is phoenix-ga's own code.
+// makes for it (getifaddrs, which lists only interfaces that are up; /proc/net/dev, which lists
+// them all, and both route tables through held descriptors; a stat per interface in sysfs; the
+// hardware address and flags of those getifaddrs leaves out; each NIC's directory, for devices
+// stacked on it), then plays back the reply. What is left above it is phoenix-ga's own code.
 const READS_SERVER = `const fs = require('fs'), os = require('os');
 const replies = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const held = new Map(), buf = Buffer.alloc(16384), page = Buffer.alloc(4096), virtual = new Map();
@@ -51,8 +51,8 @@ const pread = (p) => { let fd = held.get(p); if (fd === undefined) held.set(p, f
 const attr = (p) => { const fd = fs.openSync(p, 'r'); try { return fs.readSync(fd, page, 0, 4096, null); } finally { fs.closeSync(fd); } };
 function reads() {
   const up = os.networkInterfaces();
-  pread('/proc/net/dev');
-  const names = fs.readdirSync('/sys/class/net');
+  const dev = buf.latin1Slice(0, pread('/proc/net/dev'));
+  const names = dev.split('\\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean);
   for (const n of names) fs.statSync('/sys/class/net/' + n);
   for (const n of names) if (!up[n]) { attr('/sys/class/net/' + n + '/address'); attr('/sys/class/net/' + n + '/flags'); }
   for (const n of names) {

@@ -1,5 +1,5 @@
-// guest-network-get-interfaces and guest-network-get-route: interfaces from /sys/class/net (in
-// ifindex order), addresses from getifaddrs, counters from /proc/net/dev, routes from
+// guest-network-get-interfaces and guest-network-get-route: interfaces and their counters from
+// /proc/net/dev (in ifindex order, from sysfs), addresses from getifaddrs, routes from
 // /proc/net/route and /proc/net/ipv6_route, in qemu-ga's shapes.
 
 import type * as os from 'os';
@@ -48,8 +48,9 @@ function factsOf(host: Host, name: string): NodeFacts {
   return fresh;
 }
 
-export function interfaceNames(host: Host): string[] {
-  const facts = new Map(host.list('/sys/class/net').map((name) => [name, factsOf(host, name)]));
+/** NAMES, interfaces of this network namespace, in qemu-ga's order (getifaddrs: by ifindex). */
+export function interfaceNames(host: Host, names: Iterable<string>): string[] {
+  const facts = new Map([...names].map((name) => [name, factsOf(host, name)]));
   listed.set(host, facts);
   return [...facts].sort(([a, x], [b, y]) => (x.index - y.index) || a.localeCompare(b)).map(([name]) => name);
 }
@@ -86,8 +87,11 @@ function hardwareAddress(host: Host, name: string, up: os.NetworkInterfaceInfo |
 
 export function interfaces(host: Host): Array<Record<string, unknown>> {
   const addrs = host.addresses();
+  // The interfaces are the lines of /proc/net/dev, read anyway for the counters. It lists the
+  // devices of the reader's network namespace, as getifaddrs does; /sys/class/net lists those of
+  // the namespace sysfs was mounted in, and costs a directory read.
   const stats = parseNetDev(host.readProc('/proc/net/dev') ?? '');
-  return interfaceNames(host).map((name) => {
+  return interfaceNames(host, stats.keys()).map((name) => {
     const row: Record<string, unknown> = { name };
     const mac = hardwareAddress(host, name, addrs[name]?.[0]);
     if (mac) row['hardware-address'] = mac;
