@@ -27,7 +27,7 @@ export function parseNetDev(text: string): Map<string, NetDev> {
  * re-created under the same name is a new node): its ifindex, and whether it is a software device,
  * learnt when first asked. A stat per interface and call instead of a read and a readlink.
  */
-interface NodeFacts { index: number; virtual?: boolean }
+interface NodeFacts { index: number; virtual?: boolean; loopback?: boolean }
 const known = new WeakMap<Host, Map<string, NodeFacts>>();
 // The facts of the last listing by name: ordering that listing's rows needs no second stat.
 const listed = new WeakMap<Host, Map<string, NodeFacts>>();
@@ -65,6 +65,15 @@ export function isVirtualInterface(host: Host, name: string): boolean {
   const virtual = (host.link(`/sys/class/net/${name}`) ?? '/virtual/').includes('/virtual/');
   if (facts) facts.virtual = virtual;
   return virtual;
+}
+
+/** NAME's device is a loopback one (ARPHRD_LOOPBACK), learnt once per device as isVirtualInterface. */
+export function isLoopbackInterface(host: Host, name: string): boolean {
+  const facts = listed.get(host)?.get(name);
+  if (facts?.loopback !== undefined) return facts.loopback;
+  const loopback = Number(host.readAttribute(`/sys/class/net/${name}/type`)) === 772;
+  if (facts) facts.loopback = loopback;
+  return loopback;
 }
 
 function prefixOf(cidr: string | null | undefined): number | undefined {

@@ -3,7 +3,7 @@
 // driver), or the software plumbing of containers and VPNs (veth, bridge, tun, tap, wireguard,
 // vxlan, ...). A bridge, bond or VLAN stacked on a real NIC carries the real address and is real.
 
-import { isVirtualInterface } from '../facts/network';
+import { isLoopbackInterface, isVirtualInterface } from '../facts/network';
 import type { Host } from '../os/host';
 
 export type InterfaceKind =
@@ -109,16 +109,17 @@ export function classifyInterfaces(host: Host, names: string[]): Map<string, Int
  * The real ones among NAMES, cheaply (for ordering on every guest-network-get-interfaces): a
  * device outside /sys/devices/virtual is a NIC; a virtual one is real only when it forwards for a
  * real device below it, which then has an upper_ link to it (then all are fully classified). A
- * container host has dozens of veths and one or two NICs: only the NICs' directories are listed.
+ * container host has dozens of veths and one or two NICs: only the NICs' directories are listed,
+ * and none when the only software device is loopback (most servers), as nothing can be stacked.
  */
 export function realInterfaces(host: Host, names: string[]): Set<string> {
   const out = new Set<string>();
-  let stacked = false;
+  let software = false;
   for (const n of names) {
-    if (isVirtualInterface(host, n)) continue;
-    out.add(n);
-    stacked ||= host.list(`/sys/class/net/${n}`).some((e) => e.startsWith('upper_'));
+    if (isVirtualInterface(host, n)) software ||= !isLoopbackInterface(host, n);
+    else out.add(n);
   }
+  const stacked = software && [...out].some((n) => host.list(`/sys/class/net/${n}`).some((e) => e.startsWith('upper_')));
   if (stacked) for (const c of classifyInterfaces(host, names).values()) if (c.real) out.add(c.name);
   return out;
 }

@@ -102,6 +102,26 @@ F('ordering a listing asks each device whether it is virtual once, and again whe
   } finally { fs.rmSync(root, { recursive: true, force: true }); }
 });
 
+F('a NIC beside loopback alone: its directory is not listed, as nothing can be stacked on it', () => {
+  const root = tempDir('sysfs-');
+  try {
+    sysIface(root, 'lo', { index: 1, type: 772 });
+    sysIface(root, 'eth0', { index: 2, driver: 'virtio_net' });
+    const host = createHost(root);
+    const lists: string[] = [];
+    const counted = { ...host, list: (p: string) => { lists.push(p); return host.list(p); } };
+    const names = fs.readdirSync(path.join(root, 'sys/class/net'));
+    const real = () => [...realInterfaces(counted, interfaceNames(counted, names))];
+    assert.equal(real(), ['eth0']);
+    assert.equal(lists, []);
+    // A bridge appears: it may be stacked on the NIC, whose directory is listed from then on.
+    sysIface(root, 'br0', { index: 3, devtype: 'bridge', lower: ['eth0'] });
+    names.push('br0');
+    assert.equal(real().sort(), ['br0', 'eth0']);
+    assert.ok(lists.includes('/sys/class/net/eth0'), lists.join(' '));
+  } finally { fs.rmSync(root, { recursive: true, force: true }); }
+});
+
 F.run();
 
 const H = suite('this machine\'s own interfaces, read in place');
