@@ -56,9 +56,25 @@ export function zoneAt(tz: TzInfo, nowSec: number, liveOffset: number | null): T
   return tz.types.find((t) => !t.isdst) ?? tz.types[0] ?? null;
 }
 
+/**
+ * The parsed zone file by the identity of /etc/localtime (what the link points to, its size and
+ * change time): a zone change links or writes another file, so one stat per call says whether
+ * to read it again.
+ */
+const zones = new WeakMap<Host, { id: string; tz: TzInfo | null }>();
+
+function zoneFile(host: Host): TzInfo | null {
+  const id = host.identity('/etc/localtime');
+  const known = zones.get(host);
+  if (id !== null && known?.id === id) return known.tz;
+  const tz = parseTzif(host.readBytes('/etc/localtime') ?? Buffer.alloc(0));
+  if (id === null) zones.delete(host); else zones.set(host, { id, tz });
+  return tz;
+}
+
 export function timezone(host: Host, now = new Date()): { zone?: string; offset: number } {
   const live = host.root === '/' ? -now.getTimezoneOffset() * 60 : null;
-  const tz = parseTzif(host.readBytes('/etc/localtime') ?? Buffer.alloc(0));
+  const tz = zoneFile(host);
   const z = tz && zoneAt(tz, Math.floor(now.getTime() / 1000), live);
   if (!z) return live === null ? { zone: 'UTC', offset: 0 } : { offset: live };
   return { zone: z.abbr, offset: live ?? z.utoff };

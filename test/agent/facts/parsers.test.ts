@@ -7,10 +7,11 @@ import { parseLoadavg, parseProcStat } from '../../../agent/facts/cpu';
 import { localMounts, parseDiskstats, parseMountinfo, usageBytes } from '../../../agent/facts/disks';
 import { ipv6FromHex, parseNetDev, parseRoutes } from '../../../agent/facts/network';
 import { fromDebianVersion, fromLsbRelease, fromRedhatRelease, parseOsRelease } from '../../../agent/facts/osinfo';
-import { parseTzif, parsePosixTz, zoneAt } from '../../../agent/facts/time';
+import { parseTzif, parsePosixTz, timezone, zoneAt } from '../../../agent/facts/time';
+import { createHost } from '../../../agent/os/host';
 import { parseUtmp } from '../../../agent/facts/users';
 import { parseMeminfo, parseVmstatOomKills } from '../../../agent/stats/counters';
-import { ROOT } from '../../helpers/agent';
+import { ROOT, tempDir } from '../../helpers/agent';
 
 const fx = (dir: string, f: string) => fs.readFileSync(path.join(ROOT, 'test/fixtures/proc', dir, f), 'utf8');
 
@@ -99,6 +100,29 @@ test('timezone from real zoneinfo files: abbreviation and offset, summer and win
   assert.equal(at('Asia/Kolkata', '2026-01-01T00:00:00Z'), { utoff: 19800, isdst: false, abbr: 'IST' });
   assert.equal(parsePosixTz('<+0330>-3:30'), { std: { utoff: 12600, isdst: false, abbr: '+0330' }, dst: null });
   assert.equal(parsePosixTz('EST5EDT,M3.2.0,M11.1.0')!.dst, { utoff: -14400, isdst: true, abbr: 'EDT' });
+});
+
+test('timezone: the zone file is parsed once, and again when /etc/localtime is re-linked or rewritten', () => {
+  const root = tempDir('tz-');
+  try {
+    fs.mkdirSync(path.join(root, 'etc'));
+    const localtime = path.join(root, 'etc/localtime');
+    const winter = new Date('2026-01-01T00:00:00Z');
+    fs.symlinkSync('/usr/share/zoneinfo/Europe/Moscow', localtime);
+    const host = createHost(root);
+    let reads = 0;
+    const counted = { ...host, readBytes: (p: string, max?: number) => { reads++; return host.readBytes(p, max); } };
+    assert.equal(timezone(counted, winter), { zone: 'MSK', offset: 10800 });
+    assert.equal(timezone(counted, winter), { zone: 'MSK', offset: 10800 });
+    assert.is(reads, 1, 'the second call reads no file');
+    fs.rmSync(localtime);
+    fs.symlinkSync('/usr/share/zoneinfo/Asia/Kolkata', localtime);
+    assert.equal(timezone(counted, winter), { zone: 'IST', offset: 19800 });
+    fs.rmSync(localtime);
+    fs.copyFileSync('/usr/share/zoneinfo/Europe/Berlin', localtime);
+    assert.equal(timezone(counted, winter), { zone: 'CET', offset: 3600 });
+    assert.is(reads, 3);
+  } finally { fs.rmSync(root, { recursive: true, force: true }); }
 });
 
 test('utmp: logged-in users, each once with the first login', () => {
