@@ -42,13 +42,13 @@ const fc = await connectRetry(`${dir}/floor.sock`);
 // The floor of guest-network-get-interfaces on Node: a bare node that makes the reads phoenix-ga
 // makes for it (getifaddrs, which lists only interfaces that are up; /proc/net/dev, which lists
 // them all, and both route tables through held descriptors; a stat per interface in sysfs; the
-// hardware address and flags of those getifaddrs leaves out; each NIC's directory, for devices
+// hardware address and flags of those getifaddrs leaves out, held open; each NIC's directory, for devices
 // stacked on it), then plays back the reply. What is left above it is phoenix-ga's own code.
 const READS_SERVER = `const fs = require('fs'), os = require('os');
 const replies = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const held = new Map(), buf = Buffer.alloc(16384), page = Buffer.alloc(4096), virtual = new Map();
 const pread = (p) => { let fd = held.get(p); if (fd === undefined) held.set(p, fd = fs.openSync(p, 'r')); let n = 0, got; while ((got = fs.readSync(fd, buf, n, buf.length - n, n)) > 0) n += got; return n; };
-const attr = (p) => { const fd = fs.openSync(p, 'r'); try { return fs.readSync(fd, page, 0, 4096, null); } finally { fs.closeSync(fd); } };
+const attr = (p) => { let fd = held.get(p); if (fd === undefined) held.set(p, fd = fs.openSync(p, 'r')); return fs.readSync(fd, page, 0, 4096, 0); };
 function reads() {
   const up = os.networkInterfaces();
   const dev = buf.latin1Slice(0, pread('/proc/net/dev'));

@@ -3,7 +3,7 @@
 // /proc/net/route and /proc/net/ipv6_route, in qemu-ga's shapes.
 
 import type * as os from 'os';
-import type { Host } from '../os/host';
+import type { HeldAttribute, Host } from '../os/host';
 
 const IFF_UP = 0x1;
 
@@ -25,13 +25,16 @@ export function parseNetDev(text: string): Map<string, NetDev> {
 /**
  * What an interface's sysfs node keeps while it exists, by name and sysfs identity (an interface
  * re-created under the same name is a new node): its ifindex, and whether it is a software device,
- * learnt when first asked. A stat per interface and call instead of a read and a readlink.
+ * learnt when first asked. A stat per interface and call instead of a read and a readlink. The
+ * attributes read at every call (the hardware address and flags of an interface getifaddrs leaves
+ * out) stay open while the device is listed, for the first HELD_DEVICES devices.
  */
-interface NodeFacts { index: number; virtual?: boolean; loopback?: boolean }
+interface NodeFacts { index: number; virtual?: boolean; loopback?: boolean; attrs?: Map<string, HeldAttribute> }
 const known = new WeakMap<Host, Map<string, NodeFacts>>();
 // The facts of the last listing by name: ordering that listing's rows needs no second stat.
 const listed = new WeakMap<Host, Map<string, NodeFacts>>();
 const MAX_INDEXES = 256;
+const HELD_DEVICES = 64;
 
 function factsOf(host: Host, name: string): NodeFacts {
   const id = host.identity(`/sys/class/net/${name}`);
@@ -40,9 +43,9 @@ function factsOf(host: Host, name: string): NodeFacts {
   const key = `${name} ${id}`;
   const facts = id === null ? undefined : cache.get(key);
   if (facts) return facts;
-  const fresh = { index: Number(host.readAttribute(`/sys/class/net/${name}/ifindex`) ?? NaN) };
-  if (id !== null) {
-    if (cache.size >= MAX_INDEXES) cache.clear();
+  const fresh: NodeFacts = { index: Number(host.readAttribute(`/sys/class/net/${name}/ifindex`) ?? NaN) };
+  if (id !== null && cache.size < MAX_INDEXES) {
+    if (cache.size < HELD_DEVICES) fresh.attrs = new Map();
     cache.set(key, fresh);
   }
   return fresh;
@@ -52,7 +55,24 @@ function factsOf(host: Host, name: string): NodeFacts {
 export function interfaceNames(host: Host, names: Iterable<string>): string[] {
   const facts = new Map([...names].map((name) => [name, factsOf(host, name)]));
   listed.set(host, facts);
+  // A device no longer listed (gone, renamed, re-created) is forgotten, and its attributes closed.
+  const live = new Set(facts.values());
+  const cache = known.get(host)!;
+  for (const [key, f] of cache) {
+    if (live.has(f)) continue;
+    for (const a of f.attrs?.values() ?? []) a.close();
+    cache.delete(key);
+  }
   return [...facts].sort(([a, x], [b, y]) => (x.index - y.index) || a.localeCompare(b)).map(([name]) => name);
+}
+
+/** An attribute of the listed device NAME: through its held descriptor, else by path. */
+function attribute(host: Host, name: string, which: 'address' | 'flags'): string | null {
+  const attrs = listed.get(host)?.get(name)?.attrs;
+  if (!attrs) return host.readAttribute(`/sys/class/net/${name}/${which}`);
+  let a = attrs.get(which);
+  if (!a) attrs.set(which, a = host.heldAttribute(`/sys/class/net/${name}/${which}`));
+  return a.read();
 }
 
 /**
@@ -88,7 +108,7 @@ function prefixOf(cidr: string | null | undefined): number | undefined {
  */
 function hardwareAddress(host: Host, name: string, up: os.NetworkInterfaceInfo | undefined): string | undefined {
   if (up) return up.mac;
-  const text = host.readAttribute(`/sys/class/net/${name}/address`)?.trim();
+  const text = attribute(host, name, 'address')?.trim();
   if (text === undefined) return undefined;
   const bytes = text ? text.split(':') : [];
   return Array.from({ length: 6 }, (_, i) => bytes[i] ?? '00').join(':');
@@ -112,7 +132,7 @@ export function interfaces(host: Host): Array<Record<string, unknown>> {
     if (ips.length) row['ip-addresses'] = ips;
     const s = stats.get(name);
     // An interface with addresses from getifaddrs is up (libuv lists only those up and running).
-    if (s && (ips.length || parseInt(host.readAttribute(`/sys/class/net/${name}/flags`) ?? '0', 16) & IFF_UP)) {
+    if (s && (ips.length || parseInt(attribute(host, name, 'flags') ?? '0', 16) & IFF_UP)) {
       row.statistics = {
         'rx-bytes': s.rxBytes, 'rx-packets': s.rxPackets, 'rx-errs': s.rxErrs, 'rx-dropped': s.rxDrop,
         'tx-bytes': s.txBytes, 'tx-packets': s.txPackets, 'tx-errs': s.txErrs, 'tx-dropped': s.txDrop,

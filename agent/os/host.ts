@@ -17,6 +17,11 @@ export interface FsUsage {
   ffree: number;
 }
 
+export interface HeldAttribute {
+  read(): string | null;
+  close(): void;
+}
+
 export interface Host {
   readonly root: string;
   /** A file's text, or null when it cannot be read. */
@@ -37,6 +42,12 @@ export interface Host {
    * or null: open, one read, close, where read() needs a second read to see the end.
    */
   readAttribute(p: string): string | null;
+  /**
+   * A sysfs attribute held open and read again in place (one pread, not open, read and close)
+   * until closed: for a device's attribute read at every call. Null while it cannot be read (the
+   * device is gone). Under another root, read by path.
+   */
+  heldAttribute(p: string): HeldAttribute;
   /** The file's bytes (the first MAX of them, when given: a firmware file read through a slow port), or null. */
   readBytes(p: string, max?: number): Buffer | null;
   list(p: string): string[];
@@ -94,6 +105,15 @@ export function createHost(root = '/'): Host {
   // One buffer for every held file: each read is done and turned into text before the next.
   const scratch = { buf: Buffer.alloc(0) };
   const procFiles = new Map<string, () => string | null>();
+  const readAttribute = (p: string): string | null => traceless(() => {
+    let fd: number;
+    try { fd = fs.openSync(at(p), fs.constants.O_RDONLY); } catch { return null; }
+    try {
+      const n = fs.readSync(fd, page, 0, PAGE, null);
+      // A full page may not be all of it (not an attribute): read the file whole.
+      return n < PAGE ? page.toString('utf8', 0, n) : readText(p);
+    } catch { return null; } finally { fs.closeSync(fd); }
+  });
   return {
     root,
     read: (p) => traceless(() => readText(p)),
@@ -104,15 +124,24 @@ export function createHost(root = '/'): Host {
       if (!f) procFiles.set(p, f = heldReader(p, scratch));
       return traceless(f);
     },
-    readAttribute: (p) => traceless(() => {
-      let fd: number;
-      try { fd = fs.openSync(at(p), fs.constants.O_RDONLY); } catch { return null; }
-      try {
-        const n = fs.readSync(fd, page, 0, PAGE, null);
-        // A full page may not be all of it (not an attribute): read the file whole.
-        return n < PAGE ? page.toString('utf8', 0, n) : readText(p);
-      } catch { return null; } finally { fs.closeSync(fd); }
-    }),
+    readAttribute,
+    heldAttribute(p) {
+      if (root !== '/') return { read: () => readAttribute(p), close: () => {} };
+      let fd = -1;
+      return {
+        read: () => traceless(() => {
+          try {
+            if (fd < 0) fd = fs.openSync(p, fs.constants.O_RDONLY);
+            const n = fs.readSync(fd, page, 0, PAGE, 0);
+            return n < PAGE ? page.toString('utf8', 0, n) : null;
+          } catch { return null; }
+        }),
+        close: () => {
+          if (fd >= 0) try { fs.closeSync(fd); } catch { /* closed already */ }
+          fd = -1;
+        },
+      };
+    },
     readBytes: (p, max) => traceless(() => {
       if (max === undefined) { try { return fs.readFileSync(at(p)); } catch { return null; } }
       let fd: number;
