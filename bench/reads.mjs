@@ -42,8 +42,9 @@ const fc = await connectRetry(`${dir}/floor.sock`);
 // The floor of guest-network-get-interfaces on Node: a bare node that makes the reads phoenix-ga
 // makes for it (getifaddrs, which lists only interfaces that are up; /proc/net/dev, which lists
 // them all, and both route tables through held descriptors; a stat per interface in sysfs; the
-// hardware address and flags of those getifaddrs leaves out, held open; each NIC's directory, for devices
-// stacked on it), then plays back the reply. What is left above it is phoenix-ga's own code.
+// hardware address and flags of those getifaddrs leaves out, held open; each NIC's directory, for
+// devices stacked on it, when a software device that can forward exists), then plays back the
+// reply. What is left above it is phoenix-ga's own code.
 const READS_SERVER = `const fs = require('fs'), os = require('os');
 const replies = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const held = new Map(), buf = Buffer.alloc(16384), page = Buffer.alloc(4096), virtual = new Map();
@@ -55,10 +56,15 @@ function reads() {
   const names = dev.split('\\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean);
   for (const n of names) fs.statSync('/sys/class/net/' + n);
   for (const n of names) if (!up[n]) { attr('/sys/class/net/' + n + '/address'); attr('/sys/class/net/' + n + '/flags'); }
+  // Learnt once per device: a software one, and whether it can forward for a NIC.
   for (const n of names) {
-    if (!virtual.has(n)) virtual.set(n, fs.readlinkSync('/sys/class/net/' + n).includes('/virtual/'));
-    if (!virtual.get(n)) fs.readdirSync('/sys/class/net/' + n);
+    if (virtual.has(n)) continue;
+    const soft = fs.readlinkSync('/sys/class/net/' + n).includes('/virtual/');
+    const dt = soft ? /DEVTYPE=(.*)/.exec(fs.readFileSync('/sys/class/net/' + n + '/uevent', 'latin1'))?.[1] : null;
+    virtual.set(n, !soft ? 'nic' : /^(bridge|bond|team|vlan|macvlan|ipvlan|macvtap)$/.test(dt ?? '')
+      || fs.readdirSync('/sys/class/net/' + n).some((e) => e === 'bridge' || e === 'bonding' || e.startsWith('lower_')) ? 'forwards' : 'other');
   }
+  if (names.some((n) => virtual.get(n) === 'forwards')) for (const n of names) if (virtual.get(n) === 'nic') fs.readdirSync('/sys/class/net/' + n);
   pread('/proc/net/route');
   pread('/proc/net/ipv6_route');
 }

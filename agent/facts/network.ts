@@ -29,7 +29,7 @@ export function parseNetDev(text: string): Map<string, NetDev> {
  * attributes read at every call (the hardware address and flags of an interface getifaddrs leaves
  * out) stay open while the device is listed, for the first HELD_DEVICES devices.
  */
-interface NodeFacts { index: number; virtual?: boolean; loopback?: boolean; attrs?: Map<string, HeldAttribute> }
+interface NodeFacts { index: number; learnt?: Map<string, unknown>; attrs?: Map<string, HeldAttribute> }
 const known = new WeakMap<Host, Map<string, NodeFacts>>();
 // The facts of the last listing by name: ordering that listing's rows needs no second stat.
 const listed = new WeakMap<Host, Map<string, NodeFacts>>();
@@ -76,24 +76,21 @@ function attribute(host: Host, name: string, which: 'address' | 'flags'): string
 }
 
 /**
- * NAME's device is a software one (under /sys/devices/virtual), or gone. Kept in the facts of the
- * last listing, which the rows being ordered come from; a name it did not list is read.
+ * What COMPUTE says about the device NAME, which does not change while the device exists (what it
+ * is): kept in the facts of the last listing, which the rows being ordered come from, so asked
+ * once per device; for a name that listing did not hold, asked each time.
  */
-export function isVirtualInterface(host: Host, name: string): boolean {
+export function learntOnce<T>(host: Host, name: string, what: string, compute: () => T): T {
   const facts = listed.get(host)?.get(name);
-  if (facts?.virtual !== undefined) return facts.virtual;
-  const virtual = (host.link(`/sys/class/net/${name}`) ?? '/virtual/').includes('/virtual/');
-  if (facts) facts.virtual = virtual;
-  return virtual;
+  if (facts?.learnt?.has(what)) return facts.learnt.get(what) as T;
+  const value = compute();
+  if (facts) (facts.learnt ??= new Map()).set(what, value);
+  return value;
 }
 
-/** NAME's device is a loopback one (ARPHRD_LOOPBACK), learnt once per device as isVirtualInterface. */
-export function isLoopbackInterface(host: Host, name: string): boolean {
-  const facts = listed.get(host)?.get(name);
-  if (facts?.loopback !== undefined) return facts.loopback;
-  const loopback = Number(host.readAttribute(`/sys/class/net/${name}/type`)) === 772;
-  if (facts) facts.loopback = loopback;
-  return loopback;
+/** NAME's device is a software one (under /sys/devices/virtual), or gone. */
+export function isVirtualInterface(host: Host, name: string): boolean {
+  return learntOnce(host, name, 'virtual', () => (host.link(`/sys/class/net/${name}`) ?? '/virtual/').includes('/virtual/'));
 }
 
 function prefixOf(cidr: string | null | undefined): number | undefined {

@@ -3,7 +3,7 @@
 // driver), or the software plumbing of containers and VPNs (veth, bridge, tun, tap, wireguard,
 // vxlan, ...). A bridge, bond or VLAN stacked on a real NIC carries the real address and is real.
 
-import { isLoopbackInterface, isVirtualInterface } from '../facts/network';
+import { isVirtualInterface, learntOnce } from '../facts/network';
 import type { Host } from '../os/host';
 
 export type InterfaceKind =
@@ -105,21 +105,39 @@ export function classifyInterfaces(host: Host, names: string[]): Map<string, Int
   return out;
 }
 
+// The DEVTYPEs of the devices that can forward a NIC's traffic (the kinds classifyInterfaces counts as real above one).
+const FORWARDING = new Set(['bridge', 'bond', 'team', 'vlan', 'macvlan', 'ipvlan', 'macvtap']);
+
+/**
+ * The software device NAME can carry a NIC's traffic: a bridge, bond, VLAN or macvlan (its
+ * DEVTYPE, or, on kernels that set none, a bridge or bonding directory or a lower_ link). What a
+ * device is does not change while it exists, and one of another kind never gains a lower device
+ * (a macvlan's or VLAN's is set when it is made): learnt once per device.
+ */
+function mayForward(host: Host, name: string): boolean {
+  return learntOnce(host, name, 'forwards', () => {
+    const dir = `/sys/class/net/${name}`;
+    const dt = devtype(host, dir);
+    if (dt !== null && FORWARDING.has(dt)) return true;
+    return host.list(dir).some((e) => e === 'bridge' || e === 'bonding' || e.startsWith('lower_'));
+  });
+}
+
 /**
  * The real ones among NAMES, cheaply (for ordering on every guest-network-get-interfaces): a
  * device outside /sys/devices/virtual is a NIC; a virtual one is real only when it forwards for a
  * real device below it, which then has an upper_ link to it (then all are fully classified). A
  * container host has dozens of veths and one or two NICs: only the NICs' directories are listed,
- * and none when the only software device is loopback (most servers), as nothing can be stacked.
+ * and none when no software device can forward (loopback, tun, veth, ifb...: most servers).
  */
 export function realInterfaces(host: Host, names: string[]): Set<string> {
   const out = new Set<string>();
-  let software = false;
+  let forwarder = false;
   for (const n of names) {
-    if (isVirtualInterface(host, n)) software ||= !isLoopbackInterface(host, n);
+    if (isVirtualInterface(host, n)) forwarder ||= mayForward(host, n);
     else out.add(n);
   }
-  const stacked = software && [...out].some((n) => host.list(`/sys/class/net/${n}`).some((e) => e.startsWith('upper_')));
+  const stacked = forwarder && [...out].some((n) => host.list(`/sys/class/net/${n}`).some((e) => e.startsWith('upper_')));
   if (stacked) for (const c of classifyInterfaces(host, names).values()) if (c.real) out.add(c.name);
   return out;
 }

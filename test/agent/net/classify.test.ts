@@ -102,23 +102,38 @@ F('ordering a listing asks each device whether it is virtual once, and again whe
   } finally { fs.rmSync(root, { recursive: true, force: true }); }
 });
 
-F('a NIC beside loopback alone: its directory is not listed, as nothing can be stacked on it', () => {
+F('a NIC beside software devices that cannot forward for it: its directory is not listed; each device is looked at once', () => {
   const root = tempDir('sysfs-');
   try {
     sysIface(root, 'lo', { index: 1, type: 772 });
     sysIface(root, 'eth0', { index: 2, driver: 'virtio_net' });
+    // An ifb or tun device: no DEVTYPE, nothing below it.
+    sysIface(root, 'ifb0', { index: 3 });
     const host = createHost(root);
     const lists: string[] = [];
     const counted = { ...host, list: (p: string) => { lists.push(p); return host.list(p); } };
     const names = fs.readdirSync(path.join(root, 'sys/class/net'));
     const real = () => [...realInterfaces(counted, interfaceNames(counted, names))];
     assert.equal(real(), ['eth0']);
-    assert.equal(lists, []);
+    assert.not.ok(lists.includes('/sys/class/net/eth0'), lists.join(' '));
+    lists.length = 0;
+    assert.equal(real(), ['eth0']);
+    assert.equal(lists, [], 'the second listing looks at no directory');
     // A bridge appears: it may be stacked on the NIC, whose directory is listed from then on.
-    sysIface(root, 'br0', { index: 3, devtype: 'bridge', lower: ['eth0'] });
+    sysIface(root, 'br0', { index: 4, devtype: 'bridge', lower: ['eth0'] });
     names.push('br0');
     assert.equal(real().sort(), ['br0', 'eth0']);
     assert.ok(lists.includes('/sys/class/net/eth0'), lists.join(' '));
+  } finally { fs.rmSync(root, { recursive: true, force: true }); }
+});
+
+F('a macvlan without a DEVTYPE (older kernels) on the NIC is found by its lower_ link', () => {
+  const root = tempDir('sysfs-');
+  try {
+    sysIface(root, 'eth0', { index: 2, driver: 'virtio_net' });
+    sysIface(root, 'mv0', { index: 3, lower: ['eth0'] });
+    const host = createHost(root);
+    assert.equal([...realInterfaces(host, interfaceNames(host, ['eth0', 'mv0']))].sort(), ['eth0', 'mv0']);
   } finally { fs.rmSync(root, { recursive: true, force: true }); }
 });
 
