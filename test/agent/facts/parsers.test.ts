@@ -10,7 +10,7 @@ import { fromDebianVersion, fromLsbRelease, fromRedhatRelease, parseOsRelease } 
 import { parseTzif, parsePosixTz, timezone, zoneAt } from '../../../agent/facts/time';
 import { createHost } from '../../../agent/os/host';
 import { parseUtmp } from '../../../agent/facts/users';
-import { parseMeminfo, parseVmstatOomKills } from '../../../agent/stats/counters';
+import { meminfoFields, parseMeminfo, parseVmstatOomKills } from '../../../agent/stats/counters';
 import { ROOT, tempDir } from '../../helpers/agent';
 
 const fx = (dir: string, f: string) => fs.readFileSync(path.join(ROOT, 'test/fixtures/proc', dir, f), 'utf8');
@@ -123,6 +123,18 @@ test('timezone: the zone file is parsed once, and again when /etc/localtime is r
     assert.equal(timezone(counted, winter), { zone: 'CET', offset: 3600 });
     assert.is(reads, 3);
   } finally { fs.rmSync(root, { recursive: true, force: true }); }
+});
+
+test('meminfo: the fields a sample uses, found line by line, are what the whole parse gives', () => {
+  const keys = ['MemTotal', 'MemFree', 'MemAvailable', 'Buffers', 'Cached', 'SReclaimable', 'SwapTotal', 'SwapFree'];
+  for (const dir of ['linux-3.10', 'linux-6.18-a']) {
+    const text = fx(dir, 'meminfo');
+    const all = parseMeminfo(text);
+    assert.equal(meminfoFields(text), Object.fromEntries(keys.filter((k) => k in all).map((k) => [k, all[k]])), dir);
+  }
+  // Cached is not SwapCached; a field missing (MemAvailable before Linux 3.14) is left out.
+  assert.equal(meminfoFields('SwapCached:  7 kB\nMemTotal: 16 kB\nCached: 2 kB\nHugePages_Total: 3\n', ['MemTotal', 'Cached', 'MemAvailable', 'HugePages_Total']),
+    { MemTotal: 16384, Cached: 2048, HugePages_Total: 3 });
 });
 
 test('utmp: logged-in users, each once with the first login', () => {
