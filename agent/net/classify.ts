@@ -42,6 +42,9 @@ const MAC_ORIGIN = ['permanent', 'random', 'stolen', 'set'] as const;
 // DEVTYPE values of uevent that name the kind outright.
 const DEVTYPES: Record<string, InterfaceKind> = { bridge: 'bridge', bond: 'bond', vlan: 'vlan', wlan: 'wlan', wireguard: 'wireguard', vxlan: 'vxlan', geneve: 'geneve', macvlan: 'macvlan', ipvlan: 'macvlan', macvtap: 'macvlan', team: 'bond' };
 
+/** The kinds that forward a lower device's traffic: one stacked on a NIC carries the real address. */
+const FORWARDING: InterfaceKind[] = ['bridge', 'bond', 'vlan', 'macvlan'];
+
 const num = (s: string | null): number => (s === null ? NaN : Number(s.trim()));
 
 function devtype(host: Host, dir: string): string | null {
@@ -101,12 +104,9 @@ export function classifyInterfaces(host: Host, names: string[]): Map<string, Int
     return !!below && !seen.has(l) && realBelow(below, new Set([...seen, l]));
   });
   // Only devices that forward their lower device's traffic: never a veth or tunnel.
-  for (const c of out.values()) if (['bridge', 'bond', 'vlan', 'macvlan'].includes(c.kind) && realBelow(c, new Set([c.name]))) c.real = true;
+  for (const c of out.values()) if (FORWARDING.includes(c.kind) && realBelow(c, new Set([c.name]))) c.real = true;
   return out;
 }
-
-// The DEVTYPEs of the devices that can forward a NIC's traffic (the kinds classifyInterfaces counts as real above one).
-const FORWARDING = new Set(['bridge', 'bond', 'team', 'vlan', 'macvlan', 'ipvlan', 'macvtap']);
 
 /**
  * The software device NAME can carry a NIC's traffic: a bridge, bond, VLAN or macvlan (its
@@ -118,7 +118,7 @@ function mayForward(host: Host, name: string): boolean {
   return learntOnce(host, name, 'forwards', () => {
     const dir = `/sys/class/net/${name}`;
     const dt = devtype(host, dir);
-    if (dt !== null && FORWARDING.has(dt)) return true;
+    if (dt !== null && FORWARDING.includes(DEVTYPES[dt])) return true;
     return host.list(dir).some((e) => e === 'bridge' || e === 'bonding' || e.startsWith('lower_'));
   });
 }

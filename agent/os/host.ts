@@ -105,14 +105,16 @@ export function createHost(root = '/'): Host {
   // One buffer for every held file: each read is done and turned into text before the next.
   const scratch = { buf: Buffer.alloc(0) };
   const procFiles = new Map<string, () => string | null>();
+  // An attribute's text from one read at POS, or null when it fills the page (not an attribute).
+  const pageAt = (fd: number, pos: number | null): string | null => {
+    const n = fs.readSync(fd, page, 0, PAGE, pos);
+    return n < PAGE ? page.toString('utf8', 0, n) : null;
+  };
   const readAttribute = (p: string): string | null => traceless(() => {
     let fd: number;
     try { fd = fs.openSync(at(p), fs.constants.O_RDONLY); } catch { return null; }
-    try {
-      const n = fs.readSync(fd, page, 0, PAGE, null);
-      // A full page may not be all of it (not an attribute): read the file whole.
-      return n < PAGE ? page.toString('utf8', 0, n) : readText(p);
-    } catch { return null; } finally { fs.closeSync(fd); }
+    // A full page may not be all of it: read the file whole.
+    try { return pageAt(fd, null) ?? readText(p); } catch { return null; } finally { fs.closeSync(fd); }
   });
   return {
     root,
@@ -132,8 +134,7 @@ export function createHost(root = '/'): Host {
         read: () => traceless(() => {
           try {
             if (fd < 0) fd = fs.openSync(p, fs.constants.O_RDONLY);
-            const n = fs.readSync(fd, page, 0, PAGE, 0);
-            return n < PAGE ? page.toString('utf8', 0, n) : null;
+            return pageAt(fd, 0);
           } catch { return null; }
         }),
         close: () => {
