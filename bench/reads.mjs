@@ -1,7 +1,8 @@
 // Read commands: reply time of each qemu-ga read command on phoenix-ga and on Debian's qemu-ga,
 // called alternately in the same run (so both see the same load), p50/p99 of --calls calls after
 // a warm-up, and each agent's CPU per call (schedstat of every thread, median of blocks of 25
-// calls); and the CPU time and processes of one statistics sample. A third server in the same
+// calls); the reply time of a call now and then to an idle agent (a panel's poll); and the CPU
+// time and processes of one statistics sample, beside a bare node making the same system calls. A third server in the same
 // rotation is the floor of any agent on Node: a bare node, with the worker's V8 flags, that
 // answers each request with phoenix-ga's own reply to it, prepared in advance (no facts read).
 // Usage: npm run build && node bench/reads.mjs [--calls 200] [--node PATH] [--only CMD,CMD] [--json FILE]
@@ -110,12 +111,60 @@ async function timeBoth(cmd) {
 
 const commands = {};
 for (const cmd of COMMANDS) commands[cmd] = await timeBoth(cmd);
+
+/**
+ * A panel's poll: one request now and then to an agent that idles in between, so that its code and
+ * data are out of the CPU's caches, not a stream of calls. Each agent gets one every COLD_GAP_MS,
+ * alternately (the statistics are sampled at the default minute meanwhile, not every second).
+ */
+const COLD = ['guest-ping', 'guest-get-osinfo', 'guest-network-get-interfaces'].filter((c) => !arg('only') || arg('only').split(',').includes(c));
+const COLD_CALLS = 21, COLD_GAP_MS = 250;
+const cold = {};
+await p.req('{"execute":"phoenix-set-stats","arguments":{"interval":60}}');
+for (const cmd of COLD) {
+  const text = `{"execute":"${cmd}"}`;
+  const lat = { phoenix: [], qemu: [] };
+  for (let i = 0; i < COLD_CALLS; i++) {
+    for (const [k, c] of i % 2 ? [['qemu', qc], ['phoenix', p]] : [['phoenix', p], ['qemu', qc]]) {
+      if (!c) continue;
+      await sleep(COLD_GAP_MS);
+      const t = now();
+      await c.req(text);
+      lat[k].push((now() - t) * 1000);
+    }
+  }
+  cold[cmd] = { phoenix: median(lat.phoenix), qemu: qc ? median(lat.qemu) : null };
+}
+await p.req('{"execute":"phoenix-set-stats","arguments":{"interval":1}}');
 const statsReply = JSON.parse(await p.req('{"execute":"phoenix-get-stats"}')).return;
 const costs = statsReply.samples.length ? statsReply.cost : null;
 // The cost over several samples: ask repeatedly over 10 s.
 const cpu = [];
 for (let i = 0; i < 10; i++) { await sleep(1000); const r = JSON.parse(await p.req('{"execute":"phoenix-get-stats","arguments":{"max":1}}')).return; if (r.cost) cpu.push(r.cost.cpuUs); }
 const lastSample = statsReply.samples.at(-1);
+// The floor of a sample on Node: a bare node making the same system calls, a second apart (cold, as
+// the agent's sample is): a pread of each /proc file the sample reads (through descriptors held
+// open), a statfs of each file system it reports, and a listing of /proc; nothing parsed.
+const SAMPLE_FLOOR = `const fs = require('fs');
+const fds = ['/proc/self/mountinfo', '/proc/uptime', '/proc/stat', '/proc/meminfo', '/proc/diskstats', '/proc/net/dev', '/proc/loadavg', '/proc/vmstat'].map((p) => fs.openSync(p, 'r'));
+const mounts = JSON.parse(process.argv[1]), buf = Buffer.alloc(65536), cpu = [];
+const round = async () => {
+  const c0 = process.cpuUsage();
+  for (const fd of fds) { let n = 0, got; while ((got = fs.readSync(fd, buf, n, buf.length - n, n)) > 0) n += got; }
+  for (const m of mounts) await new Promise((r) => fs.statfs(m, r));
+  fs.readdirSync('/proc').filter((n) => /^\\d+$/.test(n)).length;
+  const c = process.cpuUsage(c0);
+  cpu.push(c.user + c.system);
+  if (cpu.length < 10) setTimeout(round, 1000); else console.log(JSON.stringify(cpu));
+};
+setTimeout(round, 1000);`;
+const sampleFloor = await new Promise((resolve) => {
+  const mounts = (lastSample?.filesystems ?? []).map((f) => f.mountpoint);
+  const child = spawn(NODE, ['--max-semi-space-size=1', '--v8-pool-size=1', '-e', SAMPLE_FLOOR, JSON.stringify(mounts)], { stdio: ['ignore', 'pipe', 'ignore'], env });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.on('exit', () => { try { resolve(median(JSON.parse(out))); } catch { resolve(null); } });
+});
 p.close();
 qc?.close();
 fc.close();
@@ -136,11 +185,12 @@ for (const cmd of COMMANDS) {
   const r = commands[cmd].readsFloor;
   if (r) console.log(`${cmd}: a bare node making phoenix-ga's reads and replaying the reply: p50 ${f(r.p50)} us, CPU/call ${f(r.cpuUsPerCall)} us`);
 }
-console.log(`\nstatistics sample: CPU per sample (us, median of ${cpu.length}): ${f(median(cpu))}; processes spawned: ${costs?.spawned ?? '-'}; sample size ${JSON.stringify(lastSample).length} bytes of JSON`);
+console.log(`\nstatistics sample: CPU per sample (us, median of ${cpu.length}): ${f(median(cpu))}; a bare node making its system calls: ${f(sampleFloor)}; processes spawned: ${costs?.spawned ?? '-'}; sample size ${JSON.stringify(lastSample).length} bytes of JSON`);
+for (const cmd of COLD) console.log(`${cmd}, one call every ${COLD_GAP_MS} ms to an idle agent (p50 of ${COLD_CALLS}): phoenix-ga ${f(cold[cmd].phoenix)} us, qemu-ga ${f(cold[cmd].qemu)} us`);
 const jsonFile = arg('json');
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify({
-    calls: CALLS, loadAverage: loadAverage(), commands,
-    sample: { cpuUs: median(cpu), spawned: costs?.spawned ?? null, jsonBytes: JSON.stringify(lastSample).length },
+    calls: CALLS, loadAverage: loadAverage(), commands, cold,
+    sample: { cpuUs: median(cpu), floorCpuUs: sampleFloor, spawned: costs?.spawned ?? null, jsonBytes: JSON.stringify(lastSample).length },
   }, null, 1));
 }

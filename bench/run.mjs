@@ -88,6 +88,7 @@ const rows = [
   ...(vmIdle ? vmRows(vmIdle) : []),
   row('one statistics sample: processes spawned', reads.sample.spawned, '0', null, reads.sample.spawned === 0),
   row('one statistics sample: CPU (ms)', reads.sample.cpuUs / 1000, '<= 0.5', null, reads.sample.cpuUs <= 500),
+  row('floor: bare node making one sample\'s system calls (reads, statfs, /proc listing), CPU (ms)', (reads.sample.floorCpuUs ?? NaN) / 1000, 'info', null, null),
   ...Object.entries(reads.commands).filter(([c]) => READ_TARGETS.has(c) || c === 'guest-get-timezone').map(([c, r]) => {
     const target = READ_TARGETS.has(c);
     return row(`${c} p50 (us)`, r.phoenix?.p50 ?? null, target ? "<= qemu-ga's" : 'info', r.qemu?.p50 ?? null, target && r.phoenix && r.qemu ? r.phoenix.p50 <= r.qemu.p50 : null);
@@ -102,6 +103,8 @@ const rows = [
       row(`  floor: bare node making phoenix-ga's reads, then replaying, ${c} CPU per call (us)`, r.readsFloor.cpuUsPerCall, 'info', r.qemu?.cpuUsPerCall ?? null, null),
     ] : []),
   ]),
+  // A panel's poll: one call every 250 ms to an idle agent, its caches cold (reads.mjs).
+  ...Object.entries(reads.cold ?? {}).map(([c, r]) => row(`${c}, one call every 250 ms to an idle agent, p50 (us)`, r.phoenix, 'info', r.qemu, null)),
   row(`a ${bigreq.phoenix.requestMB.toFixed(0)} MB request: peak anon growth / request size`, bigreq.phoenix.ratio, '<= 1.2', bigreq.qemu?.ratio ?? null, bigreq.phoenix.ratio <= 1.2),
   row(`a ${bigreq.phoenix.requestMB.toFixed(0)} MB request: memory back after the reply (s)`, bigreq.phoenix.backMs === null ? NaN : bigreq.phoenix.backMs / 1000, '<= 10', bigreq.qemu?.backMs == null ? null : bigreq.qemu.backMs / 1000, bigreq.phoenix.backMs !== null && bigreq.phoenix.backMs <= 10_000),
   row('bundle, supervisor (KB)', size('supervisor.js'), '<= 34', null, size('supervisor.js') <= 34),
