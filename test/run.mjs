@@ -55,11 +55,16 @@ files.forEach((f, i) => {
 });
 
 let total = 0, passed = 0, skipped = 0;
+// Seconds per test file: where a run's time goes, for keeping CI within its budget.
+const seconds = new Map();
 for (const group of globalThis.UVU_QUEUE) {
+  const file = group[0];
   for (let i = 1; i < group.length; i++) {
     const run = group[i];
     group[i] = async () => {
+      const t0 = performance.now();
       const r = await run();
+      seconds.set(file, (seconds.get(file) ?? 0) + (performance.now() - t0) / 1000);
       total += r[3]; passed += r[1]; skipped += r[2];
       return r;
     };
@@ -78,5 +83,7 @@ finished = true;
 // A suite whose before-hook throws, or a test that throws a non-Error, makes uvu count (0 / N)
 // and still exit 0 (uvu issues #60, #80, #191): total - passed counts those as failed.
 const failed = total - passed;
+const slowest = [...seconds].sort((a, b) => b[1] - a[1]).slice(0, 12);
+if (slowest.length) console.log(`slowest files: ${slowest.map(([f, t]) => `${relative('test', f)} ${t.toFixed(0)} s`).join(', ')}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || total === 0 ? 1 : 0);
