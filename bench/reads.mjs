@@ -2,9 +2,10 @@
 // called alternately in the same run (so both see the same load), p50/p99 of --calls calls after
 // a warm-up, and each agent's CPU per call (schedstat of every thread, median of blocks of 25
 // calls); the reply time of a call now and then to an idle agent (a panel's poll); and the CPU
-// time and processes of one statistics sample, beside a bare node making the same system calls. A third server in the same
-// rotation is the floor of any agent on Node: a bare node, with the worker's V8 flags, that
-// answers each request with phoenix-ga's own reply to it, prepared in advance (no facts read).
+// time and processes of one statistics sample, beside a bare node making the same system calls.
+// A third server in the same rotation is the floor of any agent on Node: a bare node, with the
+// worker's V8 flags, that answers each request with phoenix-ga's own reply to it, prepared in
+// advance (no facts read).
 // Usage: npm run build && node bench/reads.mjs [--calls 200] [--node PATH] [--only CMD,CMD] [--json FILE]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -190,7 +191,7 @@ for (const cmd of COLD) console.log(`${cmd}, one call every ${COLD_GAP_MS} ms to
 const jsonFile = arg('json');
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify({
-    calls: CALLS, loadAverage: loadAverage(), commands, cold,
+    calls: CALLS, loadAverage: loadAverage(), commands, cold, coldGapMs: COLD_GAP_MS,
     sample: { cpuUs: median(cpu), floorCpuUs: sampleFloor, spawned: costs?.spawned ?? null, jsonBytes: JSON.stringify(lastSample).length },
   }, null, 1));
 }
