@@ -10,7 +10,7 @@
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { arg, connectRetry, env, loadAverage, median, NODE, now, pct, QEMU_GA, sleep, startPhoenix, startQemuGa, stop, threads, workerPid } from './lib.mjs';
 
@@ -34,12 +34,14 @@ const qc = q ? await connectRetry(`${qd}/a.sock`) : null;
 const replies = {};
 for (const cmd of COMMANDS) replies[cmd] = await p.req(`{"execute":"${cmd}"}`);
 writeFileSync(`${dir}/replies.json`, JSON.stringify(replies));
+// The worker's V8 options that bear on a bare node's cost, for every floor below.
+const BARE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
 const FLOOR_SERVER = `const replies = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
 require('net').createServer((s) => s.on('data', (d) => {
   const m = /"execute":"([^"]+)"/.exec(d.toString('latin1'));
   s.write((m && replies[m[1]]) + '\\n', 'latin1');
 })).listen(process.argv[1]);`;
-const floor = spawn(NODE, ['--max-semi-space-size=1', '--v8-pool-size=1', '-e', FLOOR_SERVER, `${dir}/floor.sock`, `${dir}/replies.json`], { stdio: 'ignore', env });
+const floor = spawn(NODE, [...BARE_FLAGS, '-e', FLOOR_SERVER, `${dir}/floor.sock`, `${dir}/replies.json`], { stdio: 'ignore', env });
 const fc = await connectRetry(`${dir}/floor.sock`);
 // The floor of guest-network-get-interfaces on Node: a bare node that makes the reads phoenix-ga
 // makes for it (getifaddrs, which lists only interfaces that are up; /proc/net/dev, which lists
@@ -75,7 +77,7 @@ require('net').createServer((s) => s.on('data', (d) => {
   if (m && m[1] === 'guest-network-get-interfaces') reads();
   s.write((m && replies[m[1]]) + '\\n', 'latin1');
 })).listen(process.argv[1]);`;
-const readsFloor = spawn(NODE, ['--max-semi-space-size=1', '--v8-pool-size=1', '-e', READS_SERVER, `${dir}/reads.sock`, `${dir}/replies.json`], { stdio: 'ignore', env });
+const readsFloor = spawn(NODE, [...BARE_FLAGS, '-e', READS_SERVER, `${dir}/reads.sock`, `${dir}/replies.json`], { stdio: 'ignore', env });
 const rc = await connectRetry(`${dir}/reads.sock`);
 await sleep(8000);
 const wpid = workerPid(dir);
@@ -159,13 +161,10 @@ const round = async () => {
   if (cpu.length < 10) setTimeout(round, 1000); else console.log(JSON.stringify(cpu));
 };
 setTimeout(round, 1000);`;
-const sampleFloor = await new Promise((resolve) => {
-  const mounts = (lastSample?.filesystems ?? []).map((f) => f.mountpoint);
-  const child = spawn(NODE, ['--max-semi-space-size=1', '--v8-pool-size=1', '-e', SAMPLE_FLOOR, JSON.stringify(mounts)], { stdio: ['ignore', 'pipe', 'ignore'], env });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.on('exit', () => { try { resolve(median(JSON.parse(out))); } catch { resolve(null); } });
-});
+const mounts = (lastSample?.filesystems ?? []).map((f) => f.mountpoint);
+const floorRun = spawnSync(NODE, [...BARE_FLAGS, '-e', SAMPLE_FLOOR, JSON.stringify(mounts)], { encoding: 'utf8', env });
+let sampleFloor = null;
+try { sampleFloor = median(JSON.parse(floorRun.stdout)); } catch { /* no floor: the row says NaN */ }
 p.close();
 qc?.close();
 fc.close();
