@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Libvirtd, VirshResult } from './libvirtd';
 import { note, since } from './host';
+import { TB_CACHE_MB } from './vm';
 import { serialShell, ShellResult } from './vm-shell';
 
 export interface DomainOptions {
@@ -54,7 +55,7 @@ export function domainXml(o: DomainOptions, dir: string): string {
     <initrd>${xmlText(o.initrd)}</initrd>
     <cmdline>root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 quiet</cmdline>
   </os>
-  <features><acpi/></features>
+  <features><acpi/><tcg><tb-cache unit='MiB'>${TB_CACHE_MB}</tb-cache></tcg></features>
   <cpu mode='maximum'/>
   <pm><suspend-to-mem enabled='yes'/><suspend-to-disk enabled='no'/></pm>
   <on_poweroff>destroy</on_poweroff>
