@@ -1,12 +1,13 @@
 // Read commands: reply time of each qemu-ga read command on phoenix-ga and on Debian's qemu-ga,
-// called alternately in the same run (so both see the same load), p50/p99 of --calls calls after
-// a warm-up, and each agent's CPU per call (schedstat of every thread, median of blocks of 25
-// calls); the reply time of a call now and then to an idle agent (a panel's poll); and the CPU
-// time and processes of one statistics sample, beside a bare node making the same system calls.
+// called alternately in the same run (so both see the same load), --calls calls after a warm-up in
+// each of --rounds rounds (p50: the median of the rounds'; p99 over all calls), and each agent's
+// CPU per call (schedstat of every thread, median of blocks of 25 calls); the reply time of a call
+// now and then to an idle agent (a panel's poll); and the CPU time and processes of one statistics
+// sample, beside a bare node making the same system calls.
 // A third server in the same rotation is the floor of any agent on Node: a bare node, with the
 // worker's V8 flags, that answers each request with phoenix-ga's own reply to it, prepared in
 // advance (no facts read).
-// Usage: npm run build && node bench/reads.mjs [--calls 200] [--node PATH] [--only CMD,CMD] [--json FILE]
+// Usage: npm run build && node bench/reads.mjs [--calls 200] [--rounds 5] [--node PATH] [--only CMD,CMD] [--json FILE]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { arg, connectRetry, env, loadAverage, median, NODE, now, pct, QEMU_GA, sleep, startPhoenix, startQemuGa, stop, threads, workerPid } from './lib.mjs';
 
 const CALLS = Number(arg('calls', 200));
+const ROUNDS = Number(arg('rounds', 5));
 const BLOCK = 25;
 const COMMANDS = ['guest-info', 'guest-get-osinfo', 'guest-get-host-name', 'guest-get-timezone', 'guest-get-vcpus', 'guest-get-users',
   'guest-get-cpustats', 'guest-get-diskstats', 'guest-get-fsinfo', 'guest-network-get-interfaces', 'guest-get-load', 'guest-network-get-route', 'phoenix-get-stats']
@@ -82,8 +84,11 @@ const rc = await connectRetry(`${dir}/reads.sock`);
 await sleep(8000);
 const wpid = workerPid(dir);
 
-/** Alternate calls to both agents and the floor: p50/p99 reply time (us) and CPU per call (us). */
-async function timeBoth(cmd) {
+/**
+ * One round of alternate calls to both agents and the floor: each one's reply times (us) and CPU
+ * per call (us) of each block of calls; null for a server whose first reply was an error.
+ */
+async function round(cmd) {
   const text = `{"execute":"${cmd}"}`;
   const out = {};
   const agents = [['phoenix', p, wpid], ...(qc ? [['qemu', qc, q.pid]] : []), ['floor', fc, floor.pid],
@@ -91,8 +96,7 @@ async function timeBoth(cmd) {
   for (const [k, c] of agents) { const first = await c.req(text); if (first.includes('"error"')) out[k] = null; }
   const live = agents.filter(([k]) => out[k] !== null);
   for (let i = 0; i < 10; i++) for (const [, c] of live) await c.req(text);
-  const lat = Object.fromEntries(live.map(([k]) => [k, []]));
-  const cpu = Object.fromEntries(live.map(([k]) => [k, []]));
+  for (const [k] of live) out[k] = { lat: [], cpu: [] };
   // CPU is read between blocks, not around each call: reading every thread's /proc files between
   // calls lets the agent's threads go cold and lengthened both agents' replies. The median block
   // leaves out a block that caught a statistics sample or a heartbeat.
@@ -103,17 +107,30 @@ async function timeBoth(cmd) {
       for (const [k, c] of live) {
         const t = now();
         await c.req(text);
-        lat[k].push((now() - t) * 1000);
+        out[k].lat.push((now() - t) * 1000);
       }
     }
-    for (const [k, , pid] of live) cpu[k].push(((threads(pid).cpuMs - c0[k]) * 1000) / n);
+    for (const [k, , pid] of live) out[k].cpu.push(((threads(pid).cpuMs - c0[k]) * 1000) / n);
   }
-  for (const [k] of live) out[k] = { p50: pct(lat[k], 0.5), p99: pct(lat[k], 0.99), cpuUsPerCall: median(cpu[k]) };
-  return { phoenix: out.phoenix ?? null, qemu: out.qemu ?? null, floor: out.floor ?? null, ...(out.readsFloor ? { readsFloor: out.readsFloor } : {}) };
+  return out;
 }
 
+// Every command once per round, ROUNDS rounds: a run's p50 moves with what the machine does in
+// those few seconds (one recording's host-name was 1.89x qemu-ga's, the same build's 0.98-1.17x in
+// three runs right after), so each figure is the median of the rounds' p50s. p99 and CPU per call
+// are over every call and block of all rounds.
+const rounds = Object.fromEntries(COMMANDS.map((c) => [c, []]));
+for (let r = 0; r < ROUNDS; r++) for (const cmd of COMMANDS) rounds[cmd].push(await round(cmd));
 const commands = {};
-for (const cmd of COMMANDS) commands[cmd] = await timeBoth(cmd);
+for (const cmd of COMMANDS) {
+  const figures = (k) => {
+    const mine = rounds[cmd].map((r) => r[k]);
+    if (mine.some((x) => !x)) return null;
+    return { p50: median(mine.map((x) => pct(x.lat, 0.5))), p99: pct(mine.flatMap((x) => x.lat), 0.99), cpuUsPerCall: median(mine.flatMap((x) => x.cpu)) };
+  };
+  commands[cmd] = { phoenix: figures('phoenix'), qemu: figures('qemu'), floor: figures('floor'),
+    ...(cmd === 'guest-network-get-interfaces' ? { readsFloor: figures('readsFloor') } : {}) };
+}
 
 /**
  * A panel's poll: one request now and then to an agent that idles in between, so that its code and
@@ -175,7 +192,7 @@ await stop(sup);
 if (q) await stop(q);
 
 const f = (x) => (x === null || x === undefined ? '-' : x.toFixed(0));
-console.log(`\nreply time (us), ${CALLS} calls each, alternately to phoenix-ga and qemu-ga; load average ${loadAverage()}`);
+console.log(`\nreply time (us), ${ROUNDS} rounds of ${CALLS} calls each, alternately to phoenix-ga and qemu-ga; load average ${loadAverage()}`);
 console.log('| command | phoenix p50 | phoenix p99 | qemu-ga p50 | qemu-ga p99 | p50 ratio | floor p50 | CPU/call phoenix | CPU/call qemu-ga | CPU/call floor |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const cmd of COMMANDS) {
   const a = commands[cmd].phoenix, b = commands[cmd].qemu, fl = commands[cmd].floor;
@@ -190,7 +207,7 @@ for (const cmd of COLD) console.log(`${cmd}, one call every ${COLD_GAP_MS} ms to
 const jsonFile = arg('json');
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify({
-    calls: CALLS, loadAverage: loadAverage(), commands, cold, coldGapMs: COLD_GAP_MS,
+    calls: CALLS, rounds: ROUNDS, loadAverage: loadAverage(), commands, cold, coldGapMs: COLD_GAP_MS,
     sample: { cpuUs: median(cpu), floorCpuUs: sampleFloor, spawned: costs?.spawned ?? null, jsonBytes: JSON.stringify(lastSample).length },
   }, null, 1));
 }
