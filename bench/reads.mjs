@@ -115,10 +115,10 @@ async function round(cmd) {
   return out;
 }
 
-// Every command once per round, ROUNDS rounds: a run's p50 moves with what the machine does in
-// those few seconds (one recording's host-name was 1.89x qemu-ga's, the same build's 0.98-1.17x in
-// three runs right after), so each figure is the median of the rounds' p50s. p99 and CPU per call
-// are over every call and block of all rounds.
+// Every command once per round, ROUNDS rounds: a round's p50 moves with what the machine does in
+// those few seconds (one recording's host-name, a single round of 200 calls, was 1.89x qemu-ga's;
+// the same build's 0.98-1.17x in three runs of 1000 calls right after), so each figure is the
+// median of the rounds' p50s. p99 and CPU per call are over every call and block of all rounds.
 const rounds = Object.fromEntries(COMMANDS.map((c) => [c, []]));
 for (let r = 0; r < ROUNDS; r++) for (const cmd of COMMANDS) rounds[cmd].push(await round(cmd));
 const commands = {};
