@@ -75,6 +75,8 @@ export function startPhoenix(dir, extra = [], node = NODE) {
 
 /** The worker's runtime options (its heap cap among them), set by warmCodeCache. */
 export let workerFlags = null;
+/** The loader's source that the supervisor gives a worker with those options, set by warmCodeCache. */
+export let workerLoader = null;
 
 /**
  * One start on NODE that leaves the worker's code cache in the bench's state directory, as every
@@ -87,9 +89,10 @@ export async function warmCodeCache(node = NODE) {
   await c.req('{"execute":"guest-ping"}');
   c.close();
   // The runtime options the supervisor gives its worker on NODE (its cmdline holds its title now).
-  const { workerExecArgs, workerV8Flags, defaultSettings } = await agentLib();
+  const { workerExecArgs, workerV8Flags, defaultSettings, codeCacheLoaderSource, loaderChannel } = await agentLib();
   const v8Version = spawnSync(node, ['-p', 'process.versions.v8'], { encoding: 'utf8' }).stdout.trim();
   workerFlags = [...workerExecArgs(defaultSettings().workerHeapMb), ...workerV8Flags(node, node, v8Version)];
+  workerLoader = codeCacheLoaderSource(loaderChannel(workerFlags));
   const end = now() + 20_000;
   while (!readdirSync(benchStateDir()).some((f) => f.endsWith('.v8-cache'))) {
     if (now() > end) throw new Error(`no code cache in ${benchStateDir()} 20 s after a start`);
@@ -120,7 +123,7 @@ async function agentLib() {
   const esbuild = await import('esbuild');
   const out = join(tmpdir(), `phoenix-ga-bench-history-${process.pid}.cjs`);
   await esbuild.build({
-    stdin: { contents: "export { createHistory } from './agent/stats/history'; export { readCounters } from './agent/stats/counters'; export { computeSample } from './agent/stats/sample'; export { createHost } from './agent/os/host'; export { workerExecArgs, workerV8Flags } from './supervisor/worker'; export { defaultSettings } from './supervisor/settings';", resolveDir: root, loader: 'ts' },
+    stdin: { contents: "export { createHistory } from './agent/stats/history'; export { readCounters } from './agent/stats/counters'; export { computeSample } from './agent/stats/sample'; export { createHost } from './agent/os/host'; export { loaderChannel, workerExecArgs, workerV8Flags } from './supervisor/worker'; export { codeCacheLoaderSource } from './supervisor/code-cache'; export { defaultSettings } from './supervisor/settings';", resolveDir: root, loader: 'ts' },
     bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'warning',
   });
   agentLibLoaded = (await import(out)).default;

@@ -6,6 +6,14 @@
 // another version or build is never used. The cache is read only when it is a regular file owned
 // by us (O_NOFOLLOW: not a symlink), and written after ready, once, 0600, through x.new and rename,
 // never while the supervisor records frozen file systems.
+//
+// The loader also opens the worker's IPC channel, which Node would open before any script under the
+// worker's V8 flags. Any V8 flag that is not at its default changes V8's flag hash, and V8 then
+// refuses Node's own code cache for every built-in module loaded meanwhile: the channel's modules
+// (child_process, net, dgram, the streams) were compiled from source at every start, about 10 ms
+// here. So the loader sets those flags back to V8's defaults while it opens the channel, then sets
+// them again. The heap's sizes were fixed when V8 created the heap, and stay; the memory reducer
+// reads its start delay only when the old generation first grows, later.
 
 /** The cache file of a bundle, in the state directory (on disk: the plans' RAM is small). */
 export function codeCacheFile(stateDir: string, agentPath: string): string {
@@ -15,12 +23,15 @@ export function codeCacheFile(stateDir: string, agentPath: string): string {
 /** After ready, when the functions worth caching have been compiled; off the first reply's path. */
 export const CODE_CACHE_WRITE_DELAY_MS = 2000;
 
+/** The IPC channel the loader opens: its fd, the worker's V8 flags and V8's defaults of the same flags. */
+export interface LoaderChannel { fd: number; v8Flags: string; v8Defaults: string }
+
 /**
  * The loader's source, run as `node -e SOURCE agent.js cache-file` so that process.argv[1] stays
  * the bundle's path. Self-contained: its text is all the worker gets (no imports, no outer names).
  */
-export function codeCacheLoaderSource(): string {
-  return `(${loader.toString()})(require, process.argv[1], process.argv[2], process.argv[3], ${CODE_CACHE_WRITE_DELAY_MS})`;
+export function codeCacheLoaderSource(channel?: LoaderChannel): string {
+  return `(${loader.toString()})(require, process.argv[1], process.argv[2], process.argv[3], ${CODE_CACHE_WRITE_DELAY_MS}, ${JSON.stringify(channel ?? null)})`;
 }
 
 /** The supervisor's record of frozen file systems: while it exists, the cache waits (a write would block the worker). */
@@ -28,10 +39,28 @@ export function frozenRecordFile(runDir: string): string {
   return `${runDir}/frozen.json`;
 }
 
-function loader(req: NodeRequire, agent: string, cacheFile: string, frozenRecord: string | undefined, delayMs: number): void {
-  const fs = req('fs') as typeof import('fs');
-  const vm = req('vm') as typeof import('vm');
-  const Module = req('module') as typeof import('module') & { wrap(s: string): string };
+function loader(req: NodeRequire, agent: string, cacheFile: string, frozenRecord: string | undefined, delayMs: number, channel: LoaderChannel | null): void {
+  type V8Binding = { setFlagsFromString(flags: string): void };
+  let v8: V8Binding | null = null;
+  const quiet = process.noDeprecation;
+  // process.binding: the v8 module would load the streams first, under the worker's flags.
+  if (channel) try { process.noDeprecation = true; v8 = (process as unknown as { binding(n: string): V8Binding }).binding('v8'); } catch { /* none: the flags stay */ } finally { process.noDeprecation = quiet; }
+  v8?.setFlagsFromString(channel!.v8Defaults);
+  let fs: typeof import('fs'), vm: typeof import('vm'), Module: typeof import('module') & { wrap(s: string): string };
+  try {
+    // A channel that Node opened itself (a runtime that took the supervisor's second NODE_CHANNEL_FD) is kept.
+    if (channel && !process.send) {
+      const mode = process.env.NODE_CHANNEL_SERIALIZATION_MODE || 'json';
+      // As Node does: the worker's own children must not take the channel for theirs.
+      delete process.env.NODE_CHANNEL_FD;
+      delete process.env.NODE_CHANNEL_SERIALIZATION_MODE;
+      // What Node's own start calls to open it; a runtime without it ends the worker at once, said on its stderr.
+      (req('child_process') as unknown as { _forkChild(fd: number, mode: string): void })._forkChild(channel.fd, mode);
+    }
+    fs = req('fs') as typeof import('fs');
+    vm = req('vm') as typeof import('vm');
+    Module = req('module') as typeof Module;
+  } finally { v8?.setFlagsFromString(channel!.v8Flags); }
   // As Node does for a main module: __dirname is the real directory (agent-rare.js is taken beside it).
   const file = fs.realpathSync(agent);
   const dir = file.slice(0, file.lastIndexOf('/'));

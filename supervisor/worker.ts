@@ -6,7 +6,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import fs = require('fs');
 import type * as net from 'net';
-import { codeCacheFile, codeCacheLoaderSource, frozenRecordFile } from './code-cache';
+import { codeCacheFile, codeCacheLoaderSource, frozenRecordFile, LoaderChannel } from './code-cache';
 import { classifyDeath, DeathReason } from './death';
 import { memoryReducerFlags } from './memory-reducer';
 import type { FromWorker, ToWorker, WorkerConfig } from './ipc';
@@ -47,6 +47,20 @@ const WORKER_OOM_SCORE_ADJ = 500;
 export function workerExecArgs(heapMb: number): string[] {
   // Heap caps bound growth under load; a single V8 platform thread means fewer idle wakeups.
   return [`--max-old-space-size=${heapMb}`, '--max-semi-space-size=1', '--v8-pool-size=1'];
+}
+
+/**
+ * V8's own values of the worker's V8 flags, on V8 11 (Node 20): the loader sets them while it opens
+ * the IPC channel (see code-cache.ts). On a V8 with other defaults, V8 refuses Node's code cache
+ * there as it did before.
+ */
+const V8_DEFAULTS = ['--max-old-space-size=0', '--max-semi-space-size=0', '--gc-memory-reducer-start-delay-ms=8000', '--no-optimize-for-size'];
+const flagName = (f: string): string => f.replace('--no-', '--').split('=')[0];
+
+/** What the loader needs to open the worker's IPC channel (fd 3, the fourth of its stdio), for a worker started with FLAGS. */
+export function loaderChannel(flags: string[]): LoaderChannel {
+  const known = (a: string[], b: string[]): string => a.filter((f) => b.some((g) => flagName(f) === flagName(g))).join(' ');
+  return { fd: 3, v8Flags: known(flags, V8_DEFAULTS), v8Defaults: known(V8_DEFAULTS, flags) };
 }
 
 /** Our runtime's memory flags, for a worker on the same binary only (an update may switch it to another). */
@@ -93,7 +107,8 @@ export class Worker {
     if (opts.serialFd !== null) stdio.push(opts.serialFd);
     if (this.#ledgerFd !== null) stdio.push(this.#ledgerFd);
     // Through the code-cache loader: process.argv[1] is still the bundle (see code-cache.ts).
-    const args = [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath), '-e', codeCacheLoaderSource(), opts.agentPath,
+    const flags = [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath)];
+    const args = [...flags, '-e', codeCacheLoaderSource(loaderChannel(flags)), opts.agentPath,
       codeCacheFile(opts.config.stateDir, opts.agentPath), frozenRecordFile(opts.config.runDir)];
     this.#child = spawn(opts.nodePath, args, {
       stdio,
@@ -101,6 +116,9 @@ export class Worker {
       serialization: 'json',
       // A minimal explicit environment: no NODE_OPTIONS, no NODE_EXTRA_CA_CERTS, no LD_*.
       env: {
+        // Node appends NODE_CHANNEL_FD=3 after these, and getenv finds this empty one first: Node
+        // leaves the channel to the loader, which opens it on V8's defaults (see code-cache.ts).
+        NODE_CHANNEL_FD: '',
         PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
         LANG: 'C',
         LC_ALL: 'C',
