@@ -189,8 +189,8 @@ process.stdout.write(String(ns / 1e6));`;
 
 /**
  * The floors no agent on Node can beat: one bare node sending one datagram, two sequential bare
- * starts, the CPU of two bare starts (what two Node processes cost before any code of ours), and a
- * bare node started with the worker's options and IPC channel (what a restart costs before our code).
+ * starts, the CPU of two bare starts (what two Node processes cost before any code of ours), and an
+ * empty bundle started as the worker is: its options, its loader and IPC channel (what a restart costs before our code).
  */
 async function floors() {
   const rx = createSocket('udp4');
