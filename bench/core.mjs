@@ -15,7 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,7 +213,8 @@ async function floors() {
   // An empty bundle started as the worker is: its runtime options (its heap cap), its loader, and
   // the IPC channel the loader opens (the supervisor leaves it to the loader: see supervisor/code-cache.ts).
   const ipc = [];
-  const empty = join(mkdtempSync(join(tmpdir(), 'bench-empty-')), 'agent.js');
+  const emptyDir = mkdtempSync(join(tmpdir(), 'bench-empty-'));
+  const empty = join(emptyDir, 'agent.js');
   writeFileSync(empty, "process.send('x')");
   for (let i = 0; i < 7; i++) {
     const t0 = now();
@@ -223,6 +224,7 @@ async function floors() {
     p.kill('SIGKILL');
     await new Promise((r) => p.on('exit', r));
   }
+  rmSync(emptyDir, { recursive: true, force: true });
   return { udp: median(udp), twoStarts: median(two), twoStartsCpu: median(cpu), workerStart: median(ipc), ticks: await bareTickMs() };
 }
 

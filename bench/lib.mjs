@@ -92,7 +92,7 @@ export async function warmCodeCache(node = NODE) {
   const { workerExecArgs, workerV8Flags, defaultSettings, codeCacheLoaderSource, loaderChannel } = await agentLib();
   const v8Version = spawnSync(node, ['-p', 'process.versions.v8'], { encoding: 'utf8' }).stdout.trim();
   workerFlags = [...workerExecArgs(defaultSettings().workerHeapMb), ...workerV8Flags(node, node, v8Version)];
-  workerLoader = codeCacheLoaderSource(loaderChannel(workerFlags));
+  workerLoader = codeCacheLoaderSource(loaderChannel(workerFlags, 3)); // 'ipc' the fourth of its stdio, as in core.mjs
   const end = now() + 20_000;
   while (!readdirSync(benchStateDir()).some((f) => f.endsWith('.v8-cache'))) {
     if (now() > end) throw new Error(`no code cache in ${benchStateDir()} 20 s after a start`);

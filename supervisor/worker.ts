@@ -57,10 +57,10 @@ export function workerExecArgs(heapMb: number): string[] {
 const V8_DEFAULTS = ['--max-old-space-size=0', '--max-semi-space-size=0', '--gc-memory-reducer-start-delay-ms=8000', '--no-optimize-for-size'];
 const flagName = (f: string): string => f.replace('--no-', '--').split('=')[0];
 
-/** What the loader needs to open the worker's IPC channel (fd 3, the fourth of its stdio), for a worker started with FLAGS. */
-export function loaderChannel(flags: string[]): LoaderChannel {
+/** What the loader needs to open the worker's IPC channel on FD, for a worker started with FLAGS. */
+export function loaderChannel(flags: string[], fd: number): LoaderChannel {
   const known = (a: string[], b: string[]): string => a.filter((f) => b.some((g) => flagName(f) === flagName(g))).join(' ');
-  return { fd: 3, v8Flags: known(flags, V8_DEFAULTS), v8Defaults: known(V8_DEFAULTS, flags) };
+  return { fd, v8Flags: known(flags, V8_DEFAULTS), v8Defaults: known(V8_DEFAULTS, flags) };
 }
 
 /** Our runtime's memory flags, for a worker on the same binary only (an update may switch it to another). */
@@ -108,7 +108,7 @@ export class Worker {
     if (this.#ledgerFd !== null) stdio.push(this.#ledgerFd);
     // Through the code-cache loader: process.argv[1] is still the bundle (see code-cache.ts).
     const flags = [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath)];
-    const args = [...flags, '-e', codeCacheLoaderSource(loaderChannel(flags)), opts.agentPath,
+    const args = [...flags, '-e', codeCacheLoaderSource(loaderChannel(flags, stdio.indexOf('ipc'))), opts.agentPath,
       codeCacheFile(opts.config.stateDir, opts.agentPath), frozenRecordFile(opts.config.runDir)];
     this.#child = spawn(opts.nodePath, args, {
       stdio,
@@ -116,7 +116,7 @@ export class Worker {
       serialization: 'json',
       // A minimal explicit environment: no NODE_OPTIONS, no NODE_EXTRA_CA_CERTS, no LD_*.
       env: {
-        // Node appends NODE_CHANNEL_FD=3 after these, and getenv finds this empty one first: Node
+        // Node appends NODE_CHANNEL_FD=<fd> after these, and getenv finds this empty one first: Node
         // leaves the channel to the loader, which opens it on V8's defaults (see code-cache.ts).
         NODE_CHANNEL_FD: '',
         PATH: '/usr/sbin:/usr/bin:/sbin:/bin',

@@ -12,11 +12,13 @@ import { loaderChannel, workerExecArgs, workerV8Flags } from '../../supervisor/w
 import { tempDir } from '../helpers/agent';
 
 const FLAGS = [...workerExecArgs(48), ...workerV8Flags(process.execPath)];
+// The channel's fd: 'ipc' is the fourth of the stdio below, as in the supervisor's.
+const IPC_FD = 3;
 
 interface Run { code: number | null; stdout: string; stderr: string; messages: unknown[] }
 
 /** Runs SOURCE as the worker's bundle through the loader, with the supervisor's stdio and environment. */
-async function runWorker(source: string, extraFlags: string[] = [], channel: LoaderChannel = loaderChannel(FLAGS)): Promise<Run> {
+async function runWorker(source: string, extraFlags: string[] = [], channel: LoaderChannel = loaderChannel(FLAGS, IPC_FD)): Promise<Run> {
   const dir = tempDir('pga-channel-');
   try {
     const agent = path.join(dir, 'agent.js');
@@ -75,7 +77,7 @@ test("the worker's own flags are in force again: its memory reducer starts after
   const [{ first }] = run.messages as Array<{ first: number | null }>;
   assert.ok(first !== null && first < 4000, `a full collection by 4 s: ${first}`);
   // The probe tells them apart: left at V8's defaults, the reducer waits its 8 s.
-  const channel = loaderChannel(FLAGS);
+  const channel = loaderChannel(FLAGS, IPC_FD);
   const stuck = await runWorker(REDUCER_PROBE, [], { ...channel, v8Flags: channel.v8Defaults });
   assert.equal(stuck.messages, [{ first: null }]);
 });

@@ -30,24 +30,21 @@ async function sameDomain(c: Ctx, before: Fixed): Promise<string> {
   return now.qemu === before.qemu && now.boot === before.boot ? 'no domain restart' : `DOMAIN RESTARTED (QEMU ${before.qemu} -> ${now.qemu}, boot ${before.boot} -> ${now.boot})`;
 }
 
-/**
- * How often phoenix-ga's supervisor has closed and reopened the port in this boot: after a worker
- * died between reading a request and recording it, or while writing replies, where it cannot know
- * what the host has. libvirt then sees the agent go and come back, as with qemu-ga (0 for qemu-ga).
- */
-async function reopens(c: Ctx): Promise<number> {
+/** How many lines of phoenix-ga's log in this boot hold TEXT (0 for qemu-ga). */
+async function logLines(c: Ctx, text: string): Promise<number> {
   if (c.agent !== 'phoenix-ga') return 0;
-  return Number((await c.dom.shell('grep -c "reopening it" /var/log/phoenix-ga.log')).out.trim()) || 0;
+  return Number((await c.dom.shell(`grep -c "${text}" /var/log/phoenix-ga.log`)).out.trim()) || 0;
 }
 
 /**
- * How many times phoenix-ga's supervisor has answered the requests a dead worker left in flight,
- * with the error that names the restart (0 for qemu-ga).
+ * How often phoenix-ga's supervisor has closed and reopened the port: after a worker died between
+ * reading a request and recording it, or while writing replies, where it cannot know what the host
+ * has. libvirt then sees the agent go and come back, as with qemu-ga.
  */
-async function owedAnswers(c: Ctx): Promise<number> {
-  if (c.agent !== 'phoenix-ga') return 0;
-  return Number((await c.dom.shell('grep -c "unanswered; answered them" /var/log/phoenix-ga.log')).out.trim()) || 0;
-}
+const reopens = (c: Ctx) => logLines(c, 'reopening it');
+
+/** How many times phoenix-ga's supervisor has answered, with the error naming the restart, the requests a dead worker left in flight. */
+const owedAnswers = (c: Ctx) => logLines(c, 'unanswered; answered them');
 
 /** Distinct error texts, each with its count, the agent's pids and dates taken out. */
 function errorSummary(errors: string[]): string {
