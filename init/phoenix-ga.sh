@@ -18,4 +18,7 @@ if [ -f "$U/pending" ] && { [ $# -eq 0 ] || [ "$1" = run ]; }; then
     fi
   fi
 fi
-exec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C PHOENIX_GA_LAUNCHER="$0" "$LIB/node" "$LIB/supervisor.js" "$@"
+# The malloc settings the supervisor gives its worker, for the supervisor itself (about 0.15 MiB
+# less): one arena, and a fixed mmap threshold so that freed large blocks go back to the system.
+# Commands run by guest-exec do not inherit them.
+exec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=65536 PHOENIX_GA_LAUNCHER="$0" "$LIB/node" "$LIB/supervisor.js" "$@"

@@ -12,7 +12,7 @@ test('the worker gets a minimal explicit environment and the heap cap, whatever 
     const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => kv.split('=')[0]).sort();
     // NODE_CHANNEL_* are for the IPC channel: the empty NODE_CHANNEL_FD the supervisor sets (which
     // leaves the channel to the loader), then Node's own.
-    assert.equal(env, ['LANG', 'LC_ALL', 'MALLOC_ARENA_MAX', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'PATH', 'PHOENIX_GA_WORKER']);
+    assert.equal(env, ['LANG', 'LC_ALL', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'PATH', 'PHOENIX_GA_WORKER']);
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     assert.match(argv, /^phoenix-ga-worker/, 'the worker carries its own title');
     assert.is(fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'phoenix-ga-work');
