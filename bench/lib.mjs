@@ -17,6 +17,14 @@ export const NODE = arg('node', process.execPath);
 export const env = { ...process.env };
 delete env.NODE_OPTIONS;
 delete env.NODE_EXTRA_CA_CERTS;
+/**
+ * What the launcher (/usr/sbin/phoenix-ga, init/phoenix-ga.sh) gives the supervisor on a server
+ * besides PATH and LANG: its malloc settings, read from the launcher's exec line.
+ */
+export const launcherEnv = Object.fromEntries(
+  /^exec \/usr\/bin\/env -i (.*)$/m.exec(readFileSync(join(root, 'init/phoenix-ga.sh'), 'utf8'))[1].split(' ')
+    .filter((t) => /^MALLOC_[A-Z_]+=\w+$/.test(t)).map((t) => t.split('=')),
+);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -70,7 +78,7 @@ export const benchStateDir = () => (stateDir ??= mkdtempSync(join(tmpdir(), 'ben
 
 export function startPhoenix(dir, extra = [], node = NODE) {
   const state = extra.includes('--state-dir') ? [] : ['--state-dir', benchStateDir()];
-  return spawn(node, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, ...state, ...extra], { stdio: 'ignore', env });
+  return spawn(node, [join(root, 'dist/supervisor.js'), '--channel', `unix:${dir}/a.sock`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`, ...state, ...extra], { stdio: 'ignore', env: { ...env, ...launcherEnv } });
 }
 
 /** The worker's runtime options (its heap cap among them), set by warmCodeCache. */

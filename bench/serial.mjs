@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, env, loadAverage, NODE, now, root, sleep, stop, threads, workerPid } from './lib.mjs';
+import { arg, env, launcherEnv, loadAverage, NODE, now, root, sleep, stop, threads, workerPid } from './lib.mjs';
 
 const WINDOW_S = Number(arg('window', 60));
 const say = (m) => process.stderr.write(`serial: ${m}\n`);
@@ -29,7 +29,7 @@ const port = join(dir, 'port');
 const hostSock = join(dir, 'host.sock');
 const bridge = spawn('socat', [`PTY,link=${port},raw,echo=0`, `UNIX-LISTEN:${hostSock}`], { stdio: 'ignore' });
 while (!existsSync(port) || !existsSync(hostSock)) await sleep(20);
-const sup = spawn(NODE, [join(root, 'dist/supervisor.js'), '--channel', `serial:${port}`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`], { stdio: 'ignore', env });
+const sup = spawn(NODE, [join(root, 'dist/supervisor.js'), '--channel', `serial:${port}`, '--run-dir', `${dir}/run`, '--log-file', `${dir}/log`], { stdio: 'ignore', env: { ...env, ...launcherEnv } });
 let wpid;
 while (!(wpid = workerPid(dir))) await sleep(20);
 const host = await new Promise((res, rej) => { const s = connect(hostSock); s.once('connect', () => res(s)); s.once('error', rej); });
