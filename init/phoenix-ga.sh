@@ -19,6 +19,6 @@ if [ -f "$U/pending" ] && { [ $# -eq 0 ] || [ "$1" = run ]; }; then
   fi
 fi
 # The malloc settings the supervisor gives its worker, for the supervisor itself (about 0.15 MiB
-# less): one arena, and a fixed mmap threshold so that freed large blocks go back to the system.
-# Commands run by guest-exec do not inherit them.
-exec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=65536 PHOENIX_GA_LAUNCHER="$0" "$LIB/node" "$LIB/supervisor.js" "$@"
+# less): one arena, and the mmap threshold fixed at glibc's starting value (128 KiB), so that large
+# blocks stay mapped and go back to the system when freed. guest-exec's commands do not get them.
+exec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 PHOENIX_GA_LAUNCHER="$0" "$LIB/node" "$LIB/supervisor.js" "$@"

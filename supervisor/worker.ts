@@ -124,10 +124,10 @@ export class Worker {
         LC_ALL: 'C',
         // One malloc arena: V8's platform thread otherwise touches a 1 MiB arena of its own at its first task.
         MALLOC_ARENA_MAX: '1',
-        // A fixed mmap threshold: glibc otherwise raises it to the size of any mapped block freed (the
-        // code cache's, a large page of statistics), and later blocks up to that size are carved from
-        // the heap, where their pages stay after they are freed.
-        MALLOC_MMAP_THRESHOLD_: '65536',
+        // The mmap threshold fixed at glibc's starting value: glibc otherwise raises it to the size of
+        // any mapped block freed (the code cache's, a large page of statistics), and later blocks up
+        // to that size are carved from the heap, where their pages stay after they are freed.
+        MALLOC_MMAP_THRESHOLD_: '131072',
         PHOENIX_GA_WORKER: JSON.stringify(opts.config),
       },
     });

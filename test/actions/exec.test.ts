@@ -12,7 +12,7 @@ import { QgaClient } from '../helpers/qga-client';
 const S = suite<{ agent: Agent; c: QgaClient }>('guest-exec on the agent');
 
 S.before(async (ctx) => {
-  ctx.agent = startAgent({ interval: 0.5, hangTimeout: 10, args: ['--block-rpcs', ''], env: { PGA_EXEC_PROBE: 'from-the-service', MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '65536' } });
+  ctx.agent = startAgent({ interval: 0.5, hangTimeout: 10, args: ['--block-rpcs', ''], env: { PGA_EXEC_PROBE: 'from-the-service', MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '131072' } });
   await ctx.agent.waitReady();
   ctx.c = await QgaClient.connect(ctx.agent.sock);
 });
@@ -30,7 +30,7 @@ S('the supervisor\'s environment, a service\'s umask and the supervisor\'s direc
   assert.match(r['out-data'], /^PGA_EXEC_PROBE=from-the-service$/m);
   assert.not.match(r['out-data'], /PHOENIX_GA/);
   // The malloc settings the launcher gives the agent's processes are the agent's, not the service's.
-  assert.match(fs.readFileSync(`/proc/${agent.proc.pid}/environ`, 'utf8'), /(^|\0)MALLOC_MMAP_THRESHOLD_=65536\0/);
+  assert.match(fs.readFileSync(`/proc/${agent.proc.pid}/environ`, 'utf8'), /(^|\0)MALLOC_MMAP_THRESHOLD_=131072\0/);
   assert.not.match(r['out-data'], /MALLOC_/);
   assert.match(r['out-data'], /^umask=0022$/m);
   assert.match(r['out-data'], new RegExp(`^pwd=${process.cwd()}$`, 'm'));

@@ -30,7 +30,7 @@ test('the supervisor gets PATH, LANG, the malloc settings and its launcher, noth
     PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
     LANG: 'C',
     MALLOC_ARENA_MAX: '1',
-    MALLOC_MMAP_THRESHOLD_: '65536',
+    MALLOC_MMAP_THRESHOLD_: '131072',
     PHOENIX_GA_LAUNCHER: launcher,
   });
 });
