@@ -24,7 +24,7 @@ test('the supervisor gets PATH, LANG, the malloc settings and its launcher, noth
   assert.is(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.is(lines.pop(), `args: ${path.join(lib, 'supervisor.js')} status`);
-  // A shell may add PWD (and dash SHLVL-like variables) of its own when it prints: those are not inherited.
+  // The stand-in shell adds PWD (and may add SHLVL, OLDPWD or _) of its own: those are not inherited.
   const env = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]).filter(([k]) => k !== 'PWD' && k !== 'SHLVL' && k !== 'OLDPWD' && k !== '_'));
   assert.equal(env, {
     PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
