@@ -7,6 +7,11 @@
 // by us (O_NOFOLLOW: not a symlink), and written after ready, once, 0600, through x.new and rename,
 // never while the supervisor records frozen file systems.
 //
+// A cache V8 accepts can still be wrong: V8 checks no checksum of its contents in a release build,
+// and a cache damaged on disk past its header makes the worker die of SIGSEGV or SIGTRAP at every
+// start. So after a worker dies of a fault signal, or crashes before it is ready, the supervisor
+// starts the next one with the cache set aside: compiled afresh, and the cache rewritten after ready.
+//
 // The loader also opens the worker's IPC channel, which Node would open before any script under the
 // worker's V8 flags. Any V8 flag that is not at its default changes V8's flag hash, and V8 then
 // refuses Node's own code cache for every built-in module loaded meanwhile: the channel's modules
@@ -27,11 +32,12 @@ export const CODE_CACHE_WRITE_DELAY_MS = 2000;
 export interface LoaderChannel { fd: number; v8Flags: string; v8Defaults: string }
 
 /**
- * The loader's source, run as `node -e SOURCE agent.js cache-file` so that process.argv[1] stays
- * the bundle's path. Self-contained: its text is all the worker gets (no imports, no outer names).
+ * The loader's source, run as `node -e SOURCE agent.js cache-file frozen-record [why-set-aside]` so
+ * that process.argv[1] stays the bundle's path. Self-contained: its text is all the worker gets (no
+ * imports, no outer names).
  */
 export function codeCacheLoaderSource(channel?: LoaderChannel): string {
-  return `(${loader.toString()})(require, process.argv[1], process.argv[2], process.argv[3], ${CODE_CACHE_WRITE_DELAY_MS}, ${JSON.stringify(channel ?? null)})`;
+  return `(${loader.toString()})(require, process.argv[1], process.argv[2], process.argv[3], ${CODE_CACHE_WRITE_DELAY_MS}, ${JSON.stringify(channel ?? null)}, process.argv[4])`;
 }
 
 /** The supervisor's record of frozen file systems: while it exists, the cache waits (a write would block the worker). */
@@ -39,7 +45,7 @@ export function frozenRecordFile(runDir: string): string {
   return `${runDir}/frozen.json`;
 }
 
-function loader(req: NodeRequire, agent: string, cacheFile: string, frozenRecord: string | undefined, delayMs: number, channel: LoaderChannel | null): void {
+function loader(req: NodeRequire, agent: string, cacheFile: string, frozenRecord: string | undefined, delayMs: number, channel: LoaderChannel | null, setAside: string | undefined): void {
   type V8Binding = { setFlagsFromString(flags: string): void };
   let v8: V8Binding | null = null;
   const quiet = process.noDeprecation;
@@ -71,8 +77,8 @@ function loader(req: NodeRequire, agent: string, cacheFile: string, frozenRecord
   const flags = process.execArgv.filter((a) => a.startsWith('--')).join(' ');
   const key = Buffer.from(`phoenix-ga v8 cache 1 ${st.dev} ${st.ino} ${st.size} ${st.mtimeNs} ${process.version} ${flags}\n`);
   let cached: Buffer | undefined;
-  let why = 'none';
-  try {
+  let why = setAside || 'none';
+  if (!setAside) try {
     const fd = fs.openSync(cacheFile, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     try {
       const s = fs.fstatSync(fd);

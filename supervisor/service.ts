@@ -64,6 +64,8 @@ export class Service {
   #journal: { state: JournalState; reason: string | null } | null = null;
   /** What the worker last said about clock healing (its report and the heartbeat's form); kept across its restarts. */
   #clock: { report: ClockReport; beat: ClockBeat } | null = null;
+  /** Why the next worker starts without its code cache: the last one died as a damaged cache makes it die. */
+  #cacheSetAside: string | null = null;
   /** A worker found this machine to be a clone or a new instance during this supervisor's run. */
   #cloned = false;
   #stopping: Promise<void> | null = null;
@@ -221,6 +223,7 @@ export class Service {
       serialFd,
       ledgerFd: this.#ledgerFd,
       now: this.d.now,
+      codeCacheSetAside: this.#cacheSetAside,
       config: {
         generation: this.#generation,
         channel: { kind: this.d.channel.kind === 'serial' && serialFd === null ? 'none' : this.d.channel.kind, path: this.d.channel.path },
@@ -249,6 +252,7 @@ export class Service {
       exit: (e) => this.#onWorkerExit(w, e),
     });
     this.#owedReplies = '';
+    this.#cacheSetAside = null;
     this.#worker = w;
     this.#restart = { ...this.#restart, lastSpawnAt: w.spawnedAt };
     this.#state = 'starting';
@@ -325,6 +329,8 @@ export class Service {
     const decision = decideRestart(this.#restart, { reason: e.reason, at: now, spawnedAt: w.spawnedAt }, DEFAULT_RESTART_POLICY);
     this.#restart = decision.state;
     const how = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
+    // A fault signal, or a crash before ready: what a code cache damaged on disk causes (code-cache.ts).
+    if (e.reason === 'signal' && /^SIG(SEGV|BUS|ILL|TRAP|FPE|SYS|ABRT)$/.test(e.signal!) || e.reason === 'crash' && w.readyAt === null) this.#cacheSetAside = `set aside after worker ${w.pid} died of ${how}`;
     this.d.log.log(e.reason === 'clean' ? 'info' : 'warn', 'supervisor',
       `worker ${w.pid} (generation ${w.generation}) died: ${e.reason} (${how}) after ${lifetime} ms; restarting in ${decision.delayMs} ms`);
     this.#scheduleSpawn(decision.delayMs);

@@ -22,6 +22,8 @@ export interface WorkerSpawnOptions {
   /** The reply ledger's file, with the serial port (see reply-ledger.ts). */
   ledgerFd: number | null;
   now: () => number;
+  /** Why the code cache is not to be read at this start (see code-cache.ts), if it is not. */
+  codeCacheSetAside?: string | null;
 }
 
 export interface WorkerExit {
@@ -109,7 +111,7 @@ export class Worker {
     // Through the code-cache loader: process.argv[1] is still the bundle (see code-cache.ts).
     const flags = [...workerExecArgs(opts.heapMb), ...workerV8Flags(opts.nodePath)];
     const args = [...flags, '-e', codeCacheLoaderSource(loaderChannel(flags, stdio.indexOf('ipc'))), opts.agentPath,
-      codeCacheFile(opts.config.stateDir, opts.agentPath), frozenRecordFile(opts.config.runDir)];
+      codeCacheFile(opts.config.stateDir, opts.agentPath), frozenRecordFile(opts.config.runDir), ...opts.codeCacheSetAside ? [opts.codeCacheSetAside] : []];
     this.#child = spawn(opts.nodePath, args, {
       stdio,
       detached: true,

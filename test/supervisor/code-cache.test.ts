@@ -1,6 +1,7 @@
 // The worker's V8 code cache (supervisor/code-cache.ts): written once after the first start, used
 // at the next, and never used when it belongs to another build, is corrupt, is not a regular file
-// of ours, or cannot be written (the start works regardless).
+// of ours, or cannot be written (the start works regardless). A cache V8 accepts but cannot run
+// (damaged on disk past its header) costs one worker death: the next start sets it aside.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'child_process';
@@ -8,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CODE_CACHE_WRITE_DELAY_MS, codeCacheFile, codeCacheLoaderSource, frozenRecordFile } from '../../supervisor/code-cache';
 import { startAgent, tempDir } from '../helpers/agent';
+import { QgaClient } from '../helpers/qga-client';
 
 /** A stand-in bundle: says which build ran and where, and lives until the cache is written. */
 function bundle(dir: string, name: string): string {
@@ -25,8 +27,8 @@ function inTempDir(f: (dir: string) => void): void {
 }
 
 /** Starts the bundle through the loader as the supervisor does; its stderr. */
-function run(agent: string, stateDir: string, runDir = stateDir): string {
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '-e', codeCacheLoaderSource(), agent, codeCacheFile(stateDir, agent), frozenRecordFile(runDir)], { encoding: 'utf8' });
+function run(agent: string, stateDir: string, runDir = stateDir, setAside: string[] = []): string {
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '-e', codeCacheLoaderSource(), agent, codeCacheFile(stateDir, agent), frozenRecordFile(runDir), ...setAside], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   return r.stderr;
 }
@@ -91,6 +93,21 @@ test('a corrupt cache is rejected, the start works and the cache is rewritten', 
   assert.match(run(agent, dir), /ran v1[^]*previous: of another build/);
 }));
 
+test('a cache set aside by the supervisor is not read, and is rewritten', () => inTempDir((dir) => {
+  const agent = bundle(path.join(dir, 'v1'), 'v1');
+  run(agent, dir);
+  const file = codeCacheFile(dir, agent);
+  const good = fs.readFileSync(file);
+  assert.not.match(run(agent, dir), /code cache/, 'a good cache is used and kept');
+  // Unreadable if it were read: the loader must not even open it.
+  fs.chmodSync(file, 0);
+  fs.chownSync(file, 65534, 65534);
+  const out = run(agent, dir, dir, ['set aside after worker 7 died of signal SIGSEGV']);
+  assert.match(out, /ran v1[^]*code cache written .*previous: set aside after worker 7 died of signal SIGSEGV\)/);
+  assert.is(fs.statSync(file).uid, process.getuid!());
+  assert.equal(fs.readFileSync(file).subarray(0, good.indexOf(10)), good.subarray(0, good.indexOf(10)), 'the same key');
+}));
+
 test('a symlink or a file of another user is not read; it is replaced, not written through', () => inTempDir((dir) => {
   const agent = bundle(path.join(dir, 'v1'), 'v1');
   run(agent, dir);
@@ -123,6 +140,40 @@ test('the supervisor starts its worker through the cache: the file appears in th
     await agent.waitFor('the code cache', () => fs.existsSync(file), CODE_CACHE_WRITE_DELAY_MS + 10_000);
     assert.ok(fs.statSync(file).size > 100_000);
   } finally { await agent.stop(); }
+});
+
+test('a cache damaged past its header (V8 accepts it, then dies in it): one worker death, then served and rewritten', async () => {
+  const first = startAgent({ testCommands: true });
+  const file = path.join(first.dir, 'state', 'agent-test.js.v8-cache');
+  try {
+    await first.waitReady();
+    await first.waitFor('the code cache', () => fs.existsSync(file), CODE_CACHE_WRITE_DELAY_MS + 10_000);
+  } finally { await first.stop(); }
+  const b = fs.readFileSync(file);
+  // Past our key line and V8's header (its hashes and lengths): the serialized objects themselves.
+  const data = b.indexOf(10) + 1;
+  for (let i = data + 64; i < data + 4000; i++) b[i] ^= 0x5a;
+  fs.writeFileSync(file, b);
+  const again = startAgent({ testCommands: true, dir: first.dir });
+  try {
+    await again.waitReady(15_000);
+    const c = await QgaClient.connect(again.sock);
+    try { assert.equal(await c.request('guest-ping'), { return: {} }); } finally { c.close(); }
+    await again.waitFor('the cache rewritten', () => /code cache written/.test(again.output()), CODE_CACHE_WRITE_DELAY_MS + 10_000);
+    const out = again.output();
+    const died = out.match(/worker (\d+) \(generation \d+\) died: \w+ \((signal SIG[A-Z]+|exit code \d+)\)/g) ?? [];
+    assert.is(died.length, 1, `one death, of the damaged cache:\n${out.slice(-3000)}`);
+    assert.match(out, /code cache written .*previous: set aside after worker \d+ died of (signal SIG(SEGV|TRAP|BUS|ILL|ABRT)|exit code \d+)\)/);
+    assert.not.equal(fs.readFileSync(file), b, 'the damaged cache was replaced');
+  } finally { await again.stop(); }
+  // The rewritten cache is good: the next start uses it, without a death or a rewrite.
+  const third = startAgent({ testCommands: true, dir: first.dir });
+  try {
+    await third.waitReady();
+    await new Promise((r) => setTimeout(r, CODE_CACHE_WRITE_DELAY_MS + 500));
+    assert.not.match(third.output(), /died|code cache/);
+  } finally { await third.stop(); }
+  fs.rmSync(first.dir, { recursive: true, force: true });
 });
 
 test.run();
