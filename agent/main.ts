@@ -103,7 +103,7 @@ function main(): void {
   const mutations = createExactlyOnce(() => openStateful().journal, crashAt);
   // A revert at its deadline runs in turn with the mutating commands.
   const network = networkTransactions({
-    sys, store: openTransactionStore(config.stateDir), clock: bootClock((p) => host.read(p)), log, frozen: () => freezer.status() === 'frozen',
+    sys, store: openTransactionStore(config.stateDir, (m) => log('warn', m)), clock: bootClock((p) => host.read(p)), log, frozen: () => freezer.status() === 'frozen',
     serial: (f) => mutations.run({ cmd: 'network-revert', key: undefined, publicArgs: {}, run: f }) as ReturnType<typeof f>,
   });
   const dispatcher = createDispatcher(commands, { config, supervisor, host, sys, stats, freezer, exec: createExec(sys, host), files: createFileHandles({ sys, stateDir: config.stateDir }), network, journal: () => openStateful().journal.ready(), identity: () => openStateful().identity.status() },

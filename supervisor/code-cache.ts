@@ -83,6 +83,8 @@ function loader(req: NodeRequire, agent: string, cacheFile: string, frozenRecord
     try {
       const s = fs.fstatSync(fd);
       if (!s.isFile() || s.uid !== process.getuid?.()) why = 'not a regular file of ours';
+      // A cache is about the bundle's size: a bigger file is not one, and is not read whole.
+      else if (s.size > 1 << 24) why = `${s.size} bytes`;
       else {
         const b = fs.readFileSync(fd);
         if (b.length > key.length && b.subarray(0, key.length).equals(key)) cached = b.subarray(key.length);

@@ -54,15 +54,23 @@ function filler(n: number): Buffer {
 export function openJournalFile(dir: string, onProblem: (p: JournalProblem | null) => void): JournalFile {
   const file = path.join(dir, FILE);
   const reserve = path.join(dir, RESERVE);
-  let text = '';
+  let raw = Buffer.alloc(0);
   let readError: unknown = null;
-  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') readError = e; }
-  // Whole lines only: a tail without its newline is a record cut by a crash or a full disk.
-  const whole = text.slice(0, text.lastIndexOf('\n') + 1);
-  const lines = whole.split('\n').filter(Boolean);
+  try {
+    // Never through a symlink, and O_NONBLOCK: a FIFO in its place must not hang the worker.
+    const rfd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    try {
+      if (!fs.fstatSync(rfd).isFile()) throw new Error(`${file} is not a regular file`);
+      raw = fs.readFileSync(rfd);
+    } finally { fs.closeSync(rfd); }
+  } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') readError = e; }
+  // Whole lines only: a tail without its newline is a record cut by a crash or a full disk. Counted
+  // in bytes of the file, not of its decoded text: a damaged byte decodes to three.
+  const whole = raw.subarray(0, raw.lastIndexOf(0x0a) + 1);
+  const lines = whole.toString('utf8').split('\n').filter(Boolean);
   let fd = -1;
   /** Bytes of whole records in the file: where the next one goes. */
-  let size = Buffer.byteLength(whole);
+  let size = whole.length;
   let reserved = false;
   let current: JournalProblem | null = null;
   let reported = false;

@@ -54,15 +54,37 @@ export interface TransactionStore {
   finish(t: Txn): void;
 }
 
-export function openTransactionStore(stateDir: string): TransactionStore {
+/** The most a record of 20 transactions with their file copies can hold; a bigger file is not ours. */
+const MAX_FILE_BYTES = 16 << 20;
+
+/**
+ * A record that cannot be read (damaged on disk, not a regular file, too big) is moved aside as
+ * transactions.json.damaged-TIME and the store starts empty, with WARN saying so: a worker that
+ * refused to start over it would never serve again.
+ */
+export function openTransactionStore(stateDir: string, warn: (msg: string) => void = () => {}): TransactionStore {
   const dir = path.join(stateDir, 'network');
   const file = path.join(dir, 'transactions.json');
   let data: StoreData = { pending: null, history: [], confirmed: {} };
   try {
-    data = { ...data, ...JSON.parse(fs.readFileSync(file, 'utf8')) as StoreData };
+    // O_NONBLOCK: a FIFO planted in its place must not hang the worker's start.
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    let read: Partial<StoreData>;
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile() || st.size > MAX_FILE_BYTES) throw new Error(st.isFile() ? `${st.size} bytes` : 'not a regular file');
+      read = JSON.parse(fs.readFileSync(fd, 'utf8'));
+    } finally { fs.closeSync(fd); }
+    if (!read || typeof read !== 'object' || !Array.isArray(read.history ?? []) || typeof (read.confirmed ?? {}) !== 'object' || read.confirmed === null) throw new Error('not a record of transactions');
+    data = { ...data, ...read };
   } catch (e) {
     // Absent on first use; a file that does not parse was not written by us whole (we rename).
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} cannot be read: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      const aside = `${file}.damaged-${Date.now()}`;
+      let moved = 'left in place';
+      try { fs.renameSync(file, aside); moved = `moved to ${aside}`; } catch (r) { moved += ` (${(r as Error).message})`; }
+      warn(`${file} cannot be read (${(e as Error).message}): ${moved}; a change pending in it is neither confirmed nor reverted, and the earlier ones are not listed`);
+    }
   }
   const store: TransactionStore = {
     data,

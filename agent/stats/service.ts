@@ -13,10 +13,19 @@ export interface StatsService {
   configure(c: { intervalMs?: number; capacity?: number }): { interval: number; history: number };
 }
 
+const whole = (v: unknown, min: number, max: number): number | undefined => (Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? v as number : undefined);
+
+/** What the file holds, within the ranges phoenix-set-stats-config takes; anything else is left to the defaults. */
+function validSaved(v: unknown): { intervalMs?: number; capacity?: number } {
+  const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  const intervalMs = whole(o.intervalMs, 1000, 3_600_000);
+  return { intervalMs: intervalMs !== undefined && intervalMs % 1000 === 0 ? intervalMs : undefined, capacity: whole(o.capacity, 10, 10_000) };
+}
+
 export function startStats(opts: { host: Host; runDir: string | null; intervalMs: number; capacity: number; now: () => number; onError(e: Error): void }): StatsService {
   const cfgFile = opts.runDir ? path.join(opts.runDir, 'stats-config.json') : null;
   let saved: { intervalMs?: number; capacity?: number } = {};
-  try { if (cfgFile) saved = JSON.parse(fs.readFileSync(cfgFile, 'utf8')); } catch { /* defaults */ }
+  try { if (cfgFile) saved = validSaved(JSON.parse(fs.readFileSync(cfgFile, 'utf8'))); } catch { /* defaults */ }
   const boot = (opts.host.read('/proc/sys/kernel/random/boot_id') ?? '').trim();
   const history = createHistory({
     dir: opts.runDir,
