@@ -25,9 +25,23 @@ export function writeFileAtomic(file: string, data: string, opts: { mode?: numbe
   }
 }
 
+/**
+ * The text of one of our own small files: never through a symlink, never a FIFO or a device
+ * (opened O_NONBLOCK, then fstat), at most MAX bytes; throws otherwise (ENOENT when it is absent).
+ * A FIFO in its place would block the process for good, and /dev/zero be read until memory ran out.
+ */
+export function readPrivateFile(file: string, max = 1 << 20, follow = false): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (follow ? 0 : fs.constants.O_NOFOLLOW));
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > max) throw new Error(`${file} is ${st.isFile() ? `${st.size} bytes` : 'not a regular file'}`);
+    return fs.readFileSync(fd, 'utf8');
+  } finally { fs.closeSync(fd); }
+}
+
 export function readJsonFile<T>(file: string): T | null {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+    return JSON.parse(readPrivateFile(file)) as T;
   } catch {
     return null;
   }

@@ -4,14 +4,13 @@
 // clock in milliseconds, so a wiped state directory still moves forward while the clock is sane.
 
 import path = require('path');
-import fs = require('fs');
-import { ensurePrivateDir, writeFileAtomic } from './atomic-file';
+import { ensurePrivateDir, readPrivateFile, writeFileAtomic } from './atomic-file';
 
 /** The counter for this start: above the saved one and the clock; saved before it is used. */
 export function nextStartCounter(stateDir: string, warn: (why: string) => void): bigint {
   const file = path.join(stateDir, 'heartbeat-start');
   let saved = 0n;
-  try { saved = BigInt(fs.readFileSync(file, 'latin1').trim()); } catch { /* absent or cut: the clock leads */ }
+  try { saved = BigInt(readPrivateFile(file, 64).trim()); } catch { /* absent or cut: the clock leads */ }
   const now = BigInt(Date.now());
   const next = saved >= now ? saved + 1n : now;
   try {

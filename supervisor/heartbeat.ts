@@ -6,6 +6,7 @@
 import type * as dgramModule from 'dgram';
 import fs = require('fs');
 import util = require('util');
+import { readPrivateFile } from './atomic-file';
 import { nextStartCounter } from './heartbeat-counter';
 import { encodeHeartbeat, HeartbeatPayload, KEY_ID_PATTERN, randomEpoch } from './heartbeat-packet';
 import type { Logger } from './log';
@@ -26,7 +27,8 @@ export interface HeartbeatKey {
 export function readHeartbeatKey(file: string): HeartbeatKey {
   const problem = fileProblem(fs.statSync(file), file, 0o077);
   if (problem) throw new Error(problem);
-  const words = fs.readFileSync(file, 'utf8').trim().split(/\s+/);
+  // Through a symlink if the operator made one; a FIFO or a device is refused, not read.
+  const words = readPrivateFile(file, 4096, true).trim().split(/\s+/);
   const [id, hex] = words.length === 2 ? words : ['', words[0]];
   if (words.length > 2 || !KEY_ID_PATTERN.test(id)) throw new Error(`${file}: expected 'KEYID HEXKEY' or 'HEXKEY' on one line`);
   if (!KEY_HEX.test(hex ?? '')) throw new Error(`${file}: the key must be 64 to 256 hex digits (32 to 128 bytes)`);

@@ -34,7 +34,8 @@ export function createLogger(target: LogTarget): Logger {
   let fd = -1;
   let held: string[] | null = null;
   const open = (): void => {
-    fd = fs.openSync(target.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+    // O_NONBLOCK: a FIFO without a reader fails at once (its lines are dropped), rather than block the supervisor.
+    fd = fs.openSync(target.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, 0o600);
     size = fs.fstatSync(fd).size;
   };
   const write = (line: string): void => {

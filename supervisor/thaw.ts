@@ -6,7 +6,7 @@
 
 import { execFile, execFileSync } from 'child_process';
 import fs = require('fs');
-import { writeFileAtomic } from './atomic-file';
+import { readJsonFile, writeFileAtomic } from './atomic-file';
 import { frozenRecordFile } from './code-cache';
 import type { Logger } from './log';
 
@@ -54,7 +54,7 @@ export function createFreezeGuard(runDir: string, log: Logger, onPause: (paused:
     try { fs.unlinkSync(file); } catch { /* none */ }
   };
   const recorded = (): string[] => {
-    try { return (JSON.parse(fs.readFileSync(file, 'utf8')) as { mounts: string[] }).mounts ?? []; } catch { return []; }
+    try { return readJsonFile<{ mounts: string[] }>(file)?.mounts ?? []; } catch { return []; }
   };
   return {
     frozen(list, deadlineMs) {

@@ -4,9 +4,8 @@
 // and reported. The RTC is the reference and is never written. The baseline and the last
 // correction are kept in RUN_DIR/clock.json, so a restarted worker goes on from them.
 
-import fs = require('fs');
 import path = require('path');
-import { writeFileAtomic } from '../../supervisor/atomic-file';
+import { readPrivateFile, writeFileAtomic } from '../../supervisor/atomic-file';
 import type { ClockReport, ClockFix } from '../../supervisor/ipc';
 import type { Host } from '../os/host';
 import type { System } from '../os/system';
@@ -123,7 +122,7 @@ export function createClockHealer(d: ClockHealerDeps): ClockHealer {
 
 function readSaved(file: string, boot: string): Saved | null {
   try {
-    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as Saved;
+    const s = JSON.parse(readPrivateFile(file)) as Saved;
     // A baseline of another boot says nothing about this one's clocks (the monotonic clock restarted).
     return s.boot === boot && boot !== '' ? s : null;
   } catch { return null; }

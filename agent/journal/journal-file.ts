@@ -111,10 +111,14 @@ export function openJournalFile(dir: string, onProblem: (p: JournalProblem | nul
   };
   const makeReserve = (): void => {
     try {
-      if (fs.statSync(reserve).size === RESERVE_BYTES) { reserved = true; return; }
+      const st = fs.lstatSync(reserve);
+      if (st.isFile() && st.size === RESERVE_BYTES) { reserved = true; return; }
+      // Anything else in its place (a FIFO would block the open for good) goes; the reserve is made anew.
+      if (!st.isFile() && !st.isDirectory()) fs.unlinkSync(reserve);
     } catch { /* none yet */ }
-    const f = fs.openSync(reserve, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
+    const f = fs.openSync(reserve, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, 0o600);
     try {
+      if (!fs.fstatSync(f).isFile()) throw new Error(`${reserve} is not a regular file`);
       writeFully(f, filler(RESERVE_BYTES));
       fs.fsyncSync(f);
     } catch (e) {

@@ -3,6 +3,7 @@
 
 import fs = require('fs');
 import path = require('path');
+import { readPrivateFile } from '../../supervisor/atomic-file';
 import type { Host } from '../os/host';
 import { createHistory, History } from './history';
 import { Sampler, startSampler } from './sampler';
@@ -25,7 +26,7 @@ function validSaved(v: unknown): { intervalMs?: number; capacity?: number } {
 export function startStats(opts: { host: Host; runDir: string | null; intervalMs: number; capacity: number; now: () => number; onError(e: Error): void }): StatsService {
   const cfgFile = opts.runDir ? path.join(opts.runDir, 'stats-config.json') : null;
   let saved: { intervalMs?: number; capacity?: number } = {};
-  try { if (cfgFile) saved = validSaved(JSON.parse(fs.readFileSync(cfgFile, 'utf8'))); } catch { /* defaults */ }
+  try { if (cfgFile) saved = validSaved(JSON.parse(readPrivateFile(cfgFile))); } catch { /* defaults */ }
   const boot = (opts.host.read('/proc/sys/kernel/random/boot_id') ?? '').trim();
   const history = createHistory({
     dir: opts.runDir,

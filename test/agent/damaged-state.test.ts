@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { openJournalFile } from '../../agent/journal/journal-file';
+import { readJsonFile, readPrivateFile } from '../../supervisor/atomic-file';
 import { codeCacheFile, codeCacheLoaderSource, frozenRecordFile } from '../../supervisor/code-cache';
 import { startAgent, tempDir } from '../helpers/agent';
 import { QgaClient } from '../helpers/qga-client';
@@ -97,6 +98,71 @@ test('a journal that is a FIFO: the journal is unusable and says why; opening do
   const j = openJournalFile(dir, () => undefined);
   assert.is(j.lines.length, 0);
   assert.match(j.ready()?.reason ?? '', /not a regular file/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// Where a FIFO or a symlink to /dev/zero stood in for one of the agent's own files, the supervisor
+// hung before it listened (state.json, frozen.json, the log), or the worker hung or read /dev/zero
+// to over 1 GB at every start (stats-config.json, identity.json, the journal's reserve).
+const PLANTED: Array<[string, string, 'fifo' | 'zero']> = [
+  // (run/state.json is read through the same readJsonFile, below; the test helper reads it too.)
+  ['run/frozen.json', 'the supervisor', 'fifo'],
+  ['run/frozen.json', 'the supervisor', 'zero'],
+  ['run/stats-config.json', 'the worker', 'fifo'],
+  ['run/stats-config.json', 'the worker', 'zero'],
+  ['state/identity.json', 'the worker', 'fifo'],
+  ['state/identity.json', 'the worker', 'zero'],
+  ['state/journal/reserve', 'the worker', 'fifo'],
+];
+
+for (const [rel, whose, kind] of PLANTED) {
+  test(`${rel} replaced by ${kind === 'fifo' ? 'a FIFO' : 'a symlink to /dev/zero'}: ${whose} neither hangs nor reads it, and serves`, async () => {
+    const dir = tempDir('pga-dmg-');
+    const file = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (kind === 'fifo') execFileSync('mkfifo', ['-m', '600', file]); else fs.symlinkSync('/dev/zero', file);
+    await serving(dir, async (c) => {
+      assert.ok((await c.request('phoenix-get-stats', { max: 1 })).return, 'statistics served');
+      const pid = JSON.parse(fs.readFileSync(path.join(dir, 'run', 'state.json'), 'utf8')).worker.pid as number;
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+      assert.ok(rss < 200, `worker RSS ${rss.toFixed(0)} MiB`);
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+test('readPrivateFile and readJsonFile: a FIFO, a symlink or a file over the cap is refused at once, never read', () => {
+  const dir = tempDir('pga-dmg-');
+  const f = (n: string): string => path.join(dir, n);
+  fs.writeFileSync(f('ok.json'), '{"a":1}');
+  execFileSync('mkfifo', ['-m', '600', f('fifo')]);
+  fs.symlinkSync('/dev/zero', f('zero'));
+  fs.symlinkSync(f('ok.json'), f('link.json'));
+  fs.writeFileSync(f('big'), '');
+  fs.truncateSync(f('big'), 2 << 20);
+  assert.equal(readJsonFile(f('ok.json')), { a: 1 });
+  for (const n of ['fifo', 'zero', 'link.json', 'big', 'absent']) assert.is(readJsonFile(f(n)), null, n);
+  assert.throws(() => readPrivateFile(f('fifo')), /not a regular file/);
+  assert.throws(() => readPrivateFile(f('zero')), /ELOOP/);
+  assert.throws(() => readPrivateFile(f('zero'), 1 << 20, true), /not a regular file/);
+  assert.throws(() => readPrivateFile(f('big')), /2097152 bytes/);
+  assert.is(readPrivateFile(f('link.json'), 100, true), '{"a":1}');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a log file that is a FIFO without a reader: the supervisor starts and serves (its lines are dropped)', async () => {
+  const dir = tempDir('pga-dmg-');
+  execFileSync('mkfifo', ['-m', '600', path.join(dir, 'log')]);
+  const agent = startAgent({ dir, args: ['--log-file', path.join(dir, 'log')] });
+  try {
+    await agent.waitReady(10_000);
+    const c = await QgaClient.connect(agent.sock);
+    try { assert.equal(await c.request('guest-ping'), { return: {} }); } finally { c.close(); }
+  } finally {
+    const end = await Promise.race([agent.stop(), new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+    assert.is.not(end, 'hung', 'stops on SIGTERM');
+    agent.proc.kill('SIGKILL');
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
