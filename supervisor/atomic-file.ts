@@ -30,14 +30,16 @@ export function writeFileAtomic(file: string, data: string, opts: { mode?: numbe
  * (opened O_NONBLOCK, then fstat), at most MAX bytes; throws otherwise (ENOENT when it is absent).
  * A FIFO in its place would block the process for good, and /dev/zero be read until memory ran out.
  */
-export function readPrivateFile(file: string, max = 1 << 20, follow = false): string {
+export function readPrivateBytes(file: string, max = 1 << 20, follow = false): Buffer {
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (follow ? 0 : fs.constants.O_NOFOLLOW));
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size > max) throw new Error(`${file} is ${st.isFile() ? `${st.size} bytes` : 'not a regular file'}`);
-    return fs.readFileSync(fd, 'utf8');
+    return fs.readFileSync(fd);
   } finally { fs.closeSync(fd); }
 }
+
+export const readPrivateFile = (file: string, max?: number, follow?: boolean): string => readPrivateBytes(file, max, follow).toString('utf8');
 
 export function readJsonFile<T>(file: string): T | null {
   try {

@@ -8,6 +8,7 @@
 
 import fs = require('fs');
 import path = require('path');
+import { readPrivateBytes } from '../../supervisor/atomic-file';
 import type { JournalState } from '../../supervisor/ipc';
 
 export interface JournalProblem { state: JournalState; reason: string }
@@ -54,16 +55,10 @@ function filler(n: number): Buffer {
 export function openJournalFile(dir: string, onProblem: (p: JournalProblem | null) => void): JournalFile {
   const file = path.join(dir, FILE);
   const reserve = path.join(dir, RESERVE);
-  let raw = Buffer.alloc(0);
+  let raw: Buffer = Buffer.alloc(0);
   let readError: unknown = null;
-  try {
-    // Never through a symlink, and O_NONBLOCK: a FIFO in its place must not hang the worker.
-    const rfd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-    try {
-      if (!fs.fstatSync(rfd).isFile()) throw new Error(`${file} is not a regular file`);
-      raw = fs.readFileSync(rfd);
-    } finally { fs.closeSync(rfd); }
-  } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') readError = e; }
+  // Never through a symlink, never a FIFO in its place (it would hang the worker).
+  try { raw = readPrivateBytes(file, Infinity); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') readError = e; }
   // Whole lines only: a tail without its newline is a record cut by a crash or a full disk. Counted
   // in bytes of the file, not of its decoded text: a damaged byte decodes to three.
   const whole = raw.subarray(0, raw.lastIndexOf(0x0a) + 1);

@@ -6,6 +6,7 @@
 
 import fs = require('fs');
 import path = require('path');
+import { readPrivateFile } from '../../supervisor/atomic-file';
 import type { Deadline } from './deadline';
 import type { Addr, ConvergeReport, InterfaceState } from './interface-state';
 import type { PersistChange } from './persist';
@@ -67,14 +68,8 @@ export function openTransactionStore(stateDir: string, warn: (msg: string) => vo
   const file = path.join(dir, 'transactions.json');
   let data: StoreData = { pending: null, history: [], confirmed: {} };
   try {
-    // O_NONBLOCK: a FIFO planted in its place must not hang the worker's start.
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-    let read: Partial<StoreData>;
-    try {
-      const st = fs.fstatSync(fd);
-      if (!st.isFile() || st.size > MAX_FILE_BYTES) throw new Error(st.isFile() ? `${st.size} bytes` : 'not a regular file');
-      read = JSON.parse(fs.readFileSync(fd, 'utf8'));
-    } finally { fs.closeSync(fd); }
+    // Not a FIFO planted in its place (it would hang the worker's start), nor through a symlink.
+    const read = JSON.parse(readPrivateFile(file, MAX_FILE_BYTES)) as Partial<StoreData>;
     if (!read || typeof read !== 'object' || !Array.isArray(read.history ?? []) || typeof (read.confirmed ?? {}) !== 'object' || read.confirmed === null) throw new Error('not a record of transactions');
     data = { ...data, ...read };
   } catch (e) {
